@@ -1,0 +1,72 @@
+//! Text stage: normalizes transcripts and segments them, never losing the way back to what was said.
+//!
+//! A [`NormalizedText`] is the transcript folded for matching — Traditional → Simplified, full width →
+//! half width, punctuation and spaces removed — plus, for every normalized character, the byte range
+//! of the original transcript it came from, so a hit found in the folded text can be shown where it
+//! was said.
+
+mod normalize;
+mod pinyin;
+mod segment;
+
+pub use normalize::Normalizer;
+pub use pinyin::{Syllables, SYLLABLE_NONE};
+pub use segment::Segmenter;
+
+use std::ops::Range;
+
+/// A transcript folded for matching, with a map back to the original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedText {
+    original: String,
+    chars: Vec<char>,
+    /// Byte range in `original` of each normalized character.
+    origin: Vec<Range<usize>>,
+    /// `breaks[i]` is true when punctuation or a space stood before character `i` (a pause).
+    breaks: Vec<bool>,
+}
+
+impl NormalizedText {
+    /// The transcript as the recogniser wrote it.
+    pub fn original(&self) -> &str {
+        &self.original
+    }
+
+    /// The folded characters that matching runs on.
+    pub fn chars(&self) -> &[char] {
+        &self.chars
+    }
+
+    /// The folded text as a string.
+    pub fn text(&self) -> String {
+        self.chars.iter().collect()
+    }
+
+    /// Number of folded characters.
+    pub fn len(&self) -> usize {
+        self.chars.len()
+    }
+
+    /// True when nothing matchable is left (only punctuation or spaces).
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    /// The byte range of the original transcript that folded characters `chars` came from.
+    pub fn original_span(&self, chars: Range<usize>) -> Range<usize> {
+        if chars.start >= chars.end || chars.end > self.origin.len() {
+            return 0..0;
+        }
+        self.origin[chars.start].start..self.origin[chars.end - 1].end
+    }
+
+    /// The original text that folded characters `chars` came from.
+    pub fn original_slice(&self, chars: Range<usize>) -> &str {
+        &self.original[self.original_span(chars)]
+    }
+
+    /// True when a pause (punctuation or space) falls strictly inside `chars`.
+    pub fn crosses_break(&self, chars: Range<usize>) -> bool {
+        (chars.start + 1..chars.end).any(|i| self.breaks.get(i).copied().unwrap_or(false))
+    }
+}
