@@ -24,7 +24,11 @@ const HOP: usize = 256;
 const SR: f64 = SAMPLE_RATE as f64;
 
 /// How the segmenter cuts speech. All durations are in seconds.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Deserializes from a TOML table where every field is optional (missing ones take the
+/// defaults); out-of-range values are clamped by [`Segmenter::new`], never rejected with a panic.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VadConfig {
     /// Silence that closes an utterance. Longer than a breath inside a sentence (~0.3–0.5 s),
     /// shorter than the pause between a clerk's sentences.
@@ -181,14 +185,8 @@ struct Hop {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    Idle {
-        run: usize,
-        run_start: u64,
-    },
-    Speech {
-        start: u64,
-        last_voiced_end: u64,
-    },
+    Idle { run: usize, run_start: u64 },
+    Speech { start: u64, last_voiced_end: u64 },
 }
 
 /// Streaming utterance cutter. Feed frames with [`push`](Self::push), then call
@@ -274,8 +272,13 @@ impl Segmenter {
         let mut rest = &frame.samples[..];
         while !rest.is_empty() {
             let take = (HOP - self.carry.len()).min(rest.len());
-            self.carry
-                .extend(rest[..take].iter().map(|&x| if x.is_finite() { x.clamp(-1.0, 1.0) } else { 0.0 }));
+            self.carry.extend(rest[..take].iter().map(|&x| {
+                if x.is_finite() {
+                    x.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                }
+            }));
             rest = &rest[take..];
             if self.carry.len() == HOP {
                 let hop = std::mem::take(&mut self.carry);
@@ -458,7 +461,11 @@ impl Segmenter {
             self.buf.drain(..n);
             self.buf_start += n as u64;
         }
-        while self.hops.front().is_some_and(|h| h.start + (HOP as u64) <= at) {
+        while self
+            .hops
+            .front()
+            .is_some_and(|h| h.start + (HOP as u64) <= at)
+        {
             self.hops.pop_front();
         }
     }
@@ -468,7 +475,10 @@ impl Segmenter {
 pub fn segment_all(samples: &[f32], config: VadConfig) -> Vec<SpeechSegment> {
     let mut vad = Segmenter::new(config);
     let mut out = Vec::new();
-    for (i, chunk) in samples.chunks(crate::audio::DEFAULT_FRAME_SAMPLES).enumerate() {
+    for (i, chunk) in samples
+        .chunks(crate::audio::DEFAULT_FRAME_SAMPLES)
+        .enumerate()
+    {
         let frame = AudioFrame {
             start: (i * crate::audio::DEFAULT_FRAME_SAMPLES) as f64 / SR,
             samples: chunk.to_vec(),
@@ -507,7 +517,7 @@ mod tests {
                 let w = rng.next_f32();
                 b[0] = 0.99886 * b[0] + w * 0.0555179;
                 b[1] = 0.99332 * b[1] + w * 0.0750759;
-                b[2] = 0.96900 * b[2] + w * 0.1538520;
+                b[2] = 0.96900 * b[2] + w * 0.153852;
                 b[3] = 0.86650 * b[3] + w * 0.3104856;
                 b[4] = 0.55000 * b[4] + w * 0.5329522;
                 b[5] = -0.7616 * b[5] - w * 0.0168980;
@@ -524,7 +534,9 @@ mod tests {
         let mut rng = XorShift(seed);
         // Uniform noise in [-1, 1] has RMS 1/sqrt(3).
         let gain = db(rms_dbfs) * 3f32.sqrt();
-        (0..(secs * SR) as usize).map(|_| rng.next_f32() * gain).collect()
+        (0..(secs * SR) as usize)
+            .map(|_| rng.next_f32() * gain)
+            .collect()
     }
 
     fn hum(secs: f64, fundamental: f64, peak: f32) -> Vec<f32> {
@@ -534,7 +546,9 @@ mod tests {
                 // Mains hum with the odd harmonics a transformer adds.
                 let v = (1..=7)
                     .step_by(2)
-                    .map(|k| (2.0 * std::f64::consts::PI * fundamental * k as f64 * t).sin() / k as f64)
+                    .map(|k| {
+                        (2.0 * std::f64::consts::PI * fundamental * k as f64 * t).sin() / k as f64
+                    })
                     .sum::<f64>();
                 peak * (v / 1.5) as f32
             })
@@ -574,6 +588,21 @@ mod tests {
         }
         let peak = out.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-9);
         out.iter().map(|x| x / peak * level).collect()
+    }
+
+    #[test]
+    fn segmenter_can_move_to_a_reader_thread() {
+        fn is_send<T: Send>() {}
+        is_send::<Segmenter>();
+        is_send::<SpeechSegment>();
+    }
+
+    #[test]
+    fn config_reads_from_partial_toml() {
+        let cfg: VadConfig = toml::from_str("trailing_silence = 1.0").unwrap();
+        assert_eq!(cfg.trailing_silence, 1.0);
+        assert_eq!(cfg.max_len, VadConfig::default().max_len);
+        assert!(toml::from_str::<VadConfig>("trailing_silens = 1.0").is_err());
     }
 
     #[test]
@@ -634,7 +663,10 @@ mod tests {
         assert!((s.start - 0.7).abs() < 0.06, "start {}", s.start);
         assert!((s.end - 3.3).abs() < 0.06, "end {}", s.end);
         assert_eq!(s.samples.len(), ((s.end - s.start) * SR).round() as usize);
-        assert_eq!(s.samples[..], signal[(s.start * SR).round() as usize..(s.end * SR).round() as usize]);
+        assert_eq!(
+            s.samples[..],
+            signal[(s.start * SR).round() as usize..(s.end * SR).round() as usize]
+        );
     }
 
     #[test]
@@ -665,7 +697,13 @@ mod tests {
 
     #[test]
     fn speech_over_hum_or_noise_still_splits_between_sentences() {
-        let speech = concat(&[silence(1.0), buzz(1.5, 0.3), silence(1.2), buzz(1.5, 0.3), silence(1.0)]);
+        let speech = concat(&[
+            silence(1.0),
+            buzz(1.5, 0.3),
+            silence(1.2),
+            buzz(1.5, 0.3),
+            silence(1.0),
+        ]);
         let secs = speech.len() as f64 / SR;
         for (name, background) in [
             ("50 Hz hum", hum(secs, 50.0, 0.01)),
@@ -687,7 +725,11 @@ mod tests {
             assert!(s.duration() <= 25.0 + 1e-9, "{:?}", spans(&segs));
         }
         for w in segs.windows(2) {
-            assert!((w[0].end - w[1].start).abs() < 1e-9, "gap or overlap: {:?}", spans(&segs));
+            assert!(
+                (w[0].end - w[1].start).abs() < 1e-9,
+                "gap or overlap: {:?}",
+                spans(&segs)
+            );
         }
     }
 
@@ -772,6 +814,10 @@ mod tests {
         }));
         segs.extend(vad.finish());
         assert_eq!(spans(&segs).len(), 1);
-        assert!(segs[0].start >= 10.0 && segs[0].end <= 12.0 + 1e-9, "{:?}", spans(&segs));
+        assert!(
+            segs[0].start >= 10.0 && segs[0].end <= 12.0 + 1e-9,
+            "{:?}",
+            spans(&segs)
+        );
     }
 }

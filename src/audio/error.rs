@@ -40,14 +40,26 @@ pub(crate) enum Repr {
     NotFound,
     Open(io::Error),
     ZeroBytes,
-    NotWav { looks_like: Option<&'static str> },
+    NotWav {
+        looks_like: Option<&'static str>,
+    },
     Malformed(String),
     /// `what` is the encoding (e.g. "A-law"); the fix converts to 16-bit PCM.
-    Unsupported { what: String },
+    Unsupported {
+        what: String,
+    },
     SampleRate(u32),
-    Empty { detail: &'static str },
-    Truncated { read_s: f64, declared_s: f64 },
-    Read { after_s: f64, err: io::Error },
+    Empty {
+        detail: &'static str,
+    },
+    Truncated {
+        read_s: f64,
+        declared_s: f64,
+    },
+    Read {
+        after_s: f64,
+        err: io::Error,
+    },
     Resampler(String),
 }
 
@@ -132,11 +144,11 @@ impl fmt::Display for AudioError {
             ),
             Repr::Truncated { read_s, declared_s } => write!(
                 f,
-                "{name}: truncated after {read_s:.1} s of the {declared_s:.1} s the header declares — the readable part was analysed; copy the file again if the rest matters"
+                "{name}: truncated after {read_s:.1} s of the {declared_s:.1} s the header declares — only the readable part can be analysed; copy the file again if the rest matters"
             ),
             Repr::Read { after_s, err } => write!(
                 f,
-                "{name}: read error after {after_s:.1} s ({}) — the part before it was analysed; check the disk and copy the file again",
+                "{name}: read error after {after_s:.1} s ({}) — only the part before it can be analysed; check the disk and copy the file again",
                 one_line(&err.to_string())
             ),
             Repr::Resampler(detail) => write!(
@@ -188,14 +200,26 @@ mod tests {
             Repr::NotFound,
             Repr::Open(io::Error::other("denied\nreally")),
             Repr::ZeroBytes,
-            Repr::NotWav { looks_like: Some("MP3") },
+            Repr::NotWav {
+                looks_like: Some("MP3"),
+            },
             Repr::NotWav { looks_like: None },
             Repr::Malformed("bad".into()),
-            Repr::Unsupported { what: "A-law".into() },
+            Repr::Unsupported {
+                what: "A-law".into(),
+            },
             Repr::SampleRate(1),
-            Repr::Empty { detail: "data chunk is empty" },
-            Repr::Truncated { read_s: 1.0, declared_s: 2.0 },
-            Repr::Read { after_s: 1.0, err: io::Error::other("x") },
+            Repr::Empty {
+                detail: "data chunk is empty",
+            },
+            Repr::Truncated {
+                read_s: 1.0,
+                declared_s: 2.0,
+            },
+            Repr::Read {
+                after_s: 1.0,
+                err: io::Error::other("x"),
+            },
             Repr::Resampler("x".into()),
         ];
         for repr in errors {

@@ -9,6 +9,10 @@
 //! - `pub fn read_wav(path: &Path) -> Result<Vec<f32>, AudioError>` — whole file at 16 kHz mono.
 //! - `pub struct AudioError` — Display is ONE line that names the file, what is wrong and the fix.
 //!
+//! Also: [`AudioSource`] (the trait every source implements, so a microphone can be one later),
+//! [`AudioInfo`] via [`WavSource::info`] for reports, [`AudioErrorKind`] via
+//! [`AudioError::kind`], and [`MemorySource`] for samples already in memory.
+//!
 //! Every source yields frames of a fixed length (the last one may be shorter) whose `start`
 //! times are contiguous, so the next stage can count samples instead of trusting clocks.
 //! A source that hits a problem after yielding audio (a truncated file) yields the readable

@@ -133,8 +133,8 @@ impl WavSource {
 
         let frames = layout.usable_bytes / fmt.block_align as u64;
         let rate = fmt.sample_rate as f64;
-        let resampler = StreamResampler::new(fmt.sample_rate)
-            .map_err(|e| err(Repr::Resampler(e)))?;
+        let resampler =
+            StreamResampler::new(fmt.sample_rate).map_err(|e| err(Repr::Resampler(e)))?;
         Ok(WavSource {
             path: path.to_path_buf(),
             info: AudioInfo {
@@ -342,9 +342,8 @@ fn probe(file: &mut File) -> Result<Layout, Repr> {
                     return Err(Repr::Malformed(format!("fmt chunk of {len} bytes")));
                 }
                 let mut body = vec![0u8; len as usize];
-                r.read_exact(&mut body).map_err(|_| {
-                    Repr::Malformed("file ends inside the fmt chunk".into())
-                })?;
+                r.read_exact(&mut body)
+                    .map_err(|_| Repr::Malformed("file ends inside the fmt chunk".into()))?;
                 fmt = Some(parse_fmt(&body)?);
                 if len % 2 == 1 {
                     skip(&mut r, 1)?;
@@ -415,7 +414,9 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, Repr> {
     let mut valid_bits = bits;
     if tag == 0xFFFE {
         if b.len() < 40 {
-            return Err(Repr::Malformed("WAVE_FORMAT_EXTENSIBLE fmt chunk too short".into()));
+            return Err(Repr::Malformed(
+                "WAVE_FORMAT_EXTENSIBLE fmt chunk too short".into(),
+            ));
         }
         if u16_at(18) != 0 {
             valid_bits = u16_at(18);
@@ -445,14 +446,18 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, Repr> {
     }
     let container_bytes = block_align / channels;
     let ok = match format {
-        SampleFormat::Int => (1..=4).contains(&container_bytes) && valid_bits <= container_bytes * 8,
+        SampleFormat::Int => {
+            (1..=4).contains(&container_bytes) && valid_bits <= container_bytes * 8
+        }
         SampleFormat::Float => container_bytes == 4,
     };
     if !ok {
         return Err(Repr::Unsupported {
             what: match format {
                 SampleFormat::Float => format!("{}-bit float", container_bytes * 8),
-                SampleFormat::Int => format!("{valid_bits}-bit integer in {container_bytes}-byte slots"),
+                SampleFormat::Int => {
+                    format!("{valid_bits}-bit integer in {container_bytes}-byte slots")
+                }
             },
         });
     }
@@ -462,7 +467,11 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, Repr> {
         sample_rate,
         block_align,
         container_bytes,
-        valid_bits: if valid_bits == 0 { container_bytes * 8 } else { valid_bits },
+        valid_bits: if valid_bits == 0 {
+            container_bytes * 8
+        } else {
+            valid_bits
+        },
     })
 }
 

@@ -217,9 +217,14 @@ impl Matcher {
         });
         let mut kept: Vec<(usize, Found, Method)> = Vec::new();
         for h in hits {
-            let overlaps_same = kept.iter().any(|k| k.0 == h.0 && h.1.start < k.1.end && k.1.start < h.1.end);
-            if !overlaps_same {
-                kept.push(h);
+            // Finds of one entry that overlap are one hit: the best one's method and confidence,
+            // the union of their spans (有一件找领导去 is one hit, not 找领导去 alone).
+            match kept.iter_mut().find(|k| k.0 == h.0 && h.1.start < k.1.end && k.1.start < h.1.end) {
+                Some(k) => {
+                    k.1.start = k.1.start.min(h.1.start);
+                    k.1.end = k.1.end.max(h.1.end);
+                }
+                None => kept.push(h),
             }
         }
         let inside = |h: &(usize, Found, Method), k: &(usize, Found, Method)| {

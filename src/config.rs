@@ -1,0 +1,74 @@
+//! Configuration: the optional TOML file and command-line flags, validated into one [`Config`].
+
+use std::path::{Path, PathBuf};
+
+use crate::asr::AsrConfig;
+use crate::matcher::MatchConfig;
+use crate::score::ScoreWeights;
+
+/// Everything a run needs to build every stage.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The ggml Whisper model; default `models/ggml-base.bin` (or `$COURTESY_MODEL`).
+    pub model: Option<PathBuf>,
+    /// A folder with `civil.toml` and `banned.toml`; default: the lexicons built into the program.
+    pub lexicons: Option<PathBuf>,
+    /// Whisper calls running at once (each with `asr.threads` threads).
+    pub workers: Option<usize>,
+    pub asr: AsrConfig,
+    pub matcher: MatchConfig,
+    pub score: ScoreWeights,
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads a TOML configuration file (sections `[asr]`, `[matcher]`, `[score]`).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            message: format!("cannot read it ({e}) — check the --config path"),
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            ConfigError { path: path.to_path_buf(), message: format!("line {line}: {} — fix the TOML", e.message().trim()) }
+        })?;
+        config.validate().map_err(|message| ConfigError { path: path.to_path_buf(), message })?;
+        Ok(config)
+    }
+
+    /// Checks ranges that the types cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.asr.threads == 0 {
+            return Err("asr.threads must be at least 1".into());
+        }
+        if self.workers == Some(0) {
+            return Err("workers must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.matcher.min_confidence) {
+            return Err("matcher.min_confidence must be between 0 and 1".into());
+        }
+        if self.score.ritual < 0.0 || self.score.civil < 0.0 || self.score.banned_per_severity < 0.0 {
+            return Err("score weights must not be negative".into());
+        }
+        Ok(())
+    }
+
+    /// The model path in force.
+    pub fn model_path(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(crate::model::default_model_path)
+    }
+
+    /// The number of Whisper workers: by default one call at a time using every core, which is
+    /// fastest on small machines (whisper.cpp scales well across threads).
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or(1)
+    }
+}

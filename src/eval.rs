@@ -1,0 +1,146 @@
+//! Evaluation on the labelled set: banned recall, civil recall and false banned hits, from text or audio.
+//!
+//! The set is a folder with `labels.tsv` (`id, text, banned, civil, kind`; phrases `|`-separated,
+//! canonical lexicon spellings) and one `<id>.wav` per row.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::lexicon::Kind;
+use crate::matcher::Matcher;
+
+/// One labelled sentence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Labelled {
+    pub id: String,
+    pub text: String,
+    pub banned: BTreeSet<String>,
+    pub civil: BTreeSet<String>,
+    /// banned | civil | trap | neutral
+    pub kind: String,
+}
+
+/// What was found for one sentence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub id: String,
+    pub kind: String,
+    /// What the matcher read: the label text, or Whisper's transcript.
+    pub heard: String,
+    pub banned_missed: Vec<String>,
+    pub banned_false: Vec<String>,
+    pub civil_missed: Vec<String>,
+    pub civil_found: usize,
+}
+
+/// The figures of one evaluation.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub sentences: usize,
+    pub banned_expected: usize,
+    pub banned_found: usize,
+    pub banned_recall: f64,
+    pub civil_expected: usize,
+    pub civil_found: usize,
+    pub civil_recall: f64,
+    /// Banned hits on a phrase the sentence does not contain.
+    pub false_banned_hits: usize,
+    /// Sentences without any banned phrase (civil, trap, neutral) that got a banned hit.
+    pub polite_sentences_with_banned_hit: usize,
+    pub polite_sentences: usize,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Reads `dir/labels.tsv`.
+pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
+    let path = dir.join("labels.tsv");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
+    let set = |s: &str| s.split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect();
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 5 {
+            return Err(format!("{}:{}: expected 5 tab-separated columns (id, text, banned, civil, kind)", path.display(), n + 1));
+        }
+        out.push(Labelled { id: cols[0].into(), text: cols[1].into(), banned: set(cols[2]), civil: set(cols[3]), kind: cols[4].trim().into() });
+    }
+    Ok(out)
+}
+
+/// The audio file of a labelled sentence.
+pub fn audio_path(dir: &Path, l: &Labelled) -> PathBuf {
+    dir.join(format!("{}.wav", l.id))
+}
+
+/// Scores what the matcher finds in `heard[i]` (the text read for `labels[i]`).
+pub fn evaluate(labels: &[Labelled], heard: &[String], matcher: &Matcher) -> Summary {
+    let mut s = Summary { sentences: labels.len(), ..Summary::default() };
+    for (l, text) in labels.iter().zip(heard) {
+        let hits = matcher.find(text);
+        let found = |kind: Kind| -> BTreeSet<String> {
+            hits.iter().filter(|h| h.kind == kind).map(|h| h.phrase.clone()).collect()
+        };
+        let (banned, civil) = (found(Kind::Banned), found(Kind::Civil));
+        let o = Outcome {
+            id: l.id.clone(),
+            kind: l.kind.clone(),
+            heard: text.clone(),
+            banned_missed: l.banned.difference(&banned).cloned().collect(),
+            banned_false: banned.difference(&l.banned).cloned().collect(),
+            civil_missed: l.civil.difference(&civil).cloned().collect(),
+            civil_found: l.civil.intersection(&civil).count(),
+        };
+        s.banned_expected += l.banned.len();
+        s.banned_found += l.banned.len() - o.banned_missed.len();
+        s.civil_expected += l.civil.len();
+        s.civil_found += o.civil_found;
+        s.false_banned_hits += o.banned_false.len();
+        if l.banned.is_empty() {
+            s.polite_sentences += 1;
+            if !banned.is_empty() {
+                s.polite_sentences_with_banned_hit += 1;
+            }
+        }
+        s.outcomes.push(o);
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    s.banned_recall = ratio(s.banned_found, s.banned_expected);
+    s.civil_recall = ratio(s.civil_found, s.civil_expected);
+    s
+}
+
+impl Summary {
+    /// The figures and every miss, readable.
+    pub fn render(&self, title: &str) -> String {
+        let mut out = String::new();
+        let pct = |x: f64| format!("{:.1} %", x * 100.0);
+        out += &format!("{title}: {} sentences\n", self.sentences);
+        out += &format!("  banned recall      {} ({}/{})\n", pct(self.banned_recall), self.banned_found, self.banned_expected);
+        out += &format!("  civil recall       {} ({}/{})\n", pct(self.civil_recall), self.civil_found, self.civil_expected);
+        out += &format!("  false banned hits  {}\n", self.false_banned_hits);
+        out += &format!(
+            "  polite sentences with a banned hit  {}/{}\n",
+            self.polite_sentences_with_banned_hit, self.polite_sentences
+        );
+        for o in &self.outcomes {
+            if o.banned_missed.is_empty() && o.banned_false.is_empty() && o.civil_missed.is_empty() {
+                continue;
+            }
+            let mut notes = Vec::new();
+            if !o.banned_missed.is_empty() {
+                notes.push(format!("missed banned {}", o.banned_missed.join("|")));
+            }
+            if !o.banned_false.is_empty() {
+                notes.push(format!("FALSE banned {}", o.banned_false.join("|")));
+            }
+            if !o.civil_missed.is_empty() {
+                notes.push(format!("missed civil {}", o.civil_missed.join("|")));
+            }
+            out += &format!("  {} [{}] {} — {}\n", o.id, o.kind, o.heard, notes.join("; "));
+        }
+        out
+    }
+}

@@ -1,0 +1,274 @@
+//! The pipeline on recordings: decode → speech detection → Whisper → matching → scores.
+//!
+//! Threads and channels (see ARCHITECTURE.md): one reader thread decodes each file and runs the
+//! voice activity detector, sending [`SpeechSegment`]s into a bounded channel (back-pressure: it
+//! blocks when Whisper falls behind, so memory stays flat on long recordings); `workers` Whisper
+//! threads, each with its own decoder state, turn segments into [`Transcript`]s; the calling thread
+//! collects them, then matches every transcript in parallel with rayon and scores each window.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::asr::{Transcriber, Transcript, Worker};
+use crate::audio::WavSource;
+use crate::config::Config;
+use crate::matcher::Matcher;
+use crate::score::{score_window, WindowScore};
+use crate::utterance::Utterance;
+use crate::vad::{Segmenter, SpeechSegment, VadConfig};
+
+/// One recording to analyse and the window it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Recording {
+    pub window: String,
+    pub file: PathBuf,
+}
+
+/// A file that could not be (fully) analysed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Failure {
+    pub window: String,
+    pub file: PathBuf,
+    pub error: String,
+}
+
+/// How much work a run did and how fast.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    pub files: usize,
+    /// Seconds of audio decoded.
+    pub audio_seconds: f64,
+    /// Seconds of audio the detector passed to Whisper.
+    pub speech_seconds: f64,
+    pub wall_seconds: f64,
+    /// Wall time over audio time (lower is faster).
+    pub real_time_factor: f64,
+}
+
+/// Everything a run found.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Analysis {
+    pub utterances: Vec<Utterance>,
+    pub windows: Vec<WindowScore>,
+    pub failures: Vec<Failure>,
+    pub stats: Stats,
+}
+
+enum Decoded {
+    Segment(usize, SpeechSegment),
+    /// The file ended (`Ok(seconds decoded)`) or broke (`Err`, after its readable part was sent).
+    End(usize, f64, Option<String>),
+}
+
+enum Heard {
+    Transcript(usize, Transcript),
+    End(usize, f64, Option<String>),
+    Failed(usize, String),
+}
+
+/// Finds the WAV files under `paths` (files, or folders searched recursively) and names each one's
+/// window: `window` if given, else the name of the folder holding the file.
+pub fn recordings(paths: &[PathBuf], window: Option<&str>) -> Result<Vec<Recording>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: cannot list it ({e})", dir.display()))?;
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+                        out.push(path);
+                    }
+                }
+            }
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or folder — check the path", p.display()));
+        }
+    }
+    let mut recs: Vec<Recording> = out
+        .into_iter()
+        .map(|file| Recording { window: window.map(str::to_string).unwrap_or_else(|| window_of(&file)), file })
+        .collect();
+    recs.sort();
+    recs.dedup();
+    Ok(recs)
+}
+
+/// The default window id of a file: the name of its folder.
+pub fn window_of(file: &Path) -> String {
+    file.parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Runs the whole pipeline over `recordings`. Fails only when Whisper cannot start; a bad file is
+/// a [`Failure`] in the result and the other files are still analysed.
+pub fn analyze(
+    recordings: &[Recording],
+    transcriber: &Transcriber,
+    matcher: &Matcher,
+    config: &Config,
+) -> Result<Analysis, crate::asr::AsrError> {
+    let started = Instant::now();
+    let workers = (0..config.worker_count()).map(|_| transcriber.worker()).collect::<Result<Vec<_>, _>>()?;
+    let (seg_tx, seg_rx) = mpsc::sync_channel::<Decoded>(8);
+    let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
+    let seg_rx = Arc::new(Mutex::new(seg_rx));
+
+    let mut transcripts: Vec<Vec<Transcript>> = vec![Vec::new(); recordings.len()];
+    let mut failures = Vec::new();
+    let mut stats = Stats { files: recordings.len(), ..Stats::default() };
+
+    std::thread::scope(|s| {
+        let files: Vec<PathBuf> = recordings.iter().map(|r| r.file.clone()).collect();
+        s.spawn(move || read_all(&files, seg_tx));
+        for worker in workers {
+            let rx = Arc::clone(&seg_rx);
+            let tx = heard_tx.clone();
+            s.spawn(move || transcribe_all(worker, &rx, &tx));
+        }
+        drop(heard_tx);
+        for heard in heard_rx {
+            match heard {
+                Heard::Transcript(i, t) => {
+                    stats.speech_seconds += t.end - t.start;
+                    transcripts[i].push(t);
+                }
+                Heard::End(i, seconds, error) => {
+                    stats.audio_seconds += seconds;
+                    if let Some(error) = error {
+                        failures.push(failure(&recordings[i], error));
+                    }
+                }
+                Heard::Failed(i, error) => failures.push(failure(&recordings[i], error)),
+            }
+        }
+    });
+
+    let mut utterances: Vec<Utterance> = transcripts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, ts)| {
+            let rec = &recordings[i];
+            ts.iter()
+                .filter(|t| !t.text.trim().is_empty())
+                .map(move |t| Utterance::from_transcript(&rec.window, rec.file.clone(), t, matcher))
+        })
+        .collect();
+    utterances.sort_by(|a, b| (&a.window, &a.file).cmp(&(&b.window, &b.file)).then(a.start.total_cmp(&b.start)));
+    failures.sort_by(|a, b| a.file.cmp(&b.file));
+
+    let windows = score_windows(recordings.iter().map(|r| r.window.as_str()), &utterances, &failures, config);
+    stats.wall_seconds = started.elapsed().as_secs_f64();
+    stats.real_time_factor = if stats.audio_seconds > 0.0 { stats.wall_seconds / stats.audio_seconds } else { 0.0 };
+    Ok(Analysis { utterances, windows, failures, stats })
+}
+
+/// Scores every window named in `windows` (even those with nothing said).
+pub fn score_windows<'a>(
+    windows: impl IntoIterator<Item = &'a str>,
+    utterances: &[Utterance],
+    failures: &[Failure],
+    config: &Config,
+) -> Vec<WindowScore> {
+    let mut by_window: BTreeMap<&str, Vec<&Utterance>> = windows.into_iter().map(|w| (w, Vec::new())).collect();
+    for u in utterances {
+        by_window.entry(u.window.as_str()).or_default().push(u);
+    }
+    by_window
+        .into_par_iter()
+        .map(|(w, us)| {
+            let mut score = score_window(w, &us, &config.score);
+            score.failed_files = failures.iter().filter(|f| f.window == w).count();
+            score
+        })
+        .collect()
+}
+
+fn failure(rec: &Recording, error: String) -> Failure {
+    Failure { window: rec.window.clone(), file: rec.file.clone(), error }
+}
+
+/// Reader thread: decodes each file in turn and cuts it into speech segments.
+fn read_all(files: &[PathBuf], tx: SyncSender<Decoded>) {
+    for (i, file) in files.iter().enumerate() {
+        let mut seconds = 0.0;
+        let mut vad = Segmenter::new(VadConfig::default());
+        let error = match WavSource::open(file) {
+            Err(e) => Some(e.to_string()),
+            Ok(source) => {
+                let mut error = None;
+                for frame in source {
+                    match frame {
+                        Ok(frame) => {
+                            seconds = frame.start + frame.samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
+                            for seg in vad.push(&frame) {
+                                if tx.send(Decoded::Segment(i, seg)).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            error = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                // Whatever was readable is analysed, even when the file broke part-way.
+                if let Some(seg) = vad.finish() {
+                    if tx.send(Decoded::Segment(i, seg)).is_err() {
+                        return;
+                    }
+                }
+                error
+            }
+        };
+        if tx.send(Decoded::End(i, seconds, error)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Whisper thread: one decoder state, segments in, transcripts out.
+fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::Sender<Heard>) {
+    loop {
+        // Hold the lock only to take one message, never while transcribing.
+        let next = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(msg) = next else { return };
+        let out = match msg {
+            Decoded::End(i, s, e) => Heard::End(i, s, e),
+            Decoded::Segment(i, seg) => match worker.transcribe(&seg) {
+                Ok(t) => Heard::Transcript(i, t),
+                Err(e) => Heard::Failed(i, e.to_string()),
+            },
+        };
+        if tx.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// Text without audio: every non-empty line is one utterance of `window`.
+pub fn analyze_text(window: &str, file: &Path, text: &str, matcher: &Matcher, config: &Config) -> Analysis {
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    let utterances: Vec<Utterance> = lines
+        .par_iter()
+        .map(|(n, line)| Utterance::from_text(window, file.to_path_buf(), *n, line, matcher))
+        .collect();
+    let windows = score_windows([window], &utterances, &[], config);
+    Analysis { utterances, windows, failures: Vec::new(), stats: Stats::default() }
+}

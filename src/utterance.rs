@@ -1,0 +1,68 @@
+//! The record of one utterance after matching: where and when it was said, what was heard, what was found.
+
+use std::path::PathBuf;
+
+use crate::asr::Transcript;
+use crate::matcher::{Hit, Matcher};
+
+/// One utterance of one window, with its hits. This is what scoring and every sink consume.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Utterance {
+    pub window: String,
+    pub file: PathBuf,
+    /// Seconds from the start of the file.
+    pub start: f64,
+    pub end: f64,
+    /// What Whisper wrote.
+    pub text: String,
+    /// The folded text the matcher read.
+    pub normalized: String,
+    /// Reported on their own (the `hits` list), so not repeated inside each utterance.
+    #[serde(skip)]
+    pub hits: Vec<TimedHit>,
+}
+
+/// A hit with the time it was said, narrowed to the Whisper pieces that hold it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimedHit {
+    pub start: f64,
+    pub end: f64,
+    #[serde(flatten)]
+    pub hit: Hit,
+}
+
+impl Utterance {
+    /// Matches a transcript of `file` at `window`.
+    pub fn from_transcript(window: &str, file: PathBuf, transcript: &Transcript, matcher: &Matcher) -> Utterance {
+        let folded = matcher.normalizer().normalize(&transcript.text);
+        let hits = matcher
+            .find_normalized(&folded)
+            .into_iter()
+            .map(|hit| {
+                let (start, end) = transcript.time_of(&hit.span);
+                TimedHit { start, end, hit }
+            })
+            .collect();
+        Utterance {
+            window: window.to_string(),
+            file,
+            start: transcript.start,
+            end: transcript.end,
+            text: transcript.text.clone(),
+            normalized: folded.text(),
+            hits,
+        }
+    }
+
+    /// A text-only utterance (no audio): line `n` of a text input.
+    pub fn from_text(window: &str, file: PathBuf, n: usize, line: &str, matcher: &Matcher) -> Utterance {
+        let t = Transcript {
+            start: n as f64,
+            end: n as f64 + 1.0,
+            text: line.to_string(),
+            pieces: Vec::new(),
+            rejected: Vec::new(),
+        };
+        Utterance::from_transcript(window, file, &t, matcher)
+    }
+}

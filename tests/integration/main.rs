@@ -1,0 +1,40 @@
+//! All integration tests, in one binary (one link, shared helpers).
+
+mod audio;
+mod cli;
+mod matching;
+mod model;
+mod samples;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The installed model; the test command installs it first, so its absence is a failure.
+pub fn model_path() -> PathBuf {
+    let p = std::env::var_os("COURTESY_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("models/ggml-base.bin"));
+    assert!(p.exists(), "no model at {} — run `scripts/test.sh` (it installs it) or `courtesy model install`", p.display());
+    p
+}
+
+/// One shared, loaded model for all tests of this binary.
+pub fn transcriber() -> &'static courtesy::asr::Transcriber {
+    static T: std::sync::OnceLock<courtesy::asr::Transcriber> = std::sync::OnceLock::new();
+    T.get_or_init(|| courtesy::asr::Transcriber::load(&model_path(), courtesy::asr::AsrConfig::default()).expect("model loads"))
+}
+
+/// Asserts two values are equal, printing both in full when they are not.
+#[macro_export]
+macro_rules! assert_same {
+    ($left:expr, $right:expr $(,)?) => {{
+        let (l, r) = (&$left, &$right);
+        if l != r {
+            panic!("\n--- left ({}):\n{:#?}\n--- right ({}):\n{:#?}\n", stringify!($left), l, stringify!($right), r);
+        }
+    }};
+}
