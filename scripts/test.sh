@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-cargo test --release --all-targets 2>&1
+cargo test --release --all-targets --no-fail-fast 2>&1
 
 echo
 echo "== labelled set (samples/labelled): text and audio =="

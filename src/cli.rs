@@ -99,7 +99,7 @@ struct Common {
     /// A folder with civil.toml and banned.toml (default: the built-in lexicons).
     #[arg(long)]
     lexicons: Option<PathBuf>,
-    /// A TOML configuration file ([asr], [matcher], [score] sections).
+    /// A TOML configuration file ([vad], [asr], [matcher], [score] sections).
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -115,6 +115,9 @@ struct AudioFlags {
     /// Whisper calls at once (default 1).
     #[arg(long)]
     workers: Option<usize>,
+    /// Encode only as much of Whisper's 30 s window as each utterance needs.
+    #[arg(long)]
+    fit_encoder: bool,
 }
 
 /// Exit codes: 0 all good, 1 some input failed (the rest was analysed), 2 nothing could run.
@@ -145,6 +148,9 @@ fn config(common: &Common, audio: Option<&AudioFlags>) -> anyhow::Result<Config>
         }
         if let Some(w) = a.workers {
             config.workers = Some(w);
+        }
+        if a.fit_encoder {
+            config.asr.fit_encoder = true;
         }
     }
     config.validate().map_err(|m| anyhow::anyhow!("{m}"))?;

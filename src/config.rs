@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::asr::AsrConfig;
 use crate::matcher::MatchConfig;
 use crate::score::ScoreWeights;
+use crate::vad::VadConfig;
 
 /// Everything a run needs to build every stage.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -16,6 +17,7 @@ pub struct Config {
     pub lexicons: Option<PathBuf>,
     /// Whisper calls running at once (each with `asr.threads` threads).
     pub workers: Option<usize>,
+    pub vad: VadConfig,
     pub asr: AsrConfig,
     pub matcher: MatchConfig,
     pub score: ScoreWeights,
@@ -30,14 +32,14 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads a TOML configuration file (sections `[asr]`, `[matcher]`, `[score]`).
+    /// Reads a TOML configuration file (sections `[vad]`, `[asr]`, `[matcher]`, `[score]`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             path: path.to_path_buf(),
             message: format!("cannot read it ({e}) — check the --config path"),
         })?;
         let config: Config = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(0);
             ConfigError { path: path.to_path_buf(), message: format!("line {line}: {} — fix the TOML", e.message().trim()) }
         })?;
         config.validate().map_err(|message| ConfigError { path: path.to_path_buf(), message })?;
@@ -70,5 +72,32 @@ impl Config {
     /// fastest on small machines (whisper.cpp scales well across threads).
     pub fn worker_count(&self) -> usize {
         self.workers.unwrap_or(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_file_keeps_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[score]\nbanned_per_severity = 20.0\n[asr]\nthreads = 1\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.score.banned_per_severity, 20.0);
+        assert_eq!(c.score.session_gap, ScoreWeights::default().session_gap);
+        assert_eq!(c.asr.threads, 1);
+    }
+
+    #[test]
+    fn unknown_or_bad_fields_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[score]\nritual = 0.5\nbaned_per_severity = 20.0\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("c.toml") && e.contains("line 3") && e.contains("baned_per_severity"), "{e}");
+        std::fs::write(&p, "[asr]\nthreads = 0\n").unwrap();
+        assert!(Config::load(&p).unwrap_err().to_string().contains("asr.threads"));
     }
 }

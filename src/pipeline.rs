@@ -132,7 +132,8 @@ pub fn analyze(
 
     std::thread::scope(|s| {
         let files: Vec<PathBuf> = recordings.iter().map(|r| r.file.clone()).collect();
-        s.spawn(move || read_all(&files, seg_tx));
+        let vad = config.vad.clone();
+        s.spawn(move || read_all(&files, &vad, seg_tx));
         for worker in workers {
             let rx = Arc::clone(&seg_rx);
             let tx = heard_tx.clone();
@@ -201,10 +202,10 @@ fn failure(rec: &Recording, error: String) -> Failure {
 }
 
 /// Reader thread: decodes each file in turn and cuts it into speech segments.
-fn read_all(files: &[PathBuf], tx: SyncSender<Decoded>) {
+fn read_all(files: &[PathBuf], vad_config: &VadConfig, tx: SyncSender<Decoded>) {
     for (i, file) in files.iter().enumerate() {
         let mut seconds = 0.0;
-        let mut vad = Segmenter::new(VadConfig::default());
+        let mut vad = Segmenter::new(vad_config.clone());
         let error = match WavSource::open(file) {
             Err(e) => Some(e.to_string()),
             Ok(source) => {

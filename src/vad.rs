@@ -1,12 +1,5 @@
 //! Speech detection: cuts a stream of audio frames into utterances and drops silence and noise.
 //!
-//! CONTRACT (owned by the audio helper; keep these names):
-//! - `pub struct VadConfig { .. }` with `Default` (trailing silence to close, max utterance length, padding,
-//!   min speech length, threshold).
-//! - `pub struct SpeechSegment { pub start: f64, pub end: f64, pub samples: Vec<f32> }` (seconds in source).
-//! - `pub struct Segmenter` — `Segmenter::new(VadConfig)`, `push(&mut self, frame: &AudioFrame) -> Vec<SpeechSegment>`,
-//!   `finish(&mut self) -> Option<SpeechSegment>`.
-//!
 //! How it decides: every 16 ms hop goes through earshot (a small neural VAD that wants exactly
 //! 256 samples at 16 kHz) and an energy gate. Speech starts after `onset` of consecutive voiced
 //! hops, and, once started, a lower `hold_threshold` keeps it open through soft syllables. It

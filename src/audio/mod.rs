@@ -1,13 +1,8 @@
 //! Audio in: sources that yield 16 kHz mono f32 frames (recordings now, microphones later).
 //!
-//! CONTRACT (owned by the audio helper; keep these names):
-//! - `pub const SAMPLE_RATE: u32 = 16_000;`
-//! - `pub struct AudioFrame { pub start: f64, pub samples: Vec<f32> }` — `start` in seconds from the
-//!   beginning of the source; samples are 16 kHz mono in [-1, 1].
-//! - `pub struct WavSource` — `WavSource::open(path: &Path) -> Result<WavSource, AudioError>`, implements
-//!   `Iterator<Item = Result<AudioFrame, AudioError>>`, decoding and resampling incrementally.
-//! - `pub fn read_wav(path: &Path) -> Result<Vec<f32>, AudioError>` — whole file at 16 kHz mono.
-//! - `pub struct AudioError` — Display is ONE line that names the file, what is wrong and the fix.
+//! [`WavSource`] decodes any PCM or float WAV incrementally (hound), downmixes and resamples it
+//! (rubato) into [`AudioFrame`]s; [`read_wav`] collects a whole file; [`AudioError`] is one line
+//! that names the file, what is wrong and the fix.
 //!
 //! Also: [`AudioSource`] (the trait every source implements, so a microphone can be one later),
 //! [`AudioInfo`] via [`WavSource::info`] for reports, [`AudioErrorKind`] via

@@ -71,10 +71,7 @@ pub fn search(part: &Syllables, text: &Syllables) -> Vec<(usize, usize, f32)> {
             .filter(|&j| dp[m][j] <= budget)
             .min_by(|&a, &b| dp[m][a].total_cmp(&dp[m][b]).then(a.abs_diff(m).cmp(&b.abs_diff(m))));
         if let Some(j) = best {
-            // Both ends must be heard syllables, not noise the alignment swallowed.
-            if part.distance(m - 1, text, start + j - 1) <= 0.5 || (slack > 0 && m > 1 && part.distance(m - 2, text, start + j - 1) <= 0.5) {
-                out.push((start, start + j, dp[m][j]));
-            }
+            out.push((start, start + j, dp[m][j]));
         }
     }
     // Starts one apart often find the same words (once whole, once with the first syllable

@@ -14,14 +14,7 @@
 //! model::check_ggml(&path)?;
 //! # Ok::<(), courtesy::model::ModelError>(())
 //! ```
-//!
-//! CONTRACT (owned by the model helper; keep these names):
-//! - `pub const DEFAULT_MODEL_DIR: &str = "models";` and `pub const GGML_FILE: &str = "ggml-base.bin";`
-//! - `pub fn default_model_path() -> PathBuf` (honours env COURTESY_MODEL, else models/ggml-base.bin
-//!   relative to the crate root / current dir).
-//! - `pub fn install(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, ModelError>` — idempotent.
-//! - `pub fn convert(ct2_model_bin: &Path, vocabulary_or_tokenizer: &Path, out: &Path) -> Result<(), ModelError>`.
-//! - `pub fn check_ggml(path: &Path) -> Result<(), ModelError>` — cheap header/size check before whisper loads it.
+
 
 mod check;
 mod ct2;
