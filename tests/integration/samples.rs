@@ -11,6 +11,7 @@ use courtesy::pipeline::{self, Analysis};
 use crate::{root, transcriber};
 
 fn analyze(paths: &[PathBuf]) -> Analysis {
+    let _whisper = crate::whisper_lock();
     let config = Config::default();
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
     let recs = pipeline::recordings(paths, None).unwrap();
@@ -91,6 +92,7 @@ fn labelled_audio_meets_recall_and_false_alarm_targets() {
     let recs: Vec<pipeline::Recording> =
         labels.iter().map(|l| pipeline::Recording { window: l.id.clone(), file: courtesy::eval::audio_path(&dir, l) }).collect();
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
+    let _whisper = crate::whisper_lock();
     let a = pipeline::analyze(&recs, transcriber(), &matcher, &Config::default()).unwrap();
     assert!(a.failures.is_empty(), "{:?}", a.failures);
     let heard: Vec<String> = labels
