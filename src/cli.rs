@@ -272,10 +272,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads the installed model and transcribes the clip built into the program.
+/// Loads the installed model and transcribes the clip built into the program: a working model
+/// hears at least one of its civil phrases.
 fn verify(path: &Path) -> anyhow::Result<()> {
     let transcriber = Transcriber::load(path, courtesy::asr::AsrConfig::default())?;
     let text = courtesy::asr::verify_clip(&transcriber)?;
+    let matcher = Matcher::new(&Lexicon::builtin()?);
+    if matcher.find(&text).is_empty() {
+        anyhow::bail!(
+            "{}: the built-in clip (您好，请坐) was heard as “{text}”, with neither phrase in it — re-run `courtesy model install --force`",
+            path.display()
+        );
+    }
     println!("verified: the built-in clip (您好，请坐) was heard as “{text}”");
     Ok(())
 }
