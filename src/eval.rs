@@ -54,8 +54,15 @@ pub struct Summary {
 /// Reads `dir/labels.tsv`.
 pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
     let path = dir.join("labels.tsv");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
-    let set = |s: &str| s.split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
+    let set = |s: &str| {
+        s.split('|')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
@@ -63,9 +70,19 @@ pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 5 {
-            return Err(format!("{}:{}: expected 5 tab-separated columns (id, text, banned, civil, kind)", path.display(), n + 1));
+            return Err(format!(
+                "{}:{}: expected 5 tab-separated columns (id, text, banned, civil, kind)",
+                path.display(),
+                n + 1
+            ));
         }
-        out.push(Labelled { id: cols[0].into(), text: cols[1].into(), banned: set(cols[2]), civil: set(cols[3]), kind: cols[4].trim().into() });
+        out.push(Labelled {
+            id: cols[0].into(),
+            text: cols[1].into(),
+            banned: set(cols[2]),
+            civil: set(cols[3]),
+            kind: cols[4].trim().into(),
+        });
     }
     Ok(out)
 }
@@ -77,11 +94,17 @@ pub fn audio_path(dir: &Path, l: &Labelled) -> PathBuf {
 
 /// Scores what the matcher finds in `heard[i]` (the text read for `labels[i]`).
 pub fn evaluate(labels: &[Labelled], heard: &[String], matcher: &Matcher) -> Summary {
-    let mut s = Summary { sentences: labels.len(), ..Summary::default() };
+    let mut s = Summary {
+        sentences: labels.len(),
+        ..Summary::default()
+    };
     for (l, text) in labels.iter().zip(heard) {
         let hits = matcher.find(text);
         let found = |kind: Kind| -> BTreeSet<String> {
-            hits.iter().filter(|h| h.kind == kind).map(|h| h.phrase.clone()).collect()
+            hits.iter()
+                .filter(|h| h.kind == kind)
+                .map(|h| h.phrase.clone())
+                .collect()
         };
         let (banned, civil) = (found(Kind::Banned), found(Kind::Civil));
         let o = Outcome {
@@ -118,15 +141,26 @@ impl Summary {
         let mut out = String::new();
         let pct = |x: f64| format!("{:.1} %", x * 100.0);
         out += &format!("{title}: {} sentences\n", self.sentences);
-        out += &format!("  banned recall      {} ({}/{})\n", pct(self.banned_recall), self.banned_found, self.banned_expected);
-        out += &format!("  civil recall       {} ({}/{})\n", pct(self.civil_recall), self.civil_found, self.civil_expected);
+        out += &format!(
+            "  banned recall      {} ({}/{})\n",
+            pct(self.banned_recall),
+            self.banned_found,
+            self.banned_expected
+        );
+        out += &format!(
+            "  civil recall       {} ({}/{})\n",
+            pct(self.civil_recall),
+            self.civil_found,
+            self.civil_expected
+        );
         out += &format!("  false banned hits  {}\n", self.false_banned_hits);
         out += &format!(
             "  polite sentences with a banned hit  {}/{}\n",
             self.polite_sentences_with_banned_hit, self.polite_sentences
         );
         for o in &self.outcomes {
-            if o.banned_missed.is_empty() && o.banned_false.is_empty() && o.civil_missed.is_empty() {
+            if o.banned_missed.is_empty() && o.banned_false.is_empty() && o.civil_missed.is_empty()
+            {
                 continue;
             }
             let mut notes = Vec::new();
@@ -139,7 +173,13 @@ impl Summary {
             if !o.civil_missed.is_empty() {
                 notes.push(format!("missed civil {}", o.civil_missed.join("|")));
             }
-            out += &format!("  {} [{}] {} — {}\n", o.id, o.kind, o.heard, notes.join("; "));
+            out += &format!(
+                "  {} [{}] {} — {}\n",
+                o.id,
+                o.kind,
+                o.heard,
+                notes.join("; ")
+            );
         }
         out
     }

@@ -79,12 +79,16 @@ pub fn recordings(paths: &[PathBuf], window: Option<&str>) -> Result<Vec<Recordi
         if p.is_dir() {
             let mut stack = vec![p.clone()];
             while let Some(dir) = stack.pop() {
-                let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: cannot list it ({e})", dir.display()))?;
+                let entries = std::fs::read_dir(&dir)
+                    .map_err(|e| format!("{}: cannot list it ({e})", dir.display()))?;
                 for entry in entries.flatten() {
                     let path = entry.path();
                     if path.is_dir() {
                         stack.push(path);
-                    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+                    } else if path
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+                    {
                         out.push(path);
                     }
                 }
@@ -92,12 +96,20 @@ pub fn recordings(paths: &[PathBuf], window: Option<&str>) -> Result<Vec<Recordi
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(format!("{}: no such file or folder — check the path", p.display()));
+            return Err(format!(
+                "{}: no such file or folder — check the path",
+                p.display()
+            ));
         }
     }
     let mut recs: Vec<Recording> = out
         .into_iter()
-        .map(|file| Recording { window: window.map(str::to_string).unwrap_or_else(|| window_of(&file)), file })
+        .map(|file| Recording {
+            window: window
+                .map(str::to_string)
+                .unwrap_or_else(|| window_of(&file)),
+            file,
+        })
         .collect();
     recs.sort();
     recs.dedup();
@@ -121,14 +133,19 @@ pub fn analyze(
     config: &Config,
 ) -> Result<Analysis, crate::asr::AsrError> {
     let started = Instant::now();
-    let workers = (0..config.worker_count()).map(|_| transcriber.worker()).collect::<Result<Vec<_>, _>>()?;
+    let workers = (0..config.worker_count())
+        .map(|_| transcriber.worker())
+        .collect::<Result<Vec<_>, _>>()?;
     let (seg_tx, seg_rx) = mpsc::sync_channel::<Decoded>(8);
     let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
     let seg_rx = Arc::new(Mutex::new(seg_rx));
 
     let mut transcripts: Vec<Vec<Transcript>> = vec![Vec::new(); recordings.len()];
     let mut failures = Vec::new();
-    let mut stats = Stats { files: recordings.len(), ..Stats::default() };
+    let mut stats = Stats {
+        files: recordings.len(),
+        ..Stats::default()
+    };
 
     std::thread::scope(|s| {
         let files: Vec<PathBuf> = recordings.iter().map(|r| r.file.clone()).collect();
@@ -167,13 +184,31 @@ pub fn analyze(
                 .map(move |t| Utterance::from_transcript(&rec.window, rec.file.clone(), t, matcher))
         })
         .collect();
-    utterances.sort_by(|a, b| (&a.window, &a.file).cmp(&(&b.window, &b.file)).then(a.start.total_cmp(&b.start)));
+    utterances.sort_by(|a, b| {
+        (&a.window, &a.file)
+            .cmp(&(&b.window, &b.file))
+            .then(a.start.total_cmp(&b.start))
+    });
     failures.sort_by(|a, b| a.file.cmp(&b.file));
 
-    let windows = score_windows(recordings.iter().map(|r| r.window.as_str()), &utterances, &failures, config);
+    let windows = score_windows(
+        recordings.iter().map(|r| r.window.as_str()),
+        &utterances,
+        &failures,
+        config,
+    );
     stats.wall_seconds = started.elapsed().as_secs_f64();
-    stats.real_time_factor = if stats.audio_seconds > 0.0 { stats.wall_seconds / stats.audio_seconds } else { 0.0 };
-    Ok(Analysis { utterances, windows, failures, stats })
+    stats.real_time_factor = if stats.audio_seconds > 0.0 {
+        stats.wall_seconds / stats.audio_seconds
+    } else {
+        0.0
+    };
+    Ok(Analysis {
+        utterances,
+        windows,
+        failures,
+        stats,
+    })
 }
 
 /// Scores every window named in `windows` (even those with nothing said).
@@ -183,7 +218,8 @@ pub fn score_windows<'a>(
     failures: &[Failure],
     config: &Config,
 ) -> Vec<WindowScore> {
-    let mut by_window: BTreeMap<&str, Vec<&Utterance>> = windows.into_iter().map(|w| (w, Vec::new())).collect();
+    let mut by_window: BTreeMap<&str, Vec<&Utterance>> =
+        windows.into_iter().map(|w| (w, Vec::new())).collect();
     for u in utterances {
         by_window.entry(u.window.as_str()).or_default().push(u);
     }
@@ -198,7 +234,11 @@ pub fn score_windows<'a>(
 }
 
 fn failure(rec: &Recording, error: String) -> Failure {
-    Failure { window: rec.window.clone(), file: rec.file.clone(), error }
+    Failure {
+        window: rec.window.clone(),
+        file: rec.file.clone(),
+        error,
+    }
 }
 
 /// Reader thread: decodes each file in turn and cuts it into speech segments.
@@ -213,7 +253,8 @@ fn read_all(files: &[PathBuf], vad_config: &VadConfig, tx: SyncSender<Decoded>) 
                 for frame in source {
                     match frame {
                         Ok(frame) => {
-                            seconds = frame.start + frame.samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
+                            seconds = frame.start
+                                + frame.samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
                             for seg in vad.push(&frame) {
                                 if tx.send(Decoded::Segment(i, seg)).is_err() {
                                     return;
@@ -264,12 +305,27 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
 }
 
 /// Text without audio: every non-empty line is one utterance of `window`.
-pub fn analyze_text(window: &str, file: &Path, text: &str, matcher: &Matcher, config: &Config) -> Analysis {
-    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+pub fn analyze_text(
+    window: &str,
+    file: &Path,
+    text: &str,
+    matcher: &Matcher,
+    config: &Config,
+) -> Analysis {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
     let utterances: Vec<Utterance> = lines
         .par_iter()
         .map(|(n, line)| Utterance::from_text(window, file.to_path_buf(), *n, line, matcher))
         .collect();
     let windows = score_windows([window], &utterances, &[], config);
-    Analysis { utterances, windows, failures: Vec::new(), stats: Stats::default() }
+    Analysis {
+        utterances,
+        windows,
+        failures: Vec::new(),
+        stats: Stats::default(),
+    }
 }

@@ -36,7 +36,14 @@ pub struct ScoreWeights {
 
 impl Default for ScoreWeights {
     fn default() -> Self {
-        ScoreWeights { ritual: 0.6, civil: 0.4, civil_target: 3, banned_per_severity: 15.0, session_gap: 15.0, ritual_utterances: 2 }
+        ScoreWeights {
+            ritual: 0.6,
+            civil: 0.4,
+            civil_target: 3,
+            banned_per_severity: 15.0,
+            session_gap: 15.0,
+            ritual_utterances: 2,
+        }
     }
 }
 
@@ -74,7 +81,11 @@ pub struct WindowScore {
 }
 
 /// Scores one window from its utterances (any order).
-pub fn score_window(window: &str, utterances: &[&Utterance], weights: &ScoreWeights) -> WindowScore {
+pub fn score_window(
+    window: &str,
+    utterances: &[&Utterance],
+    weights: &ScoreWeights,
+) -> WindowScore {
     let mut sorted: Vec<&Utterance> = utterances.to_vec();
     sorted.sort_by(|a, b| a.file.cmp(&b.file).then(a.start.total_cmp(&b.start)));
 
@@ -109,7 +120,9 @@ pub fn score_window(window: &str, utterances: &[&Utterance], weights: &ScoreWeig
                 Kind::Banned => {
                     ws.banned_hits += 1;
                     *ws.banned.entry(h.hit.phrase.clone()).or_default() += 1;
-                    penalty += weights.banned_per_severity * h.hit.severity as f64 * h.hit.confidence as f64;
+                    penalty += weights.banned_per_severity
+                        * h.hit.severity as f64
+                        * h.hit.confidence as f64;
                 }
                 Kind::Civil => {
                     ws.civil_hits += 1;
@@ -119,7 +132,11 @@ pub fn score_window(window: &str, utterances: &[&Utterance], weights: &ScoreWeig
         }
     }
     let has = |us: &[&Utterance], situation: &str| {
-        us.iter().any(|u| u.hits.iter().any(|h| h.hit.kind == Kind::Civil && h.hit.category == situation))
+        us.iter().any(|u| {
+            u.hits
+                .iter()
+                .any(|h| h.hit.kind == Kind::Civil && h.hit.category == situation)
+        })
     };
     let n = weights.ritual_utterances.max(1);
     for g in &groups {
@@ -141,15 +158,28 @@ pub fn score_window(window: &str, utterances: &[&Utterance], weights: &ScoreWeig
             greeting: has(head, "greeting"),
             farewell: has(tail, "farewell"),
             situations,
-            banned: g.iter().flat_map(|u| u.hits.iter()).filter(|h| h.hit.kind == Kind::Banned).count(),
+            banned: g
+                .iter()
+                .flat_map(|u| u.hits.iter())
+                .filter(|h| h.hit.kind == Kind::Banned)
+                .count(),
         });
     }
     if !ws.sessions.is_empty() {
         let s = ws.sessions.len() as f64;
-        let rituals = ws.sessions.iter().map(|x| x.greeting as u32 + x.farewell as u32).sum::<u32>() as f64;
+        let rituals = ws
+            .sessions
+            .iter()
+            .map(|x| x.greeting as u32 + x.farewell as u32)
+            .sum::<u32>() as f64;
         let r = rituals / (2.0 * s);
         let target = weights.civil_target.max(1) as f64;
-        let c = ws.sessions.iter().map(|x| (x.situations.len() as f64 / target).min(1.0)).sum::<f64>() / s;
+        let c = ws
+            .sessions
+            .iter()
+            .map(|x| (x.situations.len() as f64 / target).min(1.0))
+            .sum::<f64>()
+            / s;
         let raw = 100.0 * (weights.ritual * r + weights.civil * c) - penalty;
         ws.score = Some((raw.clamp(0.0, 100.0) * 10.0).round() / 10.0);
     }
@@ -177,7 +207,11 @@ mod tests {
             utt(&m, "a.wav", 3.0, "请出示您的身份证。请稍候。"),
             utt(&m, "a.wav", 6.0, "很高兴为您服务，请慢走。"),
         ];
-        let s = score_window("w", &us.iter().collect::<Vec<_>>(), &ScoreWeights::default());
+        let s = score_window(
+            "w",
+            &us.iter().collect::<Vec<_>>(),
+            &ScoreWeights::default(),
+        );
         assert_eq!(s.score, Some(100.0));
         assert!(s.sessions[0].greeting && s.sessions[0].farewell);
     }
@@ -185,8 +219,16 @@ mod tests {
     #[test]
     fn banned_phrase_costs_most() {
         let m = Matcher::new(&Lexicon::builtin().unwrap());
-        let us = [utt(&m, "a.wav", 0.0, "您好。"), utt(&m, "a.wav", 3.0, "有意见找领导去！"), utt(&m, "a.wav", 6.0, "再见。")];
-        let s = score_window("w", &us.iter().collect::<Vec<_>>(), &ScoreWeights::default());
+        let us = [
+            utt(&m, "a.wav", 0.0, "您好。"),
+            utt(&m, "a.wav", 3.0, "有意见找领导去！"),
+            utt(&m, "a.wav", 6.0, "再见。"),
+        ];
+        let s = score_window(
+            "w",
+            &us.iter().collect::<Vec<_>>(),
+            &ScoreWeights::default(),
+        );
         assert_eq!(s.banned_hits, 1);
         assert!(s.score.unwrap() < 60.0, "{:?}", s.score);
     }
@@ -194,8 +236,15 @@ mod tests {
     #[test]
     fn long_silence_splits_sessions() {
         let m = Matcher::new(&Lexicon::builtin().unwrap());
-        let us = [utt(&m, "a.wav", 0.0, "您好"), utt(&m, "a.wav", 40.0, "再见")];
-        let s = score_window("w", &us.iter().collect::<Vec<_>>(), &ScoreWeights::default());
+        let us = [
+            utt(&m, "a.wav", 0.0, "您好"),
+            utt(&m, "a.wav", 40.0, "再见"),
+        ];
+        let s = score_window(
+            "w",
+            &us.iter().collect::<Vec<_>>(),
+            &ScoreWeights::default(),
+        );
         assert_eq!(s.sessions.len(), 2);
         assert!(s.sessions[0].greeting && !s.sessions[0].farewell);
         assert!(!s.sessions[1].greeting && s.sessions[1].farewell);

@@ -33,7 +33,12 @@ pub struct TimedHit {
 
 impl Utterance {
     /// Matches a transcript of `file` at `window`.
-    pub fn from_transcript(window: &str, file: PathBuf, transcript: &Transcript, matcher: &Matcher) -> Utterance {
+    pub fn from_transcript(
+        window: &str,
+        file: PathBuf,
+        transcript: &Transcript,
+        matcher: &Matcher,
+    ) -> Utterance {
         let folded = matcher.normalizer().normalize(&transcript.text);
         let hits = matcher
             .find_normalized(&folded)
@@ -55,7 +60,13 @@ impl Utterance {
     }
 
     /// A text-only utterance (no audio): line `n` of a text input.
-    pub fn from_text(window: &str, file: PathBuf, n: usize, line: &str, matcher: &Matcher) -> Utterance {
+    pub fn from_text(
+        window: &str,
+        file: PathBuf,
+        n: usize,
+        line: &str,
+        matcher: &Matcher,
+    ) -> Utterance {
         let t = Transcript {
             start: n as f64,
             end: n as f64 + 1.0,

@@ -58,7 +58,13 @@ pub struct GuardConfig {
 
 impl Default for GuardConfig {
     fn default() -> Self {
-        GuardConfig { max_no_speech: 0.6, no_speech_logprob: -0.5, min_avg_logprob: -1.2, max_repeats: 4, known: Vec::new() }
+        GuardConfig {
+            max_no_speech: 0.6,
+            no_speech_logprob: -0.5,
+            min_avg_logprob: -1.2,
+            max_repeats: 4,
+            known: Vec::new(),
+        }
     }
 }
 
@@ -75,7 +81,13 @@ pub struct RawPiece {
 /// Judges each raw piece and joins the accepted ones into a transcript.
 pub fn assemble(start: f64, end: f64, raw: Vec<RawPiece>, config: &GuardConfig) -> Transcript {
     let normalizer = Normalizer::shared();
-    let mut t = Transcript { start, end, text: String::new(), pieces: Vec::new(), rejected: Vec::new() };
+    let mut t = Transcript {
+        start,
+        end,
+        text: String::new(),
+        pieces: Vec::new(),
+        rejected: Vec::new(),
+    };
     let mut last_folded = String::new();
     let mut same_in_a_row = 0;
     for p in raw {
@@ -84,9 +96,15 @@ pub fn assemble(start: f64, end: f64, raw: Vec<RawPiece>, config: &GuardConfig) 
         if folded.is_empty() {
             continue;
         }
-        same_in_a_row = if folded == last_folded { same_in_a_row + 1 } else { 0 };
+        same_in_a_row = if folded == last_folded {
+            same_in_a_row + 1
+        } else {
+            0
+        };
         last_folded = folded.clone();
-        let reason = if p.no_speech_prob >= config.max_no_speech && p.avg_logprob < config.no_speech_logprob {
+        let reason = if p.no_speech_prob >= config.max_no_speech
+            && p.avg_logprob < config.no_speech_logprob
+        {
             Some(Reason::NoSpeech)
         } else if p.avg_logprob < config.min_avg_logprob {
             Some(Reason::LowConfidence)
@@ -136,13 +154,18 @@ pub fn collapse_loops(text: &str, max_repeats: usize) -> String {
             if i + unit * max_repeats > chars.len() {
                 break;
             }
-            let reps = 1 + (1..)
-                .take_while(|r| {
-                    let s = i + r * unit;
-                    s + unit <= chars.len() && chars[s..s + unit] == chars[i..i + unit]
-                })
-                .count();
-            let needed = if unit == 1 { max_repeats + 2 } else { max_repeats };
+            let reps = 1
+                + (1..)
+                    .take_while(|r| {
+                        let s = i + r * unit;
+                        s + unit <= chars.len() && chars[s..s + unit] == chars[i..i + unit]
+                    })
+                    .count();
+            let needed = if unit == 1 {
+                max_repeats + 2
+            } else {
+                max_repeats
+            };
             if reps >= needed {
                 out.extend_from_slice(&chars[i..i + unit]);
                 i += reps * unit;
@@ -160,13 +183,25 @@ mod tests {
     use super::*;
 
     fn piece(text: &str, nsp: f32, lp: f32) -> RawPiece {
-        RawPiece { start: 0.0, end: 1.0, text: text.into(), no_speech_prob: nsp, avg_logprob: lp }
+        RawPiece {
+            start: 0.0,
+            end: 1.0,
+            text: text.into(),
+            no_speech_prob: nsp,
+            avg_logprob: lp,
+        }
     }
 
     #[test]
     fn loops_collapse_but_doubles_stay() {
-        assert_eq!(collapse_loops(&"我爱你的写真".repeat(20), 4), "我爱你的写真");
-        assert_eq!(collapse_loops("快点快点，要下班了", 4), "快点快点，要下班了");
+        assert_eq!(
+            collapse_loops(&"我爱你的写真".repeat(20), 4),
+            "我爱你的写真"
+        );
+        assert_eq!(
+            collapse_loops("快点快点，要下班了", 4),
+            "快点快点，要下班了"
+        );
         assert_eq!(collapse_loops("好的好的好的", 4), "好的好的好的");
     }
 
@@ -176,7 +211,12 @@ mod tests {
         let t = assemble(0.0, 5.0, vec![piece("这些人都不想要", 0.1, -0.3)], &g);
         assert!(t.text.is_empty());
         assert_eq!(t.rejected[0].1, Reason::KnownHallucination);
-        let t = assemble(0.0, 5.0, vec![piece("请订阅 订阅 按讚 及订阅 打开小铃铛", 0.1, -0.3)], &g);
+        let t = assemble(
+            0.0,
+            5.0,
+            vec![piece("请订阅 订阅 按讚 及订阅 打开小铃铛", 0.1, -0.3)],
+            &g,
+        );
         assert!(t.text.is_empty());
         let t = assemble(0.0, 5.0, vec![piece("心情智慧", 0.9, -0.9)], &g);
         assert!(t.text.is_empty());
@@ -187,7 +227,12 @@ mod tests {
     #[test]
     fn real_speech_passes_with_spans() {
         let g = GuardConfig::default();
-        let t = assemble(0.0, 5.0, vec![piece("您好，", 0.01, -0.2), piece("请坐。", 0.02, -0.3)], &g);
+        let t = assemble(
+            0.0,
+            5.0,
+            vec![piece("您好，", 0.01, -0.2), piece("请坐。", 0.02, -0.3)],
+            &g,
+        );
         assert_eq!(t.text, "您好，请坐。");
         assert_eq!(&t.text[t.pieces[1].span.clone()], "请坐。");
     }

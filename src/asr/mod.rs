@@ -9,7 +9,9 @@ pub mod guard;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
 use crate::audio::SAMPLE_RATE;
 use crate::vad::SpeechSegment;
@@ -37,7 +39,9 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             language: "zh".into(),
             prompt: DEFAULT_PROMPT.into(),
             fit_encoder: false,
@@ -57,7 +61,10 @@ pub enum AsrError {
     #[error("model check failed: {0}")]
     Verify(String),
     #[error("whisper failed on {what}: {source} — report this with the file that caused it")]
-    Whisper { what: String, source: whisper_rs::WhisperError },
+    Whisper {
+        what: String,
+        source: whisper_rs::WhisperError,
+    },
 }
 
 /// One stretch of Whisper output inside a transcript, with its own times (seconds in the source).
@@ -89,8 +96,11 @@ pub struct Transcript {
 impl Transcript {
     /// Start and end time (seconds) of the text at byte range `span`: the pieces it falls in.
     pub fn time_of(&self, span: &std::ops::Range<usize>) -> (f64, f64) {
-        let covering: Vec<&Piece> =
-            self.pieces.iter().filter(|p| p.span.start < span.end && span.start < p.span.end).collect();
+        let covering: Vec<&Piece> = self
+            .pieces
+            .iter()
+            .filter(|p| p.span.start < span.end && span.start < p.span.end)
+            .collect();
         match (covering.first(), covering.last()) {
             (Some(a), Some(b)) => (a.start, b.end),
             _ => (self.start, self.end),
@@ -108,7 +118,9 @@ pub struct Transcriber {
 
 impl std::fmt::Debug for Transcriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transcriber").field("config", &self.config).finish()
+        f.debug_struct("Transcriber")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -120,16 +132,24 @@ impl Transcriber {
         whisper_rs::install_logging_hooks();
         let mut params = WhisperContextParameters::default();
         params.use_gpu(false);
-        let ctx = WhisperContext::new_with_params(path, params)
-            .map_err(|_| AsrError::Load { path: path.to_path_buf() })?;
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|_| AsrError::Load {
+            path: path.to_path_buf(),
+        })?;
         // Tokenize the prompt once: set_initial_prompt leaks a string per call.
         let prompt_tokens = if config.prompt.is_empty() {
             Vec::new()
         } else {
             ctx.tokenize(&config.prompt, 64)
-                .map_err(|source| AsrError::Whisper { what: "the prompt".into(), source })?
+                .map_err(|source| AsrError::Whisper {
+                    what: "the prompt".into(),
+                    source,
+                })?
         };
-        Ok(Transcriber { ctx: Arc::new(ctx), prompt_tokens: Arc::new(prompt_tokens), config })
+        Ok(Transcriber {
+            ctx: Arc::new(ctx),
+            prompt_tokens: Arc::new(prompt_tokens),
+            config,
+        })
     }
 
     /// The configuration in force.
@@ -142,8 +162,14 @@ impl Transcriber {
         let state = self
             .ctx
             .create_state()
-            .map_err(|source| AsrError::Whisper { what: "creating a decoder state".into(), source })?;
-        Ok(Worker { transcriber: self.clone(), state })
+            .map_err(|source| AsrError::Whisper {
+                what: "creating a decoder state".into(),
+                source,
+            })?;
+        Ok(Worker {
+            transcriber: self.clone(),
+            state,
+        })
     }
 }
 
@@ -175,7 +201,10 @@ impl Worker {
         params.set_print_timestamps(false);
 
         if config.fit_encoder {
-            params.set_audio_ctx(encoder_frames(segment.samples.len(), config.min_encoder_seconds));
+            params.set_audio_ctx(encoder_frames(
+                segment.samples.len(),
+                config.min_encoder_seconds,
+            ));
         }
 
         // Whisper needs at least a second; pad short clips with silence rather than fail.
@@ -191,7 +220,10 @@ impl Worker {
         };
         self.state
             .full(params, samples)
-            .map_err(|source| AsrError::Whisper { what: format!("the segment at {:.1} s", segment.start), source })?;
+            .map_err(|source| AsrError::Whisper {
+                what: format!("the segment at {:.1} s", segment.start),
+                source,
+            })?;
 
         let eot = t.ctx.token_eot();
         let mut raw = Vec::new();
@@ -227,7 +259,12 @@ impl Worker {
                 avg_logprob: if n == 0 { 0.0 } else { sum / n as f32 },
             });
         }
-        Ok(guard::assemble(segment.start, segment.end, raw, &config.guard))
+        Ok(guard::assemble(
+            segment.start,
+            segment.end,
+            raw,
+            &config.guard,
+        ))
     }
 }
 
@@ -250,7 +287,11 @@ pub fn verify_clip(transcriber: &Transcriber) -> Result<String, AsrError> {
     let samples = crate::audio::read_wav(&path);
     let _ = std::fs::remove_file(&path);
     let samples = samples.map_err(|e| AsrError::Verify(e.to_string()))?;
-    let segment = SpeechSegment { start: 0.0, end: samples.len() as f64 / SAMPLE_RATE as f64, samples };
+    let segment = SpeechSegment {
+        start: 0.0,
+        end: samples.len() as f64 / SAMPLE_RATE as f64,
+        samples,
+    };
     let t = transcriber.worker()?.transcribe(&segment)?;
     if t.text.trim().is_empty() {
         return Err(AsrError::Verify("the model heard nothing in the built-in clip — re-run `courtesy model install --force`".into()));

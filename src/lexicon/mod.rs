@@ -140,7 +140,11 @@ impl Lexicon {
     /// The lexicons shipped with the program (a copy of `lexicons/` taken at build time).
     pub fn builtin() -> Result<Lexicon, LexiconError> {
         let mut entries = parse(Path::new("lexicons/civil.toml"), BUILTIN_CIVIL, Kind::Civil)?;
-        entries.extend(parse(Path::new("lexicons/banned.toml"), BUILTIN_BANNED, Kind::Banned)?);
+        entries.extend(parse(
+            Path::new("lexicons/banned.toml"),
+            BUILTIN_BANNED,
+            Kind::Banned,
+        )?);
         Ok(Lexicon { entries })
     }
 
@@ -161,7 +165,9 @@ impl Lexicon {
 
     /// Builds a lexicon from one TOML text of the given kind (for tests and tools).
     pub fn from_toml(path: &Path, text: &str, kind: Kind) -> Result<Lexicon, LexiconError> {
-        Ok(Lexicon { entries: parse(path, text, kind)? })
+        Ok(Lexicon {
+            entries: parse(path, text, kind)?,
+        })
     }
 
     /// All entries, civil first.
@@ -176,11 +182,19 @@ impl Lexicon {
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..byte.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn parse(path: &Path, text: &str, kind: Kind) -> Result<Vec<Entry>, LexiconError> {
-    let err = |line: usize, message: String| LexiconError { path: path.to_path_buf(), line, message };
+    let err = |line: usize, message: String| LexiconError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
         err(line, format!("{} — fix the TOML", e.message().trim()))
@@ -195,40 +209,69 @@ fn parse(path: &Path, text: &str, kind: Kind) -> Result<Vec<Entry>, LexiconError
         let (category, severity) = match kind {
             Kind::Banned => {
                 if r.situation.is_some() || r.weight.is_some() {
-                    return Err(what("a banned phrase has `category` and `severity`, not `situation`/`weight`"));
+                    return Err(what(
+                        "a banned phrase has `category` and `severity`, not `situation`/`weight`",
+                    ));
                 }
-                let category = r.category.clone().filter(|c| !c.trim().is_empty()).ok_or_else(|| {
-                    what("missing `category` — add e.g. category = \"推诿\"")
-                })?;
-                (category, r.severity.ok_or_else(|| what("missing `severity` — add severity = 1, 2 or 3"))?)
+                let category = r
+                    .category
+                    .clone()
+                    .filter(|c| !c.trim().is_empty())
+                    .ok_or_else(|| what("missing `category` — add e.g. category = \"推诿\""))?;
+                (
+                    category,
+                    r.severity
+                        .ok_or_else(|| what("missing `severity` — add severity = 1, 2 or 3"))?,
+                )
             }
             Kind::Civil => {
                 if r.category.is_some() || r.severity.is_some() || !r.exceptions.is_empty() {
                     return Err(what("a civil phrase has `situation` and `weight`, not `category`/`severity`/`exceptions`"));
                 }
                 let situation = r.situation.clone().ok_or_else(|| {
-                    what(&format!("missing `situation` — one of {}", SITUATIONS.join(", ")))
+                    what(&format!(
+                        "missing `situation` — one of {}",
+                        SITUATIONS.join(", ")
+                    ))
                 })?;
                 if !SITUATIONS.contains(&situation.as_str()) {
-                    return Err(what(&format!("unknown situation “{situation}” — use one of {}", SITUATIONS.join(", "))));
+                    return Err(what(&format!(
+                        "unknown situation “{situation}” — use one of {}",
+                        SITUATIONS.join(", ")
+                    )));
                 }
                 (situation, r.weight.unwrap_or(1))
             }
         };
         if !(1..=3).contains(&severity) {
-            return Err(what(&format!("{} {severity} is out of range — use 1, 2 or 3", if kind == Kind::Banned { "severity" } else { "weight" })));
+            return Err(what(&format!(
+                "{} {severity} is out of range — use 1, 2 or 3",
+                if kind == Kind::Banned {
+                    "severity"
+                } else {
+                    "weight"
+                }
+            )));
         }
         let mut forms = Vec::new();
         for written in std::iter::once(&r.phrase).chain(&r.variants) {
-            let form = split_form(normalizer, written)
-                .map_err(|m| err(line, format!("phrase “{}”, wording “{written}”: {m}", r.phrase)))?;
+            let form = split_form(normalizer, written).map_err(|m| {
+                err(
+                    line,
+                    format!("phrase “{}”, wording “{written}”: {m}", r.phrase),
+                )
+            })?;
             forms.push(form);
         }
         let mut exceptions = Vec::new();
         for ex in &r.exceptions {
             let folded: Vec<char> = normalizer.fold(ex).chars().collect();
             let contained = forms.iter().any(|f| {
-                f.parts.iter().any(|p| folded.windows(p.chars.len()).any(|w| w == p.chars.as_slice()))
+                f.parts.iter().any(|p| {
+                    folded
+                        .windows(p.chars.len())
+                        .any(|w| w == p.chars.as_slice())
+                })
             });
             if !contained {
                 return Err(what(&format!("exception “{ex}” does not contain the phrase or a part of it, so it could never apply — remove it or fix it")));
@@ -236,7 +279,9 @@ fn parse(path: &Path, text: &str, kind: Kind) -> Result<Vec<Entry>, LexiconError
             exceptions.push(folded);
         }
         if let Some(prev) = seen.insert(normalizer.fold(&r.phrase), line) {
-            return Err(what(&format!("the same phrase is already defined on line {prev} — merge the two entries")));
+            return Err(what(&format!(
+                "the same phrase is already defined on line {prev} — merge the two entries"
+            )));
         }
         entries.push(Entry {
             kind,
@@ -273,7 +318,10 @@ fn split_form(normalizer: &Normalizer, written: &str) -> Result<Form, String> {
             chars.next();
             flush(&mut current, &mut gap, &mut parts);
             gap = Gap::Slot;
-        } else if matches!(c, '…' | '，' | '、' | '。' | '？' | '！' | ',' | '?' | '!' | '；' | ';' | '：') {
+        } else if matches!(
+            c,
+            '…' | '，' | '、' | '。' | '？' | '！' | ',' | '?' | '!' | '；' | ';' | '：'
+        ) {
             flush(&mut current, &mut gap, &mut parts);
             if gap != Gap::Slot {
                 gap = Gap::Inserted;
@@ -284,9 +332,15 @@ fn split_form(normalizer: &Normalizer, written: &str) -> Result<Form, String> {
     }
     flush(&mut current, &mut gap, &mut parts);
     if parts.is_empty() {
-        return Err("nothing left to match after removing punctuation and slots — write the words".into());
+        return Err(
+            "nothing left to match after removing punctuation and slots — write the words".into(),
+        );
     }
-    Ok(Form { written: written.to_string(), trailing_slot: gap == Gap::Slot, parts })
+    Ok(Form {
+        written: written.to_string(),
+        trailing_slot: gap == Gap::Slot,
+        parts,
+    })
 }
 
 #[cfg(test)]
@@ -299,7 +353,10 @@ mod tests {
         assert_eq!(lex.of_kind(Kind::Banned).count(), 8);
         assert!(lex.of_kind(Kind::Civil).count() >= 35);
         for s in SITUATIONS {
-            assert!(lex.of_kind(Kind::Civil).any(|e| e.category == *s), "no phrase for {s}");
+            assert!(
+                lex.of_kind(Kind::Civil).any(|e| e.category == *s),
+                "no phrase for {s}"
+            );
         }
     }
 
@@ -325,8 +382,12 @@ mod tests {
 
     #[test]
     fn toml_syntax_error_names_line() {
-        let e = Lexicon::from_toml(Path::new("civil.toml"), "[[phrase]]\nphrase = \"您好\nclause=1", Kind::Civil)
-            .unwrap_err();
+        let e = Lexicon::from_toml(
+            Path::new("civil.toml"),
+            "[[phrase]]\nphrase = \"您好\nclause=1",
+            Kind::Civil,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("civil.toml:2:"), "{e}");
     }
 

@@ -61,7 +61,10 @@ pub struct MatchConfig {
 
 impl Default for MatchConfig {
     fn default() -> Self {
-        MatchConfig { min_confidence: 0.6, by_sound: true }
+        MatchConfig {
+            min_confidence: 0.6,
+            by_sound: true,
+        }
     }
 }
 
@@ -130,8 +133,10 @@ impl Matcher {
                     .collect()
             })
             .collect();
-        let exceptions =
-            entries.iter().map(|e| e.exceptions.iter().map(|x| Syllables::new(x)).collect()).collect();
+        let exceptions = entries
+            .iter()
+            .map(|e| e.exceptions.iter().map(|x| Syllables::new(x)).collect())
+            .collect();
         let patterns: Vec<String> = parts.iter().map(|(c, _)| c.iter().collect()).collect();
         let exact = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
@@ -204,7 +209,9 @@ impl Matcher {
             if f.confidence < inner.config.min_confidence {
                 continue;
             }
-            if entry.kind == Kind::Banned && inner.excepted(entry_id, text, &syllables, f.start..f.end) {
+            if entry.kind == Kind::Banned
+                && inner.excepted(entry_id, text, &syllables, f.start..f.end)
+            {
                 continue;
             }
             hits.push((entry_id, f, method));
@@ -213,13 +220,18 @@ impl Matcher {
         // Keep the best find per entry and place; among one kind, a find inside a longer one yields
         // (请问您要办理什么业务 is one greeting, not also 您好-less fragments of it).
         hits.sort_by(|a, b| {
-            b.1.confidence.total_cmp(&a.1.confidence).then((b.1.end - b.1.start).cmp(&(a.1.end - a.1.start)))
+            b.1.confidence
+                .total_cmp(&a.1.confidence)
+                .then((b.1.end - b.1.start).cmp(&(a.1.end - a.1.start)))
         });
         let mut kept: Vec<(usize, Found, Method)> = Vec::new();
         for h in hits {
             // Finds of one entry that overlap are one hit: the best one's method and confidence,
             // the union of their spans (有一件找领导去 is one hit, not 找领导去 alone).
-            match kept.iter_mut().find(|k| k.0 == h.0 && h.1.start < k.1.end && k.1.start < h.1.end) {
+            match kept
+                .iter_mut()
+                .find(|k| k.0 == h.0 && h.1.start < k.1.end && k.1.start < h.1.end)
+            {
                 Some(k) => {
                     k.1.start = k.1.start.min(h.1.start);
                     k.1.end = k.1.end.max(h.1.end);
@@ -234,7 +246,11 @@ impl Matcher {
                 && h.1.end <= k.1.end
                 && (k.1.end - k.1.start) > (h.1.end - h.1.start)
         };
-        let kept: Vec<_> = kept.iter().filter(|h| !kept.iter().any(|k| inside(h, k))).cloned().collect();
+        let kept: Vec<_> = kept
+            .iter()
+            .filter(|h| !kept.iter().any(|k| inside(h, k)))
+            .cloned()
+            .collect();
         let mut kept = kept;
         kept.sort_by_key(|h| (h.1.start, h.1.end));
         kept.into_iter()
@@ -263,16 +279,29 @@ impl Inner {
         let char_at = byte_to_char(folded);
         for m in self.exact.find_overlapping_iter(folded) {
             let (start, end) = (char_at[m.start()], char_at[m.end()]);
-            found[m.pattern().as_usize()].push(Found { start, end, confidence: 1.0, exact: true });
+            found[m.pattern().as_usize()].push(Found {
+                start,
+                end,
+                confidence: 1.0,
+                exact: true,
+            });
         }
         if self.config.by_sound {
             for (id, (_, part)) in self.parts.iter().enumerate() {
                 for (start, end, cost) in phonetic::search(part, syllables) {
-                    if found[id].iter().any(|f| f.exact && f.start == start && f.end == end) {
+                    if found[id]
+                        .iter()
+                        .any(|f| f.exact && f.start == start && f.end == end)
+                    {
                         continue;
                     }
                     let len = part.len() as f32;
-                    found[id].push(Found { start, end, confidence: 0.92 * (1.0 - cost / len), exact: false });
+                    found[id].push(Found {
+                        start,
+                        end,
+                        confidence: 0.92 * (1.0 - cost / len),
+                        exact: false,
+                    });
                 }
             }
         }
@@ -282,7 +311,13 @@ impl Inner {
     /// True when the banned find at `span` is part of one of the entry's polite exceptions: the
     /// exception is said (same sounds; for short exceptions, no pause inside — 我不管，有牌子 is
     /// not 我不管有…) and shares at least three characters (or the whole find) with it.
-    fn excepted(&self, entry_id: usize, text: &NormalizedText, syllables: &Syllables, span: Range<usize>) -> bool {
+    fn excepted(
+        &self,
+        entry_id: usize,
+        text: &NormalizedText,
+        syllables: &Syllables,
+        span: Range<usize>,
+    ) -> bool {
         let need = (span.end - span.start).min(3);
         self.exceptions[entry_id].iter().any(|ex| {
             let n = ex.len();

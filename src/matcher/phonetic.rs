@@ -32,7 +32,8 @@ pub fn search(part: &Syllables, text: &Syllables) -> Vec<(usize, usize, f32)> {
     for start in 0..n {
         // The occurrence must begin with the part's first syllable, or its second when the first
         // was dropped.
-        let opens = part_near(part, 0, text, start) || (slack > 0 && m > 1 && part_near(part, 1, text, start));
+        let opens = part_near(part, 0, text, start)
+            || (slack > 0 && m > 1 && part_near(part, 1, text, start));
         if !opens {
             continue;
         }
@@ -69,7 +70,11 @@ pub fn search(part: &Syllables, text: &Syllables) -> Vec<(usize, usize, f32)> {
         }
         let best = (1..=max_j)
             .filter(|&j| dp[m][j] <= budget)
-            .min_by(|&a, &b| dp[m][a].total_cmp(&dp[m][b]).then(a.abs_diff(m).cmp(&b.abs_diff(m))));
+            .min_by(|&a, &b| {
+                dp[m][a]
+                    .total_cmp(&dp[m][b])
+                    .then(a.abs_diff(m).cmp(&b.abs_diff(m)))
+            });
         if let Some(j) = best {
             out.push((start, start + j, dp[m][j]));
         }

@@ -15,7 +15,6 @@
 //! # Ok::<(), courtesy::model::ModelError>(())
 //! ```
 
-
 mod check;
 mod ct2;
 mod error;

@@ -63,7 +63,14 @@ enum Line<'a> {
 fn hit_records(a: &Analysis) -> Vec<HitRecord<'_>> {
     a.utterances
         .iter()
-        .flat_map(|u| u.hits.iter().map(move |h| HitRecord { window: &u.window, file: &u.file, hit: h, text: &u.text }))
+        .flat_map(|u| {
+            u.hits.iter().map(move |h| HitRecord {
+                window: &u.window,
+                file: &u.file,
+                hit: h,
+                text: &u.text,
+            })
+        })
         .collect()
 }
 
@@ -135,7 +142,11 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out)?;
-    writeln!(out, "{:<5} {:<20} {:>6} {:>9} {:>9} {:>9} {:>6} {:>7}", "rank", "window", "score", "sessions", "greeting", "farewell", "civil", "banned")?;
+    writeln!(
+        out,
+        "{:<5} {:<20} {:>6} {:>9} {:>9} {:>9} {:>6} {:>7}",
+        "rank", "window", "score", "sessions", "greeting", "farewell", "civil", "banned"
+    )?;
     for w in ranked(a) {
         let sc = w.score;
         let n = sc.sessions.len();
@@ -146,7 +157,9 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             "{:<5} {:<20} {:>6} {:>9} {:>9} {:>9} {:>6} {:>7}",
             w.rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
             sc.window,
-            sc.score.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into()),
+            sc.score
+                .map(|x| format!("{x:.1}"))
+                .unwrap_or_else(|| "-".into()),
             n,
             format!("{greet}/{n}"),
             format!("{bye}/{n}"),
@@ -157,12 +170,24 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for w in ranked(a) {
         let sc = w.score;
         writeln!(out)?;
-        let failed = if sc.failed_files > 0 { format!(", {} file(s) failed", sc.failed_files) } else { String::new() };
+        let failed = if sc.failed_files > 0 {
+            format!(", {} file(s) failed", sc.failed_files)
+        } else {
+            String::new()
+        };
         match sc.score {
-            Some(x) => writeln!(out, "== {}: score {x:.1} ({} utterances, {:.1} s of speech{failed})", sc.window, sc.utterances, sc.speech_seconds)?,
+            Some(x) => writeln!(
+                out,
+                "== {}: score {x:.1} ({} utterances, {:.1} s of speech{failed})",
+                sc.window, sc.utterances, sc.speech_seconds
+            )?,
             None => writeln!(out, "== {}: no speech heard{failed}", sc.window)?,
         }
-        let utts: Vec<&Utterance> = a.utterances.iter().filter(|u| u.window == sc.window).collect();
+        let utts: Vec<&Utterance> = a
+            .utterances
+            .iter()
+            .filter(|u| u.window == sc.window)
+            .collect();
         let mut civil: BTreeMap<(&str, &str), usize> = BTreeMap::new();
         for u in &utts {
             for h in &u.hits {
@@ -171,18 +196,39 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                         writeln!(
                             out,
                             "  BANNED {}  [{}, severity {}, confidence {:.2}, {}]",
-                            h.hit.phrase, h.hit.category, h.hit.severity, h.hit.confidence, h.hit.clause
+                            h.hit.phrase,
+                            h.hit.category,
+                            h.hit.severity,
+                            h.hit.confidence,
+                            h.hit.clause
                         )?;
-                        writeln!(out, "         {} {:.1}–{:.1} s: {}", u.file.display(), h.start, h.end, highlight(&u.text, &h.hit.span))?;
+                        writeln!(
+                            out,
+                            "         {} {:.1}–{:.1} s: {}",
+                            u.file.display(),
+                            h.start,
+                            h.end,
+                            highlight(&u.text, &h.hit.span)
+                        )?;
                     }
-                    Kind::Civil => *civil.entry((h.hit.category.as_str(), h.hit.phrase.as_str())).or_default() += 1,
+                    Kind::Civil => {
+                        *civil
+                            .entry((h.hit.category.as_str(), h.hit.phrase.as_str()))
+                            .or_default() += 1
+                    }
                 }
             }
         }
         if !civil.is_empty() {
             let list: Vec<String> = civil
                 .iter()
-                .map(|((sit, p), n)| if *n > 1 { format!("{p}×{n} ({sit})") } else { format!("{p} ({sit})") })
+                .map(|((sit, p), n)| {
+                    if *n > 1 {
+                        format!("{p}×{n} ({sit})")
+                    } else {
+                        format!("{p} ({sit})")
+                    }
+                })
                 .collect();
             writeln!(out, "  civil: {}", list.join("、"))?;
         }
@@ -195,7 +241,14 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                 missing.push("no farewell (走有送声)");
             }
             if !missing.is_empty() {
-                writeln!(out, "  session {} {:.1}–{:.1} s: {}", session.file.display(), session.start, session.end, missing.join(", "))?;
+                writeln!(
+                    out,
+                    "  session {} {:.1}–{:.1} s: {}",
+                    session.file.display(),
+                    session.start,
+                    session.end,
+                    missing.join(", ")
+                )?;
             }
         }
     }
@@ -210,8 +263,16 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
 
 /// The transcript with the hit marked 【like this】.
 pub fn highlight(text: &str, span: &std::ops::Range<usize>) -> String {
-    if span.end > text.len() || !text.is_char_boundary(span.start) || !text.is_char_boundary(span.end) {
+    if span.end > text.len()
+        || !text.is_char_boundary(span.start)
+        || !text.is_char_boundary(span.end)
+    {
         return text.to_string();
     }
-    format!("{}【{}】{}", &text[..span.start], &text[span.start..span.end], &text[span.end..])
+    format!(
+        "{}【{}】{}",
+        &text[..span.start],
+        &text[span.start..span.end],
+        &text[span.end..]
+    )
 }

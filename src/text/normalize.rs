@@ -14,7 +14,9 @@ pub struct Normalizer {
 
 impl std::fmt::Debug for Normalizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Normalizer").field("t2s", &self.t2s.is_some()).finish()
+        f.debug_struct("Normalizer")
+            .field("t2s", &self.t2s.is_some())
+            .finish()
     }
 }
 
@@ -56,7 +58,12 @@ impl Normalizer {
             origin.push(range);
             breaks.push(std::mem::take(&mut pending_break));
         }
-        NormalizedText { original: original.to_string(), chars, origin, breaks }
+        NormalizedText {
+            original: original.to_string(),
+            chars,
+            origin,
+            breaks,
+        }
     }
 
     /// Folds a lexicon phrase the same way transcripts are folded, as a plain string.
@@ -66,8 +73,10 @@ impl Normalizer {
 
     /// Converts to Simplified, keeping for every output character the byte range it came from.
     fn to_simplified(&self, original: &str) -> Vec<(std::ops::Range<usize>, char)> {
-        let ranges: Vec<std::ops::Range<usize>> =
-            original.char_indices().map(|(i, c)| i..i + c.len_utf8()).collect();
+        let ranges: Vec<std::ops::Range<usize>> = original
+            .char_indices()
+            .map(|(i, c)| i..i + c.len_utf8())
+            .collect();
         let Some(t2s) = &self.t2s else {
             return ranges.into_iter().zip(original.chars()).collect();
         };
@@ -118,9 +127,34 @@ fn is_sentence_end(c: char) -> bool {
 
 fn is_punctuation(c: char) -> bool {
     c.is_ascii_punctuation()
-        || matches!(c,
-            '，' | '、' | '：' | '“' | '”' | '‘' | '’' | '《' | '》' | '「' | '」' | '『' | '』' | '（' | '）'
-            | '【' | '】' | '—' | '～' | '·' | '〈' | '〉' | '﹏' | '♪' | '♫' | '…')
+        || matches!(
+            c,
+            '，' | '、'
+                | '：'
+                | '“'
+                | '”'
+                | '‘'
+                | '’'
+                | '《'
+                | '》'
+                | '「'
+                | '」'
+                | '『'
+                | '』'
+                | '（'
+                | '）'
+                | '【'
+                | '】'
+                | '—'
+                | '～'
+                | '·'
+                | '〈'
+                | '〉'
+                | '﹏'
+                | '♪'
+                | '♫'
+                | '…'
+        )
         || ('\u{2000}'..='\u{206F}').contains(&c)
         || ('\u{3000}'..='\u{303F}').contains(&c)
 }
@@ -148,7 +182,9 @@ mod tests {
         let n = Normalizer::shared().normalize("不知道。您带身份证了吗");
         assert!(n.crosses_break(0..5));
         assert!(!n.crosses_break(0..3));
-        assert!(Normalizer::shared().normalize("我不管，有").crosses_break(0..4));
+        assert!(Normalizer::shared()
+            .normalize("我不管，有")
+            .crosses_break(0..4));
     }
 
     #[test]

@@ -31,7 +31,10 @@ impl Syllables {
                 r
             })
             .collect();
-        Syllables { chars: chars.to_vec(), readings }
+        Syllables {
+            chars: chars.to_vec(),
+            readings,
+        }
     }
 
     /// Number of characters.
@@ -91,7 +94,10 @@ fn coarse(s: &str) -> (&str, &str) {
         "f" => "h",
         other => other,
     };
-    let rest = rest.strip_suffix('g').filter(|r| r.ends_with('n')).unwrap_or(rest);
+    let rest = rest
+        .strip_suffix('g')
+        .filter(|r| r.ends_with('n'))
+        .unwrap_or(rest);
     (initial, rest)
 }
 

@@ -26,7 +26,9 @@ impl Segmenter {
                 jieba.add_word(word, None, None);
             }
         }
-        Segmenter { jieba: Arc::new(jieba) }
+        Segmenter {
+            jieba: Arc::new(jieba),
+        }
     }
 
     /// Word boundaries of `text`, as character offsets: `bounds[i]` is true when a word starts at
@@ -45,7 +47,11 @@ impl Segmenter {
 
     /// The words of `text` (concatenated, they give back `text`).
     pub fn words<'t>(&self, text: &'t str) -> Vec<&'t str> {
-        self.jieba.cut(text, false).into_iter().map(|t| t.word).collect()
+        self.jieba
+            .cut(text, false)
+            .into_iter()
+            .map(|t| t.word)
+            .collect()
     }
 }
 

