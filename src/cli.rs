@@ -257,30 +257,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let on_text = eval::evaluate(&labels, &text, &matcher);
             report.push(("text (labels read by the matcher)", on_text));
             if audio {
-                let recordings: Vec<pipeline::Recording> = labels
-                    .iter()
-                    .map(|l| pipeline::Recording {
-                        window: l.id.clone(),
-                        file: eval::audio_path(&dir, l),
-                    })
-                    .collect();
                 let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
-                let analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
+                let (heard, analysis) =
+                    eval::transcribe(&dir, &labels, &transcriber, &matcher, &config)?;
                 for f in &analysis.failures {
                     eprintln!("error: {}", f.error);
                 }
-                let heard: Vec<String> = labels
-                    .iter()
-                    .map(|l| {
-                        analysis
-                            .utterances
-                            .iter()
-                            .filter(|u| u.window == l.id)
-                            .map(|u| u.text.as_str())
-                            .collect::<Vec<_>>()
-                            .join("")
-                    })
-                    .collect();
                 let mut summary = eval::evaluate(&labels, &heard, &matcher);
                 summary
                     .outcomes

@@ -184,3 +184,34 @@ impl Summary {
         out
     }
 }
+
+/// Runs each labelled sentence's audio through the pipeline (one window per sentence) and returns
+/// what Whisper heard for each, in label order, with the run itself (failures, timing).
+pub fn transcribe(
+    dir: &Path,
+    labels: &[Labelled],
+    transcriber: &crate::asr::Transcriber,
+    matcher: &Matcher,
+    config: &crate::config::Config,
+) -> Result<(Vec<String>, crate::pipeline::Analysis), crate::asr::AsrError> {
+    let recordings: Vec<crate::pipeline::Recording> = labels
+        .iter()
+        .map(|l| crate::pipeline::Recording {
+            window: l.id.clone(),
+            file: audio_path(dir, l),
+        })
+        .collect();
+    let analysis = crate::pipeline::analyze(&recordings, transcriber, matcher, config)?;
+    let heard = labels
+        .iter()
+        .map(|l| {
+            analysis
+                .utterances
+                .iter()
+                .filter(|u| u.window == l.id)
+                .map(|u| u.text.as_str())
+                .collect()
+        })
+        .collect();
+    Ok((heard, analysis))
+}

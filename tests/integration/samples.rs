@@ -147,27 +147,12 @@ fn labelled_audio_meets_recall_and_false_alarm_targets() {
     let dir = root().join("samples/labelled");
     let labels = courtesy::eval::load(&dir).unwrap();
     assert!(labels.len() >= 60);
-    let recs: Vec<pipeline::Recording> = labels
-        .iter()
-        .map(|l| pipeline::Recording {
-            window: l.id.clone(),
-            file: courtesy::eval::audio_path(&dir, l),
-        })
-        .collect();
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
     let _whisper = crate::whisper_lock();
-    let a = pipeline::analyze(&recs, transcriber(), &matcher, &Config::default()).unwrap();
+    let (heard, a) =
+        courtesy::eval::transcribe(&dir, &labels, transcriber(), &matcher, &Config::default())
+            .unwrap();
     assert!(a.failures.is_empty(), "{:?}", a.failures);
-    let heard: Vec<String> = labels
-        .iter()
-        .map(|l| {
-            a.utterances
-                .iter()
-                .filter(|u| u.window == l.id)
-                .map(|u| u.text.as_str())
-                .collect::<String>()
-        })
-        .collect();
     let s = courtesy::eval::evaluate(&labels, &heard, &matcher);
     let report = s.render("labelled audio");
     assert!(s.banned_recall >= 0.9, "{report}");
