@@ -88,6 +88,7 @@ pub fn assemble(start: f64, end: f64, raw: Vec<RawPiece>, config: &GuardConfig) 
         pieces: Vec::new(),
         rejected: Vec::new(),
     };
+    let known = known_folded(config);
     let mut last_folded = String::new();
     let mut same_in_a_row = 0;
     for p in raw {
@@ -108,7 +109,7 @@ pub fn assemble(start: f64, end: f64, raw: Vec<RawPiece>, config: &GuardConfig) 
             Some(Reason::NoSpeech)
         } else if p.avg_logprob < config.min_avg_logprob {
             Some(Reason::LowConfidence)
-        } else if is_known(&folded, config) {
+        } else if is_known(&folded, &known) {
             Some(Reason::KnownHallucination)
         } else if same_in_a_row >= 2 {
             Some(Reason::Repetition)
@@ -133,13 +134,29 @@ pub fn assemble(start: f64, end: f64, raw: Vec<RawPiece>, config: &GuardConfig) 
     t
 }
 
-fn is_known(folded: &str, config: &GuardConfig) -> bool {
+/// The known lines, built-in and configured, folded like transcripts (once per transcript, the
+/// built-in ones once per process).
+fn known_folded(config: &GuardConfig) -> Vec<String> {
+    static BUILTIN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let normalizer = Normalizer::shared();
-    let check = |k: &str| {
-        let k = normalizer.fold(k);
-        !k.is_empty() && (folded == k || (k.chars().count() >= 4 && folded.contains(&k)))
-    };
-    KNOWN_HALLUCINATIONS.iter().any(|k| check(k)) || config.known.iter().any(|k| check(k))
+    let builtin = BUILTIN.get_or_init(|| {
+        KNOWN_HALLUCINATIONS
+            .iter()
+            .map(|k| normalizer.fold(k))
+            .collect()
+    });
+    builtin
+        .iter()
+        .cloned()
+        .chain(config.known.iter().map(|k| normalizer.fold(k)))
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+fn is_known(folded: &str, known: &[String]) -> bool {
+    known
+        .iter()
+        .any(|k| folded == k || (k.chars().count() >= 4 && folded.contains(k.as_str())))
 }
 
 /// Keeps one copy of any unit of 1–12 characters repeated `max_repeats` or more times in a row
