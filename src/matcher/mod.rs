@@ -18,7 +18,7 @@ use crate::lexicon::{Entry, Gap, Kind, Lexicon, Part, MAX_INSERTED, MAX_SLOT};
 use crate::text::{NormalizedText, Normalizer, Segmenter, Syllables};
 
 /// How a hit was found — evidence for the trainer who checks it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// The folded text holds the wording as written.

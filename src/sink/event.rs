@@ -1,0 +1,196 @@
+//! Live events: what `courtesy live` tells supervisors and other tools, one typed value per happening.
+//!
+//! Every event serializes to one JSON object with a `"type"` field (`alert`, `utterance`, `score`,
+//! `window`, `overrun`, `dropped`, `summary`). The same value goes to every live sink: the terminal,
+//! JSON lines on stdout, the alert log, the webhook outbox and the `/alerts` page.
+
+use std::path::PathBuf;
+
+use crate::lexicon::Kind;
+use crate::matcher::Method;
+
+/// One live event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Alert(Alert),
+    Utterance(HeardUtterance),
+    Score(ScoreUpdate),
+    Window(WindowStatus),
+    Overrun(Overrun),
+    Dropped(Dropped),
+    Summary(Summary),
+}
+
+/// A banned phrase spoken at a window: one per hit, after debouncing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Alert {
+    /// Unique and stable (`<window>-<utterance seq>-<hit index>`, plus the run's start time):
+    /// the webhook's idempotency key.
+    pub id: String,
+    pub window: String,
+    /// The window's display name (e.g. 7号窗口); the id when none is configured.
+    pub label: String,
+    /// Wall-clock time the phrase was spoken (RFC 3339, local time zone).
+    pub time: String,
+    pub phrase: String,
+    pub category: String,
+    pub severity: u8,
+    pub confidence: f32,
+    pub method: Method,
+    /// The whole transcript of the utterance.
+    pub text: String,
+    /// What the transcript says at the hit.
+    pub matched: String,
+    /// Byte range of `matched` in `text`.
+    pub span: [usize; 2],
+    /// Character range of `matched` in `text` (for pages: JavaScript indexes characters).
+    pub char_span: [usize; 2],
+    /// The utterance's audio, relative to the clip folder (`<window>/<file>.wav`).
+    pub clip: Option<PathBuf>,
+    /// Seconds from the end of the speech to this alert.
+    pub latency: f64,
+}
+
+/// Every transcribed utterance (for JSON lines consumers and trainers).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeardUtterance {
+    pub window: String,
+    pub seq: u64,
+    /// Wall-clock start of the speech (RFC 3339).
+    pub time: String,
+    /// Seconds from the window's stream start.
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub hits: Vec<HitSummary>,
+    pub clip: Option<PathBuf>,
+    /// Seconds from the end of the speech until the transcript was ready.
+    pub latency: f64,
+}
+
+/// A hit, short.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HitSummary {
+    pub kind: Kind,
+    pub phrase: String,
+    pub category: String,
+    pub confidence: f32,
+    /// Whether an alert was raised (false for civil hits and debounced repeats).
+    pub alerted: bool,
+}
+
+/// A window's rolling courtesy score changed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScoreUpdate {
+    pub window: String,
+    pub label: String,
+    pub time: String,
+    /// 0–100 over the rolling period; `None` before anything was said.
+    pub score: Option<f64>,
+    pub utterances: usize,
+    pub civil_hits: usize,
+    pub banned_hits: usize,
+}
+
+/// A window went offline (its device failed) or came back.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WindowStatus {
+    pub window: String,
+    pub label: String,
+    pub time: String,
+    pub online: bool,
+    /// Why it went offline, or what it reconnected to.
+    pub detail: String,
+}
+
+/// Captured samples lost because the ring buffer was full (the reader fell behind).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Overrun {
+    pub device: String,
+    pub windows: Vec<String>,
+    pub time: String,
+    /// Frames lost since the last report.
+    pub frames: u64,
+    /// Frames lost since the start.
+    pub total: u64,
+}
+
+/// Speech that was not transcribed because the box fell too far behind (see the scheduling policy).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Dropped {
+    pub window: String,
+    pub time: String,
+    pub seconds: f64,
+    pub reason: String,
+}
+
+/// The end of a live run: totals for the log.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub time: String,
+    pub windows: usize,
+    pub audio_seconds: f64,
+    pub utterances: u64,
+    pub alerts: u64,
+    pub overrun_frames: u64,
+    pub dropped_utterances: u64,
+    /// Seconds from the end of speech to the alert (or transcript), median and 95th percentile.
+    pub latency_p50: Option<f64>,
+    pub latency_p95: Option<f64>,
+}
+
+impl Event {
+    /// The window the event is about, if one.
+    pub fn window(&self) -> Option<&str> {
+        match self {
+            Event::Alert(a) => Some(&a.window),
+            Event::Utterance(u) => Some(&u.window),
+            Event::Score(s) => Some(&s.window),
+            Event::Window(w) => Some(&w.window),
+            Event::Dropped(d) => Some(&d.window),
+            Event::Overrun(_) | Event::Summary(_) => None,
+        }
+    }
+}
+
+/// Wall-clock now, RFC 3339 with milliseconds, local time zone.
+pub fn now_rfc3339() -> String {
+    rfc3339(chrono::Local::now())
+}
+
+/// A wall-clock time as the events write it.
+pub fn rfc3339(t: chrono::DateTime<chrono::Local>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// Where live events go. A sink never blocks the caller for long: slow delivery (the webhook)
+/// happens on the sink's own thread behind a durable outbox.
+pub trait EventSink: Send {
+    /// A short name for error messages ("webhook", "alert log").
+    fn name(&self) -> &str;
+    /// Takes one event. An error is reported by the caller and the other sinks go on.
+    fn send(&mut self, event: &Event) -> std::io::Result<()>;
+    /// Called once at shutdown: write out everything buffered (the webhook tries to deliver its
+    /// outbox for a short grace period and keeps the rest on disk for the next start).
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_their_type() {
+        let e = Event::Dropped(Dropped {
+            window: "w07".into(),
+            time: now_rfc3339(),
+            seconds: 2.5,
+            reason: "backlog".into(),
+        });
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.starts_with("{\"type\":\"dropped\""), "{json}");
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+    }
+}
