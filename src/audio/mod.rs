@@ -13,6 +13,7 @@
 //! A source that hits a problem after yielding audio (a truncated file) yields the readable
 //! frames first and then one `Err` item; callers may report it and keep what they got.
 
+pub mod capture;
 mod error;
 mod resample;
 mod wav;

@@ -1,10 +1,13 @@
 //! All integration tests, in one binary (one link, shared helpers).
 
+mod alerts;
 mod audio;
+mod capture;
 mod cli;
 mod matching;
 mod model;
 mod samples;
+mod serve;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,1 @@
+//! Microphones: lists capture devices and streams each window's channel as 16 kHz mono frames (cpal).

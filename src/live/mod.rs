@@ -1,0 +1,1 @@
+//! Live windows: capture or replay → end-pointing per window → fair Whisper scheduling → alerts.

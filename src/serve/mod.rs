@@ -1,0 +1,1 @@
+//! The live page for supervisors: `/alerts` (Server-Sent Events), clips and scores over HTTP.
