@@ -1,7 +1,15 @@
 //! Sinks: how results leave the program — reports of a batch run, and live events (alerts).
 
+mod debounce;
 pub mod event;
+mod jsonl;
 mod report;
+mod terminal;
+mod webhook;
 
+pub use debounce::Debouncer;
 pub use event::{Event, EventSink};
+pub use jsonl::{JsonLines, Keep};
 pub use report::{write, Format};
+pub use terminal::Terminal;
+pub use webhook::{Webhook, WebhookOptions, WebhookStats};
