@@ -115,11 +115,8 @@ impl Webhook {
         remove_stale_temps(outbox_dir);
 
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                // Deliver what an earlier run left before anything new arrives.
-                wake: true,
-                ..State::default()
-            }),
+            // The thread's first pass scans the outbox: what an earlier run left goes out first.
+            state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -166,6 +163,7 @@ impl Webhook {
 
     /// Counters so far, and how many alerts wait in the outbox now.
     pub fn stats(&self) -> WebhookStats {
+        // Listing under the lock: the delivery thread removes and counts a file under it too.
         let s = self.shared.lock();
         WebhookStats {
             delivered: s.delivered,
@@ -348,10 +346,9 @@ impl Delivery {
                     return;
                 }
                 match self.post(&file) {
-                    Outcome::Delivered => match fs::remove_file(&file) {
+                    Outcome::Delivered => match self.remove_delivered(&file) {
                         Ok(()) => {
                             backoff = self.options.first_retry;
-                            self.shared.lock().delivered += 1;
                             self.shared.changed.notify_all();
                         }
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -416,6 +413,15 @@ impl Delivery {
             )),
             Err(e) => Outcome::Failed(format!("webhook {} failed for alert {id}: {e}", self.url)),
         }
+    }
+
+    /// Removes a delivered file and counts it in one step under the lock, so `stats` never sees
+    /// it neither pending nor delivered.
+    fn remove_delivered(&self, file: &Path) -> io::Result<()> {
+        let mut s = self.shared.lock();
+        fs::remove_file(file)?;
+        s.delivered += 1;
+        Ok(())
     }
 
     fn failed(&self, why: String) {
