@@ -1,1 +1,289 @@
 //! The live page for supervisors: `/alerts` (Server-Sent Events), clips and scores over HTTP.
+//!
+//! [`Server::start`] binds and serves on its own thread with a small tokio runtime, so the live
+//! pipeline stays synchronous. [`Server::sink`] gives an [`EventSink`] that folds each event into
+//! the page's state ([`board`]) and broadcasts it; it never waits for a browser. A page that falls
+//! behind skips what it missed and goes on; a page that (re)connects first gets the current state.
+//!
+//! Routes: `GET /` redirects to `/alerts` (the page), `/events` (SSE), `/api/state` (JSON
+//! snapshot), `/clips/<window>/<file>.wav` (the audio of an alert, from the clip folder only).
+//!
+//! ```no_run
+//! use courtesy::serve::{ServeConfig, Server};
+//! use courtesy::sink::EventSink;
+//! let server = Server::start(ServeConfig {
+//!     addr: "127.0.0.1:8080".parse().unwrap(),
+//!     clip_dir: "clips".into(),
+//!     windows: vec![("w07".into(), "7号窗口".into())],
+//! })?;
+//! let mut sink = server.sink();
+//! # let event: courtesy::sink::Event = unimplemented!();
+//! sink.send(&event)?;
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod board;
+mod clips;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::sink::{Event, EventSink};
+pub use board::{State, WindowState};
+
+/// Events a page may fall behind by before it skips ahead.
+const CHANNEL: usize = 1024;
+
+/// What the page serves.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where to listen (`127.0.0.1:0` picks a free port; see [`Server::local_addr`]).
+    pub addr: SocketAddr,
+    /// The folder the alerts' `clip` paths are relative to.
+    pub clip_dir: PathBuf,
+    /// The windows to show (id, label), in order, even before they report anything.
+    pub windows: Vec<(String, String)>,
+}
+
+/// One event, serialized once for every page that receives it.
+#[derive(Debug)]
+struct Message {
+    /// The SSE event name: the event's `type`.
+    kind: &'static str,
+    json: String,
+}
+
+impl Message {
+    fn new(event: &Event) -> serde_json::Result<Message> {
+        Ok(Message {
+            kind: kind(event),
+            json: serde_json::to_string(event)?,
+        })
+    }
+}
+
+/// What the sink and the HTTP handlers share.
+#[derive(Debug)]
+struct Shared {
+    board: Mutex<board::Board>,
+    live: broadcast::Sender<Arc<Message>>,
+}
+
+impl Shared {
+    /// The board; a panic elsewhere while it was held leaves it usable (it is plain data).
+    fn board(&self) -> MutexGuard<'_, board::Board> {
+        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The running page. Dropping it shuts it down too.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `config.addr` and serves on a thread of its own. The error is one line naming the
+    /// address and what to do (e.g. the port is in use: choose another with `--http`).
+    pub fn start(config: ServeConfig) -> std::io::Result<Server> {
+        let listener =
+            std::net::TcpListener::bind(config.addr).map_err(|e| bind_error(config.addr, e))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("courtesy-http")
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _inside = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+
+        let shared = Arc::new(Shared {
+            board: Mutex::new(board::Board::new(&config.windows)),
+            live: broadcast::channel(CHANNEL).0,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let app = routes::router(routes::App {
+            shared: shared.clone(),
+            page: routes::render_page(&config.windows),
+            clip_dir: config.clip_dir,
+            stopped: stopped.clone(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("courtesy-http".into())
+            .spawn(move || {
+                runtime.block_on(serve(listener, app, stopped));
+                runtime.shutdown_timeout(Duration::from_millis(500));
+            })?;
+        Ok(Server {
+            addr,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on (the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A sink feeding the page: cheap and non-blocking (a state update and a broadcast).
+    pub fn sink(&self) -> ServeSink {
+        ServeSink {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// How many pages (or other `/events` clients) are connected now.
+    pub fn clients(&self) -> usize {
+        self.shared.live.receiver_count()
+    }
+
+    /// The current state, as `/api/state` serves it.
+    pub fn state(&self) -> State {
+        self.shared.board().state()
+    }
+
+    /// Ends every event stream, stops listening and waits (briefly) for the server thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Serves until told to stop; then gives open connections a moment to finish.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stopped: watch::Receiver<bool>,
+) {
+    let mut until = stopped.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = until.wait_for(|stop| *stop).await;
+    });
+    let task = tokio::spawn(async move { server.await });
+    let mut stopped = stopped;
+    let _ = stopped.wait_for(|stop| *stop).await;
+    // Event streams end on the same signal, so this is quick unless a client stalls a download.
+    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+}
+
+/// The bind error as one line with the fix.
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind::*;
+    let why = match e.kind() {
+        AddrInUse => "the address is already in use (another courtesy, or another server)".into(),
+        PermissionDenied => "permission denied (ports below 1024 need privileges)".into(),
+        AddrNotAvailable => "this machine has no such address".into(),
+        _ => e.to_string(),
+    };
+    std::io::Error::new(
+        e.kind(),
+        format!("cannot serve the page on {addr}: {why} — choose another address with --http (e.g. --http 127.0.0.1:8081)"),
+    )
+}
+
+/// The event's `type`, as its JSON writes it.
+fn kind(event: &Event) -> &'static str {
+    match event {
+        Event::Alert(_) => "alert",
+        Event::Utterance(_) => "utterance",
+        Event::Score(_) => "score",
+        Event::Window(_) => "window",
+        Event::Overrun(_) => "overrun",
+        Event::Dropped(_) => "dropped",
+        Event::Summary(_) => "summary",
+    }
+}
+
+/// The page's sink. Clones share the same page.
+#[derive(Debug, Clone)]
+pub struct ServeSink {
+    shared: Arc<Shared>,
+}
+
+impl EventSink for ServeSink {
+    fn name(&self) -> &str {
+        "web page"
+    }
+
+    fn send(&mut self, event: &Event) -> std::io::Result<()> {
+        let message = Arc::new(Message::new(event)?);
+        // Broadcast under the lock: a page that connects takes its replay and subscribes under it
+        // too, so it sees every event exactly once, in order.
+        let mut board = self.shared.board();
+        board.apply(event);
+        // An error only means no page is connected.
+        let _ = self.shared.live.send(message);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<Server>();
+        send::<ServeSink>();
+        sync::<ServeSink>();
+    }
+
+    #[test]
+    fn kind_is_the_json_type() {
+        let event = Event::Summary(Default::default());
+        let json: serde_json::Value = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], kind(&event));
+    }
+
+    #[test]
+    fn a_taken_port_is_one_line_with_the_fix() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let e = Server::start(ServeConfig {
+            addr,
+            clip_dir: ".".into(),
+            windows: vec![],
+        })
+        .unwrap_err();
+        let msg = e.to_string();
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(
+            msg.contains(&addr.to_string()) && msg.contains("--http"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Which file a `/clips/…` request may read: WAV files inside the clip folder, nothing else.
+
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+/// Why a clip request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The path tries to leave the clip folder or is not a plain relative path (400).
+    BadPath,
+    /// No such clip (404): missing, not a WAV file, or a link that points outside the folder.
+    NotFound,
+}
+
+/// The file for `rel` (as the URL gave it, already percent-decoded) inside `dir`.
+///
+/// The path is checked twice: by its components (no `..`, no root, no drive) and, after following
+/// links, by its canonical form, which must still lie inside the canonical clip folder.
+pub fn resolve(dir: &Path, rel: &str) -> Result<PathBuf, Refused> {
+    // A backslash is a separator on Windows and never part of a clip name we write.
+    if rel.is_empty() || rel.contains(['\\', '\0']) {
+        return Err(Refused::BadPath);
+    }
+    let rel_path = Path::new(rel);
+    if !rel_path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(Refused::BadPath);
+    }
+    let is_wav = rel_path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    if !is_wav {
+        return Err(Refused::NotFound);
+    }
+    let base = dir.canonicalize().map_err(|_| Refused::NotFound)?;
+    let full = base
+        .join(rel_path)
+        .canonicalize()
+        .map_err(|_| Refused::NotFound)?;
+    if !full.starts_with(&base) || !full.is_file() {
+        return Err(Refused::NotFound);
+    }
+    Ok(full)
+}
+
+/// The byte range a `Range` header asks for in a file of `len` bytes: `None` for the whole file
+/// (no header, or one we do not serve, such as several ranges), `Some(Err(()))` when unsatisfiable.
+/// Browsers ask for ranges to seek in `<audio>`.
+pub fn byte_range(header: Option<&str>, len: u64) -> Option<Result<Range<u64>, ()>> {
+    let spec = header?.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = (start.trim(), end.trim());
+    let range = if start.is_empty() {
+        // `bytes=-N`: the last N bytes.
+        let n: u64 = end.parse().ok()?;
+        len.saturating_sub(n)..len
+    } else {
+        let start: u64 = start.parse().ok()?;
+        let end = if end.is_empty() {
+            len
+        } else {
+            end.parse::<u64>().ok()?.saturating_add(1).min(len)
+        };
+        start..end
+    };
+    if range.start >= range.end {
+        return Some(Err(()));
+    }
+    Some(Ok(range))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_wav_files_inside_the_folder_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join("clips");
+        std::fs::create_dir_all(clips.join("w07")).unwrap();
+        std::fs::write(clips.join("w07/a.wav"), b"RIFF").unwrap();
+        std::fs::write(clips.join("w07/a.txt"), b"text").unwrap();
+        std::fs::write(dir.path().join("secret.wav"), b"RIFF").unwrap();
+
+        let ok = resolve(&clips, "w07/a.wav").unwrap();
+        assert!(ok.ends_with("w07/a.wav"));
+        assert_eq!(resolve(&clips, "../secret.wav"), Err(Refused::BadPath));
+        assert_eq!(
+            resolve(&clips, "w07/../../secret.wav"),
+            Err(Refused::BadPath)
+        );
+        assert_eq!(resolve(&clips, "/etc/passwd.wav"), Err(Refused::BadPath));
+        assert_eq!(resolve(&clips, "..\\secret.wav"), Err(Refused::BadPath));
+        assert_eq!(resolve(&clips, ""), Err(Refused::BadPath));
+        assert_eq!(resolve(&clips, "w07/a.txt"), Err(Refused::NotFound));
+        assert_eq!(resolve(&clips, "w07/missing.wav"), Err(Refused::NotFound));
+        assert_eq!(resolve(&clips, "w07"), Err(Refused::NotFound));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_links_out_of_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join("clips");
+        std::fs::create_dir_all(&clips).unwrap();
+        std::fs::write(dir.path().join("secret.wav"), b"RIFF").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.wav"), clips.join("link.wav")).unwrap();
+        assert_eq!(resolve(&clips, "link.wav"), Err(Refused::NotFound));
+    }
+
+    #[test]
+    fn reads_single_byte_ranges() {
+        assert_eq!(byte_range(None, 100), None);
+        assert_eq!(byte_range(Some("bytes=0-"), 100), Some(Ok(0..100)));
+        assert_eq!(byte_range(Some("bytes=10-19"), 100), Some(Ok(10..20)));
+        assert_eq!(byte_range(Some("bytes=90-200"), 100), Some(Ok(90..100)));
+        assert_eq!(byte_range(Some("bytes=-10"), 100), Some(Ok(90..100)));
+        assert_eq!(byte_range(Some("bytes=100-"), 100), Some(Err(())));
+        assert_eq!(byte_range(Some("bytes=0-1,5-6"), 100), None);
+        assert_eq!(byte_range(Some("items=0-1"), 100), None);
+        assert_eq!(byte_range(Some("bytes=x-1"), 100), None);
+    }
+}
