@@ -57,10 +57,60 @@ enum Command {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+        /// With --audio: pack speech from several clips into shared Whisper calls of at most this
+        /// many seconds, as `courtesy live` does.
+        #[arg(long)]
+        pack: Option<f64>,
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         audio_flags: AudioFlags,
+    },
+    /// Listen to the windows live: capture each window's microphone (the `[[window]]`s of --config)
+    /// or replay recordings in real time (--replay), and alert on banned phrases as they are said.
+    Live {
+        /// Replay instead of capturing: each WAV file in DIR, or each subfolder of WAVs, is one
+        /// window, played in real time; the run ends when they do.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
+        /// Replay speed (1 = real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// `text`: readable lines for people; `jsonl`: every event as one JSON object per line.
+        #[arg(long, value_enum, default_value_t = LiveFormat::Text)]
+        format: LiveFormat,
+        /// Also print every utterance and score change (text format).
+        #[arg(long, short)]
+        verbose: bool,
+        /// A TOML file with `[[window]]`s (id, label, device, channel) and `[live]` settings.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A folder with civil.toml and banned.toml (default: the built-in lexicons).
+        #[arg(long)]
+        lexicons: Option<PathBuf>,
+        /// Serve the supervisors' page on this address (e.g. 0.0.0.0:8080 → /alerts).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        /// POST every alert to this URL (kept in an on-disk outbox until accepted).
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+        /// The alert log (JSON lines, appended).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Folder for utterance clips.
+        #[arg(long)]
+        clips: Option<PathBuf>,
+        /// Most seconds of speech packed into one Whisper call (0: one utterance per call).
+        #[arg(long)]
+        pack: Option<f64>,
+        #[command(flatten)]
+        audio: AudioFlags,
+    },
+    /// List the capture devices (name, channels, sample rates) for the `[[window]]` entries.
+    Devices {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the Whisper model.
     Model {
@@ -86,6 +136,13 @@ enum ModelAction {
         #[arg(long)]
         no_verify: bool,
     },
+}
+
+/// Output of `courtesy live`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LiveFormat {
+    Text,
+    Jsonl,
 }
 
 #[derive(Args, Debug)]
@@ -132,12 +189,20 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn config(common: &Common, audio: Option<&AudioFlags>) -> anyhow::Result<Config> {
-    let mut config = match &common.config {
+    config_from(common.config.as_deref(), common.lexicons.as_deref(), audio)
+}
+
+fn config_from(
+    file: Option<&Path>,
+    lexicons: Option<&Path>,
+    audio: Option<&AudioFlags>,
+) -> anyhow::Result<Config> {
+    let mut config = match file {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    if let Some(l) = &common.lexicons {
-        config.lexicons = Some(l.clone());
+    if let Some(l) = lexicons {
+        config.lexicons = Some(l.to_path_buf());
     }
     if let Some(a) = audio {
         if let Some(m) = &a.model {
@@ -242,10 +307,39 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output(&common, &analysis)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Live {
+            replay,
+            speed,
+            format,
+            verbose,
+            config: file,
+            lexicons,
+            http,
+            webhook,
+            log,
+            clips,
+            pack,
+            audio,
+        } => {
+            let mut config = config_from(file.as_deref(), lexicons.as_deref(), Some(&audio))?;
+            let lc = &mut config.live;
+            lc.http = http.or(lc.http.take());
+            lc.webhook = webhook.or(lc.webhook.take());
+            lc.log = log.or(lc.log.take());
+            if let Some(c) = clips {
+                lc.clips = c;
+            }
+            if let Some(p) = pack {
+                lc.pack_seconds = p;
+            }
+            live(config, replay, speed, format, verbose)
+        }
+        Command::Devices { json } => devices(json),
         Command::Eval {
             dir,
             audio,
             json,
+            pack,
             common,
             audio_flags,
         } => {
@@ -256,7 +350,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut report = Vec::new();
             let on_text = eval::evaluate(&labels, &text, &matcher);
             report.push(("text (labels read by the matcher)", on_text));
-            if audio {
+            if let (true, Some(pack)) = (audio, pack) {
+                let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+                let (heard, seconds, wall) =
+                    eval::transcribe_packed(&dir, &labels, &transcriber, &config, pack)?;
+                eprintln!(
+                    "audio, packed into calls of ≤ {pack} s: {seconds:.1} s in {wall:.1} s (real-time factor {:.3})",
+                    wall / seconds
+                );
+                report.push((
+                    "audio (Whisper, packed calls)",
+                    eval::evaluate(&labels, &heard, &matcher),
+                ));
+            } else if audio {
                 let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
                 let (heard, analysis) =
                     eval::transcribe(&dir, &labels, &transcriber, &matcher, &config)?;
@@ -335,4 +441,158 @@ fn join(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `courtesy live`: builds the sources and sinks, runs until the replay ends or Ctrl-C.
+fn live(
+    config: Config,
+    replay: Option<PathBuf>,
+    speed: f64,
+    format: LiveFormat,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    use courtesy::live::{self, Sources};
+    use courtesy::sink::{EventSink, JsonLines, Terminal, Webhook, WebhookOptions};
+
+    let sources = match replay {
+        Some(dir) => Sources::Replay {
+            windows: courtesy::audio::replay::replay_windows(&dir).map_err(anyhow::Error::msg)?,
+            speed,
+        },
+        None if config.window.is_empty() => anyhow::bail!(
+            "no windows to listen to — give --config with one [[window]] per window (see README), or --replay DIR"
+        ),
+        None => {
+            // A device missing now is retried while the run goes on (its windows show offline);
+            // say so at once, in one line, so a typo is not mistaken for an unplugged cable.
+            for spec in live::device_specs(&config.window) {
+                if let Err(e) = courtesy::audio::capture::check(&spec) {
+                    eprintln!("warning: {e} — its windows stay offline until it works");
+                }
+            }
+            Sources::Devices(config.window.clone())
+        }
+    };
+    let matcher = matcher(&config)?;
+    let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+
+    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
+    sinks.push(match format {
+        LiveFormat::Text => Box::new(Terminal::new(Box::new(std::io::stdout())).verbose(verbose)),
+        LiveFormat::Jsonl => Box::new(JsonLines::new(Box::new(std::io::stdout()))),
+    });
+    if let Some(path) = &config.live.log {
+        sinks.push(Box::new(JsonLines::append(path)?));
+    }
+    if let Some(url) = &config.live.webhook {
+        sinks.push(Box::new(Webhook::start(
+            url,
+            &config.live.outbox,
+            WebhookOptions::default(),
+        )?));
+    }
+    let server = match &config.live.http {
+        Some(addr) => {
+            let addr = addr.parse().map_err(|_| {
+                anyhow::anyhow!("{addr}: not an address — give HOST:PORT, e.g. 0.0.0.0:8080")
+            })?;
+            let server = courtesy::serve::Server::start(courtesy::serve::ServeConfig {
+                addr,
+                clip_dir: config.live.clips.clone(),
+                windows: live::windows(&sources, &config)
+                    .into_iter()
+                    .map(|w| (w.id, w.label))
+                    .collect(),
+            })?;
+            eprintln!("supervisors' page: http://{}/alerts", server.local_addr());
+            sinks.push(Box::new(server.sink()));
+            Some(server)
+        }
+        None => None,
+    };
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = std::sync::Arc::clone(&stop);
+        ctrlc::set_handler(move || {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("stopping: finishing the utterances in flight (Ctrl-C again to quit now)");
+        })?;
+    }
+    let summary = live::run(live::Live {
+        transcriber: &transcriber,
+        matcher: &matcher,
+        config: &config,
+        sources,
+        sinks,
+        stop,
+    })?;
+    if let Some(server) = server {
+        server.shutdown();
+    }
+    if format == LiveFormat::Text {
+        eprintln!(
+            "{} windows, {:.0} s of audio, {} utterances, {} alerts; alert latency p50 {} p95 {}; {} dropped, {} frames lost",
+            summary.windows,
+            summary.audio_seconds,
+            summary.utterances,
+            summary.alerts,
+            seconds(summary.latency_p50),
+            seconds(summary.latency_p95),
+            summary.dropped_utterances,
+            summary.overrun_frames
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seconds(s: Option<f64>) -> String {
+    s.map_or("–".into(), |s| format!("{s:.2} s"))
+}
+
+/// `courtesy devices`.
+fn devices(json: bool) -> anyhow::Result<ExitCode> {
+    let devices = courtesy::audio::capture::devices()?;
+    let rates = |(lo, hi): (u32, u32)| match (lo, hi) {
+        (0, 0) => "?".to_string(),
+        (lo, hi) if lo == hi => format!("{lo} Hz"),
+        (lo, hi) => format!("{lo}–{hi} Hz"),
+    };
+    if json {
+        let list: Vec<_> = devices
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name, "description": d.description, "channels": d.channels,
+                    "sample_rates": [d.sample_rates.0, d.sample_rates.1], "default": d.default,
+                    "error": d.error,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if devices.is_empty() {
+        eprintln!("no capture devices found — is a microphone or audio interface connected?");
+    } else {
+        println!(
+            "{:<24} {:>8}  {:<18} description",
+            "device", "channels", "sample rates"
+        );
+        for d in &devices {
+            println!(
+                "{:<24} {:>8}  {:<18} {}{}{}",
+                d.name,
+                d.channels,
+                rates(d.sample_rates),
+                d.description.lines().next().unwrap_or(""),
+                if d.default { " (default)" } else { "" },
+                d.error
+                    .as_ref()
+                    .map(|e| format!(" — cannot open: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

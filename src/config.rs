@@ -21,6 +21,10 @@ pub struct Config {
     pub asr: AsrConfig,
     pub matcher: MatchConfig,
     pub score: ScoreWeights,
+    /// `courtesy live`: alerts, clips, the page, scheduling.
+    pub live: crate::live::LiveConfig,
+    /// `courtesy live`: one `[[window]]` per service window and the microphone that hears it.
+    pub window: Vec<crate::live::WindowConfig>,
 }
 
 /// A configuration file that could not be used.

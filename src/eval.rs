@@ -215,3 +215,54 @@ pub fn transcribe(
         .collect();
     Ok((heard, analysis))
 }
+
+/// Like [`transcribe`], but packs the clips' speech segments into shared Whisper calls of at most
+/// `pack_seconds` (see [`crate::asr::Worker::transcribe_packed`]), the way `courtesy live` serves
+/// many windows. Returns what was heard per label, seconds of audio and wall seconds.
+pub fn transcribe_packed(
+    dir: &Path,
+    labels: &[Labelled],
+    transcriber: &crate::asr::Transcriber,
+    config: &crate::config::Config,
+    pack_seconds: f64,
+) -> Result<(Vec<String>, f64, f64), crate::asr::AsrError> {
+    use crate::asr::packed_len;
+    let started = std::time::Instant::now();
+    let mut audio_seconds = 0.0;
+    // (label index, segment) in order.
+    let mut segments = Vec::new();
+    for (i, l) in labels.iter().enumerate() {
+        let samples = match crate::audio::read_wav(&audio_path(dir, l)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                continue;
+            }
+        };
+        audio_seconds += samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
+        for seg in crate::vad::segment_all(&samples, config.vad.clone()) {
+            segments.push((i, seg));
+        }
+    }
+    let mut worker = transcriber.worker()?;
+    let mut heard = vec![String::new(); labels.len()];
+    let mut k = 0;
+    while k < segments.len() {
+        let mut n = 1;
+        while k + n < segments.len()
+            && packed_len(segments[k..=k + n].iter().map(|(_, s)| s.duration())) <= pack_seconds
+        {
+            n += 1;
+        }
+        let batch: Vec<&crate::vad::SpeechSegment> =
+            segments[k..k + n].iter().map(|(_, s)| s).collect();
+        for ((i, _), t) in segments[k..k + n]
+            .iter()
+            .zip(worker.transcribe_packed(&batch)?)
+        {
+            heard[*i].push_str(&t.text);
+        }
+        k += n;
+    }
+    Ok((heard, audio_seconds, started.elapsed().as_secs_f64()))
+}

@@ -182,6 +182,19 @@ pub struct Worker {
 impl Worker {
     /// Transcribes one speech segment (at most 30 s; the VAD cuts longer speech).
     pub fn transcribe(&mut self, segment: &SpeechSegment) -> Result<Transcript, AsrError> {
+        let mut out = self.transcribe_packed(&[segment])?;
+        Ok(out.pop().expect("one transcript per segment"))
+    }
+
+    /// Transcribes several segments (from any windows) in ONE Whisper call: they are laid end to
+    /// end with [`PACK_GAP`] seconds of silence between them, and every token goes back to the
+    /// segment its timestamp falls in. One encoder pass then serves them all — the encoder costs
+    /// the same for 2 s as for its whole context, so this is the cheap way to serve many windows.
+    /// Segments together must fit [`packed_len`] ≤ 30 s.
+    pub fn transcribe_packed(
+        &mut self,
+        segments: &[&SpeechSegment],
+    ) -> Result<Vec<Transcript>, AsrError> {
         let t = &self.transcriber;
         let config = &t.config;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -199,73 +212,131 @@ impl Worker {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
+        let packed = segments.len() > 1;
+        // Token times are needed only to split a Whisper segment that spans two packed ones.
+        params.set_token_timestamps(packed);
 
-        if config.fit_encoder {
-            params.set_audio_ctx(encoder_frames(
-                segment.samples.len(),
-                config.min_encoder_seconds,
-            ));
+        // Lay the segments out; `slots[i]` is segment i's range in the buffer (seconds).
+        let gap = (PACK_GAP * SAMPLE_RATE as f64) as usize;
+        let mut samples: Vec<f32> = Vec::new();
+        let mut slots = Vec::with_capacity(segments.len());
+        for (i, seg) in segments.iter().enumerate() {
+            if i > 0 {
+                samples.resize(samples.len() + gap, 0.0);
+            }
+            let from = samples.len() as f64 / SAMPLE_RATE as f64;
+            samples.extend_from_slice(&seg.samples);
+            slots.push((from, samples.len() as f64 / SAMPLE_RATE as f64));
         }
-
         // Whisper needs at least a second; pad short clips with silence rather than fail.
         let min = SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10;
-        let padded;
-        let samples: &[f32] = if segment.samples.len() < min {
-            let mut p = segment.samples.clone();
-            p.resize(min, 0.0);
-            padded = p;
-            &padded
-        } else {
-            &segment.samples
+        if samples.len() < min {
+            samples.resize(min, 0.0);
+        }
+        if config.fit_encoder {
+            params.set_audio_ctx(encoder_frames(samples.len(), config.min_encoder_seconds));
+        }
+        let what = || match segments {
+            [one] => format!("the segment at {:.1} s", one.start),
+            many => format!("{} packed segments", many.len()),
         };
         self.state
-            .full(params, samples)
+            .full(params, &samples)
             .map_err(|source| AsrError::Whisper {
-                what: format!("the segment at {:.1} s", segment.start),
+                what: what(),
                 source,
             })?;
 
+        // Boundaries between slots: the middle of each silence gap.
+        let owner = |time: f64| -> usize {
+            slots
+                .iter()
+                .position(|&(_, end)| time < end + PACK_GAP / 2.0)
+                .unwrap_or(slots.len() - 1)
+        };
         let eot = t.ctx.token_eot();
-        let mut raw = Vec::new();
+        let mut raw: Vec<Vec<guard::RawPiece>> = vec![Vec::new(); segments.len()];
         let mut carry: Vec<u8> = Vec::new();
         for seg in self.state.as_iter() {
-            let mut bytes = std::mem::take(&mut carry);
-            bytes.extend_from_slice(seg.to_bytes().unwrap_or_default());
-            // A segment can end inside a multi-byte character: carry the tail to the next one.
-            let text = match std::str::from_utf8(&bytes) {
-                Ok(s) => s.to_string(),
-                Err(e) if e.error_len().is_none() => {
-                    carry = bytes[e.valid_up_to()..].to_vec();
-                    String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned()
-                }
-                Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
-            };
-            let (mut sum, mut n) = (0.0f32, 0usize);
+            let (s0, s1) = (
+                seg.start_timestamp() as f64 / 100.0,
+                seg.end_timestamp() as f64 / 100.0,
+            );
+            // Tokens grouped by the slot they belong to; a lone segment needs no token times.
+            let mut groups: Vec<(usize, Vec<u8>, f32, usize)> = Vec::new();
             for k in 0..seg.n_tokens() {
-                if let Some(tok) = seg.get_token(k) {
-                    let data = tok.token_data();
-                    if data.id < eot {
-                        sum += data.plog;
-                        n += 1;
-                    }
+                let Some(tok) = seg.get_token(k) else {
+                    continue;
+                };
+                let data = tok.token_data();
+                if data.id >= eot {
+                    continue;
                 }
+                let slot = if packed {
+                    owner((data.t0 + data.t1) as f64 / 200.0)
+                } else {
+                    0
+                };
+                if groups.last().is_none_or(|g| g.0 != slot) {
+                    groups.push((slot, Vec::new(), 0.0, 0));
+                }
+                let g = groups.last_mut().expect("pushed above");
+                g.1.extend_from_slice(tok.to_bytes().unwrap_or_default());
+                g.2 += data.plog;
+                g.3 += 1;
             }
-            let clamp = |cs: i64| (cs as f64 / 100.0).clamp(0.0, segment.end - segment.start);
-            raw.push(guard::RawPiece {
-                start: segment.start + clamp(seg.start_timestamp()),
-                end: segment.start + clamp(seg.end_timestamp()),
-                text,
-                no_speech_prob: seg.no_speech_probability(),
-                avg_logprob: if n == 0 { 0.0 } else { sum / n as f32 },
-            });
+            if groups.is_empty() {
+                continue;
+            }
+            let single = groups.len() == 1;
+            for (slot, bytes, sum, n) in groups {
+                let mut b = std::mem::take(&mut carry);
+                b.extend_from_slice(&bytes);
+                // A token can end inside a multi-byte character: carry the tail to the next one.
+                let text = match std::str::from_utf8(&b) {
+                    Ok(s) => s.to_string(),
+                    Err(e) if e.error_len().is_none() => {
+                        carry = b[e.valid_up_to()..].to_vec();
+                        String::from_utf8_lossy(&b[..e.valid_up_to()]).into_owned()
+                    }
+                    Err(_) => String::from_utf8_lossy(&b).into_owned(),
+                };
+                let (from, to) = slots[slot];
+                let src = segments[slot];
+                let len = src.end - src.start;
+                // Times relative to the slot, clamped into it; a split segment gets its slot's range.
+                let (a, z) = if single { (s0, s1) } else { (from, to) };
+                let clamp = |x: f64| (x - from).clamp(0.0, len);
+                raw[slot].push(guard::RawPiece {
+                    start: src.start + clamp(a),
+                    end: src.start + clamp(z.max(a)),
+                    text,
+                    no_speech_prob: seg.no_speech_probability(),
+                    avg_logprob: if n == 0 { 0.0 } else { sum / n as f32 },
+                });
+            }
         }
-        Ok(guard::assemble(
-            segment.start,
-            segment.end,
-            raw,
-            &config.guard,
-        ))
+        Ok(segments
+            .iter()
+            .zip(raw)
+            .map(|(seg, raw)| guard::assemble(seg.start, seg.end, raw, &config.guard))
+            .collect())
     }
+}
+
+/// Seconds of silence between packed segments: long enough that Whisper ends a sentence there and
+/// its token times fall clearly on one side.
+pub const PACK_GAP: f64 = 1.0;
+
+/// Length in seconds of `segments` packed into one call.
+pub fn packed_len(segments: impl IntoIterator<Item = f64>) -> f64 {
+    let mut n = 0usize;
+    let mut total = 0.0;
+    for d in segments {
+        total += d;
+        n += 1;
+    }
+    total + PACK_GAP * n.saturating_sub(1) as f64
 }
 
 /// Encoder frames (of 1500 for 30 s) that cover `samples` plus a second of margin, and at least

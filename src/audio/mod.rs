@@ -15,6 +15,7 @@
 
 pub mod capture;
 mod error;
+pub mod replay;
 mod resample;
 mod wav;
 

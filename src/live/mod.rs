@@ -1,1 +1,485 @@
 //! Live windows: capture or replay → end-pointing per window → fair Whisper scheduling → alerts.
+//!
+//! Threads and channels (ARCHITECTURE.md has the picture):
+//! - one **source thread** per capture device (serving all of that device's windows) or per
+//!   replayed window: frames → [`listen::Listener`] → [`schedule::Job`]s pushed to the scheduler;
+//! - the **[`schedule::Scheduler`]** (queues per window behind one mutex) feeding `workers`
+//!   **Whisper threads** that share one loaded model and pack batches into single calls;
+//! - a **judge thread**: transcripts → hits → debounced alerts, clips, rolling scores;
+//! - a **sink thread**: every [`Event`] to every sink (terminal, JSON lines, alert log, webhook
+//!   outbox, web page), so a slow sink never holds up transcription.
+//!
+//! Stopping (Ctrl-C, or the end of a replay): sources close their open utterances, workers finish
+//! everything queued, the judge raises the last alerts, and every sink is flushed.
+
+pub mod judge;
+pub mod listen;
+pub mod schedule;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::asr::{Transcriber, Transcript};
+use crate::audio::capture::{run_device, CaptureEvent, CaptureOptions, DeviceSpec};
+use crate::config::Config;
+use crate::matcher::Matcher;
+use crate::sink::event::{now_rfc3339, Dropped, Event, EventSink, Overrun, Summary, WindowStatus};
+
+use judge::{Judge, JudgeConfig, WindowInfo};
+use listen::Listener;
+use schedule::{Job, Policy, Scheduler};
+
+/// The `[live]` section of the configuration file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Folder for utterance clips (`<window>/<time>-<seq>.wav`), served to the page.
+    pub clips: PathBuf,
+    /// Keep every utterance's clip, not only those with an alert.
+    pub keep_all_clips: bool,
+    /// The alert log: alerts, window status, drops and overruns, one JSON object per line.
+    pub log: Option<PathBuf>,
+    /// POST each alert here (JSON), retrying from an on-disk outbox until it is accepted.
+    pub webhook: Option<String>,
+    /// The webhook's outbox folder.
+    pub outbox: PathBuf,
+    /// Serve the supervisors' page (`/alerts`) on this address, e.g. `0.0.0.0:8080`.
+    pub http: Option<String>,
+    /// The same phrase at the same window raises one alert per this many seconds.
+    pub debounce_seconds: f64,
+    /// Most seconds of speech packed into one Whisper call (see `live::schedule`).
+    pub pack_seconds: f64,
+    /// Most seconds of speech a window may have waiting before its oldest utterance is dropped.
+    pub max_queue_seconds: f64,
+    /// The rolling score covers the window's last this-many minutes of speech.
+    pub score_minutes: f64,
+    /// A capture device that delivers nothing for this long is treated as failed and reopened.
+    pub stall_seconds: f64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            clips: PathBuf::from("live/clips"),
+            keep_all_clips: false,
+            log: Some(PathBuf::from("live/alerts.jsonl")),
+            webhook: None,
+            outbox: PathBuf::from("live/outbox"),
+            http: None,
+            debounce_seconds: 30.0,
+            pack_seconds: 28.0,
+            max_queue_seconds: 120.0,
+            score_minutes: 60.0,
+            stall_seconds: 2.0,
+        }
+    }
+}
+
+/// One `[[window]]` of the configuration file: which microphone (and channel) hears it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Short id used in events and file names (w07).
+    pub id: String,
+    /// Name shown to people (7号窗口).
+    pub label: Option<String>,
+    /// Capture device name as `courtesy devices` lists it.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Channel of a multichannel device, counted from 1.
+    #[serde(default = "first_channel")]
+    pub channel: u16,
+}
+
+fn default_device() -> String {
+    "default".into()
+}
+
+fn first_channel() -> u16 {
+    1
+}
+
+/// Where the audio comes from.
+#[derive(Debug, Clone)]
+pub enum Sources {
+    /// Microphones: the configuration's `[[window]]`s.
+    Devices(Vec<WindowConfig>),
+    /// Recordings played in real time: `(window id, files)`, at `speed` × real time.
+    Replay {
+        windows: Vec<(String, Vec<PathBuf>)>,
+        speed: f64,
+    },
+}
+
+/// Everything a live run needs, built by the CLI.
+pub struct Live<'a> {
+    pub transcriber: &'a Transcriber,
+    pub matcher: &'a Matcher,
+    pub config: &'a Config,
+    pub sources: Sources,
+    pub sinks: Vec<Box<dyn EventSink>>,
+    /// Set by Ctrl-C: stop listening, finish what was heard, flush.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What the Whisper threads hand the judge.
+type Heard = (Vec<Job>, Result<Vec<Transcript>, String>);
+
+/// Runs until the replay ends or `stop` is set; returns the run's totals (also sent as the last
+/// event). Fails only when Whisper cannot start.
+pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
+    let Live {
+        transcriber,
+        matcher,
+        config,
+        sources,
+        mut sinks,
+        stop,
+    } = live;
+    let lc = &config.live;
+    let windows = windows(&sources, config);
+    let run_id = chrono::Local::now().format("%Y%m%dT%H%M%S").to_string();
+    let workers = (0..config.worker_count())
+        .map(|_| transcriber.worker())
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let scheduler = Scheduler::new(
+        windows.len(),
+        Policy {
+            pack_seconds: lc.pack_seconds,
+            max_queue_seconds: lc.max_queue_seconds,
+        },
+    );
+    let (event_tx, event_rx) = mpsc::channel::<Event>();
+    let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
+    let audio_ms = AtomicU64::new(0);
+    let overrun_frames = AtomicU64::new(0);
+    let dropped = AtomicU64::new(0);
+    let calls = AtomicU64::new(0);
+    let mut judge = Judge::new(
+        matcher.clone(),
+        windows.clone(),
+        JudgeConfig {
+            clip_dir: lc.clips.clone(),
+            keep_all_clips: lc.keep_all_clips,
+            debounce: Duration::from_secs_f64(lc.debounce_seconds.max(0.0)),
+            score_seconds: lc.score_minutes.max(0.0) * 60.0,
+            weights: config.score.clone(),
+            run_id,
+        },
+    );
+
+    let summary = std::thread::scope(|s| {
+        // Sink thread: the only place events leave the program.
+        let sink_thread = s.spawn(move || {
+            let mut reported = vec![false; sinks.len()];
+            for event in event_rx {
+                for (sink, reported) in sinks.iter_mut().zip(reported.iter_mut()) {
+                    if let Err(e) = sink.send(&event) {
+                        if !*reported {
+                            eprintln!("warning: {}: {e} — other sinks go on", sink.name());
+                            *reported = true;
+                        }
+                    }
+                }
+            }
+            for sink in &mut sinks {
+                if let Err(e) = sink.flush() {
+                    eprintln!("warning: {}: {e}", sink.name());
+                }
+            }
+        });
+
+        // Whisper threads.
+        let worker_threads: Vec<_> = workers
+            .into_iter()
+            .map(|mut worker| {
+                let tx = heard_tx.clone();
+                let (scheduler, calls) = (&scheduler, &calls);
+                s.spawn(move || {
+                    while let Some(batch) = scheduler.pop_batch() {
+                        let segments: Vec<&crate::vad::SpeechSegment> =
+                            batch.iter().map(|j| &j.segment).collect();
+                        let heard = worker
+                            .transcribe_packed(&segments)
+                            .map_err(|e| e.to_string());
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        if tx.send((batch, heard)).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(heard_tx);
+
+        // Judge thread.
+        let judge_events = event_tx.clone();
+        let judge_thread = s.spawn(move || {
+            for (jobs, heard) in heard_rx {
+                match heard {
+                    Ok(transcripts) => {
+                        for (job, t) in jobs.iter().zip(&transcripts) {
+                            for e in judge.judge(job, t) {
+                                let _ = judge_events.send(e);
+                            }
+                        }
+                    }
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            judge
+        });
+
+        // Source threads; this thread waits for them (the end of a replay, or Ctrl-C).
+        let ctx = SourceCtx {
+            scheduler: &scheduler,
+            events: event_tx.clone(),
+            vad: config.vad.clone(),
+            stop: &stop,
+            audio_ms: &audio_ms,
+            overrun_frames: &overrun_frames,
+            dropped: &dropped,
+            windows: &windows,
+            origin: Instant::now(),
+            wall_origin: chrono::Local::now(),
+            stall: Duration::from_secs_f64(lc.stall_seconds.max(0.1)),
+        };
+        let source_threads = spawn_sources(s, &sources, ctx);
+        for t in source_threads {
+            let _ = t.join();
+        }
+        scheduler.close();
+        for t in worker_threads {
+            let _ = t.join();
+        }
+        let judge = judge_thread.join().expect("judge thread");
+        let q = |v: &[f64], p| judge::quantile(v, p);
+        let summary = Summary {
+            time: now_rfc3339(),
+            windows: windows.len(),
+            audio_seconds: audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            speech_seconds: 0.0,
+            utterances: judge.utterances,
+            alerts: judge.alerts,
+            overrun_frames: overrun_frames.load(Ordering::Relaxed),
+            dropped_utterances: dropped.load(Ordering::Relaxed),
+            latency_p50: q(&judge.alert_latencies, 0.5),
+            latency_p95: q(&judge.alert_latencies, 0.95),
+            transcript_latency_p50: q(&judge.utterance_latencies, 0.5),
+            transcript_latency_p95: q(&judge.utterance_latencies, 0.95),
+            whisper_calls: calls.load(Ordering::Relaxed),
+        };
+        let _ = event_tx.send(Event::Summary(summary.clone()));
+        drop(event_tx);
+        let _ = sink_thread.join();
+        summary
+    });
+    Ok(summary)
+}
+
+/// The run's windows, in the order their indexes refer to, with their labels from the config.
+pub fn windows(sources: &Sources, config: &Config) -> Vec<WindowInfo> {
+    let label_of = |id: &str| {
+        config
+            .window
+            .iter()
+            .find(|w| w.id == id)
+            .and_then(|w| w.label.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let ids: Vec<String> = match sources {
+        Sources::Devices(ws) => ws.iter().map(|w| w.id.clone()).collect(),
+        Sources::Replay { windows, .. } => windows.iter().map(|(id, _)| id.clone()).collect(),
+    };
+    ids.into_iter()
+        .map(|id| WindowInfo {
+            label: label_of(&id),
+            id,
+        })
+        .collect()
+}
+
+/// What every source thread shares (each gets a clone).
+#[derive(Clone)]
+struct SourceCtx<'a> {
+    scheduler: &'a Scheduler,
+    events: mpsc::Sender<Event>,
+    vad: crate::vad::VadConfig,
+    stop: &'a AtomicBool,
+    audio_ms: &'a AtomicU64,
+    overrun_frames: &'a AtomicU64,
+    dropped: &'a AtomicU64,
+    windows: &'a [WindowInfo],
+    origin: Instant,
+    wall_origin: chrono::DateTime<chrono::Local>,
+    stall: Duration,
+}
+
+impl SourceCtx<'_> {
+    /// Queues an utterance and reports what the scheduler had to drop.
+    fn submit(&self, job: Job) {
+        for lost in self.scheduler.push(job) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            let _ = self.events.send(Event::Dropped(Dropped {
+                window: self.windows[lost.window].id.clone(),
+                time: now_rfc3339(),
+                seconds: lost.seconds(),
+                reason: format!(
+                    "more than {} s of speech waiting for Whisper — the box is overloaded; fewer windows per box or a faster machine",
+                    self.scheduler.policy().max_queue_seconds
+                ),
+            }));
+        }
+    }
+}
+
+/// Starts the source threads; each owns a clone of `ctx`, so the event channel closes when the
+/// last one ends.
+fn spawn_sources<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    sources: &'env Sources,
+    ctx: SourceCtx<'env>,
+) -> Vec<std::thread::ScopedJoinHandle<'scope, ()>> {
+    match sources {
+        Sources::Replay { windows, speed } => windows
+            .iter()
+            .enumerate()
+            .map(|(w, (_, files))| {
+                let (speed, ctx) = (*speed, ctx.clone());
+                s.spawn(move || replay_window(&ctx, w, files.clone(), speed))
+            })
+            .collect(),
+        Sources::Devices(windows) => {
+            // One thread per device, serving all of its windows (one channel each).
+            let mut devices: Vec<(&str, Vec<(usize, u16)>)> = Vec::new();
+            for (w, win) in windows.iter().enumerate() {
+                let channel = win.channel.saturating_sub(1);
+                match devices.iter_mut().find(|(d, _)| *d == win.device) {
+                    Some((_, members)) => members.push((w, channel)),
+                    None => devices.push((&win.device, vec![(w, channel)])),
+                }
+            }
+            devices
+                .into_iter()
+                .map(|(device, members)| {
+                    let ctx = ctx.clone();
+                    s.spawn(move || capture_device(&ctx, device, &members))
+                })
+                .collect()
+        }
+    }
+}
+
+/// The capture specs of the configured windows, one per device (for a startup check).
+pub fn device_specs(windows: &[WindowConfig]) -> Vec<DeviceSpec> {
+    let mut specs: Vec<DeviceSpec> = Vec::new();
+    for win in windows {
+        let channel = win.channel.saturating_sub(1);
+        match specs.iter_mut().find(|s| s.device == win.device) {
+            Some(spec) => spec.channels.push(channel),
+            None => specs.push(DeviceSpec {
+                device: win.device.clone(),
+                channels: vec![channel],
+            }),
+        }
+    }
+    specs
+}
+
+/// A capture device's thread: its frames go to one listener per window it serves; its faults
+/// mark exactly those windows offline.
+fn capture_device(ctx: &SourceCtx<'_>, device: &str, members: &[(usize, u16)]) {
+    let spec = DeviceSpec {
+        device: device.to_string(),
+        channels: members.iter().map(|&(_, c)| c).collect(),
+    };
+    let options = CaptureOptions {
+        stall: ctx.stall,
+        ..CaptureOptions::default()
+    };
+    let mut listeners: Vec<Listener> = members
+        .iter()
+        .map(|&(w, _)| Listener::new(w, ctx.vad.clone(), ctx.wall_origin))
+        .collect();
+    let status = |online: bool, detail: &str| {
+        for &(w, _) in members {
+            let _ = ctx.events.send(Event::Window(WindowStatus {
+                window: ctx.windows[w].id.clone(),
+                label: ctx.windows[w].label.clone(),
+                time: now_rfc3339(),
+                online,
+                detail: detail.to_string(),
+            }));
+        }
+    };
+    let mut lost_total = 0u64;
+    run_device(&spec, &options, ctx.stop, &mut |event| match event {
+        CaptureEvent::Frames(frames) => {
+            let now = Instant::now();
+            for (listener, frame) in listeners.iter_mut().zip(&frames) {
+                ctx.audio_ms
+                    .fetch_add((frame.duration() * 1000.0) as u64, Ordering::Relaxed);
+                for job in listener.push(frame, now) {
+                    ctx.submit(job);
+                }
+            }
+        }
+        CaptureEvent::Online { detail } => status(true, &detail),
+        CaptureEvent::Offline { reason } => {
+            // What was heard before the fault is still judged.
+            for listener in &mut listeners {
+                if let Some(job) = listener.finish() {
+                    ctx.submit(job);
+                }
+            }
+            status(false, &reason);
+        }
+        CaptureEvent::Overrun { frames, xruns } => {
+            lost_total += frames;
+            ctx.overrun_frames.fetch_add(frames, Ordering::Relaxed);
+            let _ = ctx.events.send(Event::Overrun(Overrun {
+                device: device.to_string(),
+                windows: members
+                    .iter()
+                    .map(|&(w, _)| ctx.windows[w].id.clone())
+                    .collect(),
+                time: now_rfc3339(),
+                frames,
+                total: lost_total,
+                xruns,
+            }));
+        }
+    });
+    for listener in &mut listeners {
+        if let Some(job) = listener.finish() {
+            ctx.submit(job);
+        }
+    }
+}
+
+/// A replayed window's thread.
+fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64) {
+    let mut listener = Listener::new(w, ctx.vad.clone(), ctx.wall_origin);
+    for item in crate::audio::replay::Replay::new(files, ctx.origin, speed) {
+        if ctx.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match item {
+            Ok(frame) => {
+                ctx.audio_ms
+                    .fetch_add((frame.duration() * 1000.0) as u64, Ordering::Relaxed);
+                for job in listener.push(&frame, Instant::now()) {
+                    ctx.submit(job);
+                }
+            }
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    if let Some(job) = listener.finish() {
+        ctx.submit(job);
+    }
+}

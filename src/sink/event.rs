@@ -114,6 +114,8 @@ pub struct Overrun {
     pub frames: u64,
     /// Frames lost since the start.
     pub total: u64,
+    /// Times the device's own buffer overflowed (ALSA xruns, of unknown length).
+    pub xruns: u64,
 }
 
 /// Speech that was not transcribed because the box fell too far behind (see the scheduling policy).
@@ -135,9 +137,16 @@ pub struct Summary {
     pub alerts: u64,
     pub overrun_frames: u64,
     pub dropped_utterances: u64,
-    /// Seconds from the end of speech to the alert (or transcript), median and 95th percentile.
+    /// Seconds of speech transcribed.
+    pub speech_seconds: f64,
+    /// Seconds from the end of speech to the alert: median and 95th percentile.
     pub latency_p50: Option<f64>,
     pub latency_p95: Option<f64>,
+    /// Seconds from the end of speech to the transcript, for every utterance.
+    pub transcript_latency_p50: Option<f64>,
+    pub transcript_latency_p95: Option<f64>,
+    /// Whisper calls made, and utterances per call (packing).
+    pub whisper_calls: u64,
 }
 
 impl Event {

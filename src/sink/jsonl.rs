@@ -195,6 +195,7 @@ mod tests {
                 time: time.clone(),
                 frames: 10,
                 total: 10,
+                xruns: 0,
             }),
             Event::Dropped(Dropped {
                 window: "w07".into(),

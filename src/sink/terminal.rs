@@ -329,6 +329,7 @@ mod tests {
                 time: time.clone(),
                 frames: 1600,
                 total: 3200,
+                xruns: 0,
             }))
             .unwrap();
         assert!(overrun.contains("1600") && overrun.contains("w07, w08"));

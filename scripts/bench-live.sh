@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Live benchmark: N replayed windows, each speaking about 30 % of the time, through `courtesy live`
+# in real time. Per N: end-of-speech → alert latency p50/p95, CPU use, peak RSS, dropped
+# utterances and lost frames, and banned-phrase recall; then the batch path (`courtesy analyze`)
+# on the same files for the recall comparison.
+#   scripts/bench-live.sh [SECONDS=120] [N…=1 4 8 16]   extra flags via LIVE_FLAGS="--pack 0 --fit-encoder"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-120}; shift || true
+ns=("$@"); ((${#ns[@]})) || ns=(1 4 8 16)
+scripts/setup.sh >/dev/null
+bin=./target/release/courtesy
+out=target/bench/live
+mkdir -p "$out"
+
+printf '%-8s %-10s %-10s %-10s %-10s %-8s %-9s %-8s %-8s %-12s %s\n' windows "alert p50" "alert p95" "text p50" "text p95" "CPU %" "RSS MB" dropped "lost fr" "recall" "calls/utt"
+for n in "${ns[@]}"; do
+  dir="$out/tracks-$n"
+  [ -f "$dir/truth.tsv" ] || python3 scripts/bench/make_tracks.py "$dir" "$n" "$seconds"
+  rm -rf "$out/run-$n"; mkdir -p "$out/run-$n"
+  /usr/bin/time -f '%P %M' -o "$out/run-$n/time" \
+    $bin live --replay "$dir" --format jsonl --log "$out/run-$n/alerts.jsonl" --clips "$out/run-$n/clips" \
+    ${LIVE_FLAGS:-} > "$out/run-$n/events.jsonl" 2> "$out/run-$n/stderr"
+  read -r cpu rss < "$out/run-$n/time"
+  python3 scripts/bench/live_figures.py "$dir/truth.tsv" live "$out/run-$n/events.jsonl" > "$out/run-$n/figures.json"
+  python3 - "$out/run-$n/figures.json" "$n" "$cpu" "$rss" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1])); s = f["summary"]
+fmt = lambda x: "–" if x is None else f"{x:.2f} s"
+print(f"{sys.argv[2]:<8} {fmt(s['latency_p50']):<10} {fmt(s['latency_p95']):<10} {fmt(s['transcript_latency_p50']):<10} "
+      f"{fmt(s['transcript_latency_p95']):<10} {sys.argv[3]:<8} {int(sys.argv[4])//1024:<9} {s['dropped_utterances']:<8} "
+      f"{s['overrun_frames']:<8} {f['found']}/{f['expected']} {100*f['recall']:.1f}%  {s['whisper_calls']}/{s['utterances']}")
+PY
+done
+
+# The batch path on the largest set, same files.
+n=${ns[-1]}
+$bin analyze "$out/tracks-$n" --format json > "$out/batch-$n.json" 2> "$out/batch-$n.stderr"
+python3 scripts/bench/live_figures.py "$out/tracks-$n/truth.tsv" batch "$out/batch-$n.json" | python3 -c '
+import json, sys; f = json.load(sys.stdin)
+print(f"batch (courtesy analyze) on the {sys.argv[1]} windows: recall {f[\"found\"]}/{f[\"expected\"]} {100*f[\"recall\"]:.1f}%, false alarms {f[\"false_alarms\"]}")' "$n"
+for n in "${ns[@]}"; do
+  python3 -c 'import json,sys; f=json.load(open(sys.argv[1])); print(f"live {sys.argv[2]} windows: false alarms {f[\"false_alarms\"]}")' "$out/run-$n/figures.json" "$n"
+done

@@ -1,0 +1,168 @@
+//! Replay: recordings played back in real time as if a window's microphone were hearing them.
+//!
+//! For demos and load tests without audio hardware (`courtesy live --replay DIR`). A window plays
+//! its files one after another as one continuous stream; each frame is handed over only when its
+//! last sample would have been captured, so everything downstream sees live timing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::audio::{AudioError, AudioFrame, WavSource, SAMPLE_RATE};
+
+/// Frame length for live sources: 0.1 s keeps end-pointing latency low.
+pub const LIVE_FRAME_SAMPLES: usize = SAMPLE_RATE as usize / 10;
+
+/// The windows found in a replay folder: `(window id, files in play order)`.
+///
+/// Each WAV file directly in `dir` is one window (named by its file stem); each subfolder is one
+/// window (named by the folder) playing its WAV files in name order.
+pub fn replay_windows(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
+    let list = |d: &Path| -> Result<Vec<PathBuf>, String> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| {
+                format!(
+                    "{}: cannot list it ({e}) — check the --replay folder",
+                    d.display()
+                )
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let is_wav =
+        |p: &Path| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    let mut windows = Vec::new();
+    for p in list(dir)? {
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.is_dir() {
+            let files: Vec<PathBuf> = list(&p)?.into_iter().filter(|f| is_wav(f)).collect();
+            if !files.is_empty() {
+                windows.push((name, files));
+            }
+        } else if is_wav(&p) {
+            windows.push((name, vec![p]));
+        }
+    }
+    if windows.is_empty() {
+        return Err(format!(
+            "{}: no WAV files or folders of them to replay — give a folder with one WAV (or one folder of WAVs) per window",
+            dir.display()
+        ));
+    }
+    Ok(windows)
+}
+
+/// One window's files as one real-time stream of [`AudioFrame`]s (stream time continues across
+/// files). A file that cannot be read is reported as an `Err` item and skipped.
+pub struct Replay {
+    files: std::vec::IntoIter<PathBuf>,
+    current: Option<WavSource>,
+    /// Stream seconds at the start of the current file.
+    offset: f64,
+    /// Stream seconds played so far.
+    played: f64,
+    origin: Instant,
+    speed: f64,
+}
+
+impl Replay {
+    /// Plays `files` in order, starting now, at `speed` × real time (1.0 for live timing).
+    pub fn new(files: Vec<PathBuf>, origin: Instant, speed: f64) -> Replay {
+        Replay {
+            files: files.into_iter(),
+            current: None,
+            offset: 0.0,
+            played: 0.0,
+            origin,
+            speed: if speed > 0.0 { speed } else { 1.0 },
+        }
+    }
+}
+
+impl Iterator for Replay {
+    type Item = Result<AudioFrame, AudioError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.current.is_none() {
+                let file = self.files.next()?;
+                self.offset = self.played;
+                match WavSource::open(&file) {
+                    Ok(s) => self.current = Some(s.with_frame_samples(LIVE_FRAME_SAMPLES)),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let source = self.current.as_mut().expect("opened above");
+            match source.next() {
+                None => self.current = None,
+                Some(Err(e)) => {
+                    self.current = None;
+                    return Some(Err(e));
+                }
+                Some(Ok(mut frame)) => {
+                    frame.start += self.offset;
+                    self.played = frame.end();
+                    // Hand the frame over when its last sample would have been heard.
+                    let due = self.origin + Duration::from_secs_f64(frame.end() / self.speed);
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    return Some(Ok(frame));
+                }
+            }
+        }
+    }
+}
+
+impl crate::audio::AudioSource for Replay {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_and_files_become_windows() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/windows");
+        let w = replay_windows(&root).unwrap();
+        let names: Vec<&str> = w.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["w01-polite", "w02-rude", "w03-mixed", "w04-traps"]);
+        assert!(w.iter().all(|(_, f)| !f.is_empty()));
+        let e = replay_windows(&root.join("w01-polite").join("nothing")).unwrap_err();
+        assert!(e.contains("--replay"), "{e}");
+    }
+
+    #[test]
+    fn plays_in_real_time_with_continuous_stream_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut files = Vec::new();
+        for name in ["a.wav", "b.wav"] {
+            let p = dir.path().join(name);
+            let mut w = hound::WavWriter::create(&p, spec).unwrap();
+            for _ in 0..4_000 {
+                w.write_sample(0i16).unwrap();
+            }
+            w.finalize().unwrap();
+            files.push(p);
+        }
+        let t0 = Instant::now();
+        let frames: Vec<AudioFrame> = Replay::new(files, t0, 1.0).map(|f| f.unwrap()).collect();
+        let elapsed = t0.elapsed().as_secs_f64();
+        assert!((0.49..0.8).contains(&elapsed), "{elapsed}");
+        for pair in frames.windows(2) {
+            assert!((pair[1].start - pair[0].end()).abs() < 1e-9);
+        }
+        assert!((frames.last().unwrap().end() - 0.5).abs() < 1e-9);
+    }
+}

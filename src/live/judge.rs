@@ -1,0 +1,327 @@
+//! Judging live utterances: transcript → hits → debounced alerts, kept clips and rolling scores, as [`Event`]s.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::asr::Transcript;
+use crate::lexicon::Kind;
+use crate::live::schedule::Job;
+use crate::matcher::Matcher;
+use crate::score::{score_window, ScoreWeights};
+use crate::sink::event::{rfc3339, Alert, Event, HeardUtterance, HitSummary, ScoreUpdate};
+use crate::sink::Debouncer;
+use crate::utterance::Utterance;
+
+/// A window as the run knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowInfo {
+    pub id: String,
+    /// Display name for people (7号窗口); the id when none is configured.
+    pub label: String,
+}
+
+/// What the judge needs besides the matcher.
+#[derive(Debug, Clone)]
+pub struct JudgeConfig {
+    /// Where utterance clips go (`<dir>/<window>/<time>-<seq>.wav`).
+    pub clip_dir: PathBuf,
+    /// Keep every utterance's clip, not only those with a banned hit.
+    pub keep_all_clips: bool,
+    pub debounce: Duration,
+    /// The rolling score covers this much of the window's recent speech.
+    pub score_seconds: f64,
+    pub weights: ScoreWeights,
+    /// Makes alert ids unique across runs (the webhook's idempotency key).
+    pub run_id: String,
+}
+
+/// Turns transcripts into events; owns the per-window history behind the rolling scores.
+#[derive(Debug)]
+pub struct Judge {
+    matcher: Matcher,
+    windows: Vec<WindowInfo>,
+    config: JudgeConfig,
+    debouncer: Debouncer,
+    history: Vec<VecDeque<Utterance>>,
+    /// Seconds from end of speech to the alert, for every alert raised.
+    pub alert_latencies: Vec<f64>,
+    /// Seconds from end of speech to the transcript, for every utterance with text.
+    pub utterance_latencies: Vec<f64>,
+    pub utterances: u64,
+    pub alerts: u64,
+    clip_error_reported: bool,
+}
+
+impl Judge {
+    pub fn new(matcher: Matcher, windows: Vec<WindowInfo>, config: JudgeConfig) -> Judge {
+        Judge {
+            matcher,
+            history: windows.iter().map(|_| VecDeque::new()).collect(),
+            windows,
+            debouncer: Debouncer::new(config.debounce),
+            config,
+            alert_latencies: Vec::new(),
+            utterance_latencies: Vec::new(),
+            utterances: 0,
+            alerts: 0,
+            clip_error_reported: false,
+        }
+    }
+
+    /// The events one transcribed utterance causes: its alerts first (they are what matters
+    /// most), then the utterance itself and the window's new rolling score.
+    pub fn judge(&mut self, job: &Job, transcript: &Transcript) -> Vec<Event> {
+        if transcript.text.trim().is_empty() {
+            return Vec::new();
+        }
+        let win = &self.windows[job.window];
+        let utterance =
+            Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher);
+        self.utterances += 1;
+        let now = Instant::now();
+        let banned: Vec<bool> = utterance
+            .hits
+            .iter()
+            .map(|h| {
+                h.hit.kind == Kind::Banned
+                    && self.debouncer.allow(&win.id, &h.hit.phrase, job.speech_end)
+            })
+            .collect();
+        let clip = if self.config.keep_all_clips || banned.iter().any(|&b| b) {
+            self.keep_clip(job)
+        } else {
+            None
+        };
+
+        let win = &self.windows[job.window];
+        let mut events = Vec::new();
+        for (k, h) in utterance
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| banned[*k])
+        {
+            let latency = now.saturating_duration_since(job.speech_end).as_secs_f64();
+            let text = &utterance.text;
+            let span = h.hit.span.clone();
+            let char_start = text[..span.start].chars().count();
+            let char_end = char_start + text[span.clone()].chars().count();
+            let when = job.wall_start
+                + chrono::Duration::milliseconds(
+                    ((h.start - job.segment.start).max(0.0) * 1000.0) as i64,
+                );
+            events.push(Event::Alert(Alert {
+                id: format!("{}-{}-{}-{}", self.config.run_id, win.id, job.seq, k),
+                window: win.id.clone(),
+                label: win.label.clone(),
+                time: rfc3339(when),
+                phrase: h.hit.phrase.clone(),
+                category: h.hit.category.clone(),
+                severity: h.hit.severity,
+                confidence: h.hit.confidence,
+                method: h.hit.method,
+                text: text.clone(),
+                matched: h.hit.matched.clone(),
+                span: [span.start, span.end],
+                char_span: [char_start, char_end],
+                clip: clip.clone(),
+                latency,
+            }));
+            self.alerts += 1;
+            self.alert_latencies.push(latency);
+        }
+
+        let latency = now.saturating_duration_since(job.speech_end).as_secs_f64();
+        self.utterance_latencies.push(latency);
+        events.push(Event::Utterance(HeardUtterance {
+            window: win.id.clone(),
+            seq: job.seq,
+            time: rfc3339(job.wall_start),
+            start: utterance.start,
+            end: utterance.end,
+            text: utterance.text.clone(),
+            hits: utterance
+                .hits
+                .iter()
+                .zip(&banned)
+                .map(|(h, &alerted)| HitSummary {
+                    kind: h.hit.kind,
+                    phrase: h.hit.phrase.clone(),
+                    category: h.hit.category.clone(),
+                    confidence: h.hit.confidence,
+                    alerted,
+                })
+                .collect(),
+            clip,
+            latency,
+        }));
+
+        let w = job.window;
+        let end = utterance.end;
+        self.history[w].push_back(utterance);
+        while self.history[w]
+            .front()
+            .is_some_and(|u| end - u.end > self.config.score_seconds)
+        {
+            self.history[w].pop_front();
+        }
+        let recent: Vec<&Utterance> = self.history[w].iter().collect();
+        let score = score_window(&self.windows[w].id, &recent, &self.config.weights);
+        events.push(Event::Score(ScoreUpdate {
+            window: self.windows[w].id.clone(),
+            label: self.windows[w].label.clone(),
+            time: crate::sink::event::now_rfc3339(),
+            score: score.score,
+            utterances: score.utterances,
+            civil_hits: score.civil_hits,
+            banned_hits: score.banned_hits,
+        }));
+        events
+    }
+
+    /// Writes the utterance's audio; returns its path relative to the clip folder. A failure is
+    /// reported once and the alert goes out without a clip: an alert matters more than its audio.
+    fn keep_clip(&mut self, job: &Job) -> Option<PathBuf> {
+        let win = &self.windows[job.window];
+        let rel = PathBuf::from(&win.id).join(format!(
+            "{}-{:04}.wav",
+            job.wall_start.format("%Y%m%d-%H%M%S"),
+            job.seq
+        ));
+        match write_clip(&self.config.clip_dir.join(&rel), &job.segment.samples) {
+            Ok(()) => Some(rel),
+            Err(e) => {
+                if !self.clip_error_reported {
+                    eprintln!(
+                        "warning: {}: cannot write clips ({e}) — check the [live] clips folder; alerts go on without audio",
+                        self.config.clip_dir.display()
+                    );
+                    self.clip_error_reported = true;
+                }
+                None
+            }
+        }
+    }
+}
+
+fn write_clip(path: &Path, samples: &[f32]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: crate::audio::SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).map_err(|e| e.to_string())?;
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .map_err(|e| e.to_string())?;
+    }
+    w.finalize().map_err(|e| e.to_string())
+}
+
+/// The `q`-quantile (0–1) of `values`, nearest rank; `None` when empty.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexicon::Lexicon;
+    use crate::vad::SpeechSegment;
+
+    fn judge(dir: &Path) -> Judge {
+        Judge::new(
+            Matcher::new(&Lexicon::builtin().unwrap()),
+            vec![WindowInfo {
+                id: "w07".into(),
+                label: "7号窗口".into(),
+            }],
+            JudgeConfig {
+                clip_dir: dir.to_path_buf(),
+                keep_all_clips: false,
+                debounce: Duration::from_secs(30),
+                score_seconds: 3600.0,
+                weights: ScoreWeights::default(),
+                run_id: "r1".into(),
+            },
+        )
+    }
+
+    fn heard(seq: u64, text: &str) -> (Job, Transcript) {
+        let job = Job {
+            window: 0,
+            seq,
+            segment: SpeechSegment {
+                start: seq as f64 * 10.0,
+                end: seq as f64 * 10.0 + 2.0,
+                samples: vec![0.1; 32_000],
+            },
+            speech_end: Instant::now(),
+            wall_start: chrono::Local::now(),
+        };
+        let t = Transcript {
+            start: job.segment.start,
+            end: job.segment.end,
+            text: text.into(),
+            pieces: Vec::new(),
+            rejected: Vec::new(),
+        };
+        (job, t)
+    }
+
+    #[test]
+    fn banned_phrase_raises_one_alert_with_clip_and_highlight() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = judge(dir.path());
+        let (job, t) = heard(1, "有意见找领导去！");
+        let events = j.judge(&job, &t);
+        let Event::Alert(a) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(a.phrase, "有意见找领导去");
+        assert_eq!(a.label, "7号窗口");
+        assert_eq!(a.char_span, [0, 7]);
+        assert_eq!(a.id, "r1-w07-1-0");
+        let clip = dir.path().join(a.clip.as_ref().unwrap());
+        assert_eq!(crate::audio::read_wav(&clip).unwrap().len(), 32_000);
+        assert!(matches!(events.last(), Some(Event::Score(s)) if s.banned_hits == 1));
+    }
+
+    #[test]
+    fn repeats_are_debounced_and_polite_traps_stay_quiet() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = judge(dir.path());
+        let (a, ta) = heard(1, "不知道。");
+        let (b, tb) = heard(2, "不知道！");
+        let (c, tc) = heard(3, "不知道您带身份证了吗？");
+        let alerts = |ev: Vec<Event>| ev.iter().filter(|e| matches!(e, Event::Alert(_))).count();
+        assert_eq!(alerts(j.judge(&a, &ta)), 1);
+        assert_eq!(alerts(j.judge(&b, &tb)), 0);
+        assert_eq!(alerts(j.judge(&c, &tc)), 0);
+        assert_eq!(j.alerts, 1);
+        // Only the alerted utterance kept a clip.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("w07")).unwrap().count(),
+            1
+        );
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), Some(10.0));
+        assert_eq!(quantile(&v, 0.95), Some(19.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}
