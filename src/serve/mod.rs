@@ -17,8 +17,7 @@
 //!     windows: vec![("w07".into(), "7号窗口".into())],
 //! })?;
 //! let mut sink = server.sink();
-//! # let event: courtesy::sink::Event = unimplemented!();
-//! sink.send(&event)?;
+//! sink.send(&courtesy::sink::Event::Summary(Default::default()))?;
 //! server.shutdown();
 //! # Ok::<(), std::io::Error>(())
 //! ```

@@ -174,3 +174,16 @@ async fn clip(State(app): State<App>, Path(rel): Path<String>, headers: HeaderMa
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_labels_cannot_break_out_of_the_page_script() {
+        let page = render_page(&[("w01".into(), "</script><script>alert(1)</script>&".into())]);
+        assert!(!page.contains("/*WINDOWS*/"));
+        assert!(!page.contains("<script>alert(1)"));
+        assert!(page.contains(r#"[{"id":"w01","label":"\u003c/script\u003e"#));
+    }
+}
