@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::{model_path, root};
@@ -122,4 +124,179 @@ fn live_without_windows_or_with_a_bad_replay_folder_says_what_to_do() {
     assert_eq!(code, Some(2));
     assert!(err.contains("no/such/folder"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// A `courtesy live` process whose JSON lines are read as they come.
+struct LiveProcess {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+    /// `wait_for` looks at events from here on.
+    from: usize,
+}
+
+impl LiveProcess {
+    fn spawn(args: &[&str], env: &[(String, String)]) -> LiveProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_courtesy"))
+            .arg("live")
+            .args(args)
+            .args(["--format", "jsonl", "--model"])
+            .arg(model_path())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        LiveProcess {
+            child,
+            lines,
+            seen: Vec::new(),
+            from: 0,
+        }
+    }
+
+    /// From now on, `wait_for` ignores the events seen so far.
+    fn mark(&mut self) {
+        self.seen.extend(self.lines.try_iter());
+        self.from = self.seen.len();
+    }
+
+    /// Waits until an event since the last `mark` satisfies `pred`; panics after `timeout`.
+    fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: std::time::Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.seen[self.from..].iter().any(&pred) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => self.seen.push(v),
+                Err(_) => panic!("no {what} within {timeout:?}; events: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Ctrl-C, then everything it printed until it exited (successfully).
+    fn interrupt(mut self) -> Vec<Value> {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "live exited with {status:?}");
+        self.seen.extend(self.lines.iter());
+        self.seen
+    }
+}
+
+fn is_status(w: &str, online: bool) -> impl Fn(&Value) -> bool + '_ {
+    move |e| e["type"] == "window" && e["window"] == w && e["online"] == online
+}
+
+/// The real audio path: a private PulseAudio with one null sink per window stands in for three
+/// counters' microphones; `courtesy live` records the sinks' monitors through ALSA's pulse plugin
+/// (cpal), while paplay speaks the dialogues into them. Mid-run window 3's device vanishes and
+/// comes back: only window 3 goes offline, and it recovers.
+#[test]
+fn microphones_through_a_real_audio_server_alert_the_right_windows_and_survive_an_unplug() {
+    let pulse = crate::pulse::Pulse::start(3, false);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("windows.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[live]\nlog = {:?}\nclips = {:?}\nstall_seconds = 1.5\ndebounce_seconds = 0\n\n\
+             [[window]]\nid = \"w01\"\nlabel = \"1号窗口\"\ndevice = \"win01\"\n\n\
+             [[window]]\nid = \"w02\"\nlabel = \"2号窗口\"\ndevice = \"win02\"\n\n\
+             [[window]]\nid = \"w03\"\nlabel = \"3号窗口\"\ndevice = \"win03\"\n",
+            dir.path().join("alerts.jsonl"),
+            dir.path().join("clips"),
+        ),
+    )
+    .unwrap();
+    let _whisper = crate::whisper_lock();
+    let mut live = LiveProcess::spawn(&["--config", config.to_str().unwrap()], &pulse.env);
+    for w in ["w01", "w02", "w03"] {
+        live.wait_for("window online", Duration::from_secs(30), is_status(w, true));
+    }
+
+    // Three counters at once.
+    let sample = |p: &str| root().join("samples/windows").join(p);
+    let players = [
+        pulse.play("win01", &sample("w01-polite/s1.wav")),
+        pulse.play("win02", &sample("w02-rude/s1.wav")),
+        pulse.play("win03", &sample("w03-mixed/s1.wav")),
+    ];
+    for p in players {
+        p.wait();
+    }
+    let alert = |w: &'static str, phrase: &'static str| {
+        move |e: &Value| e["type"] == "alert" && e["window"] == w && e["phrase"] == phrase
+    };
+    live.wait_for(
+        "w03's 不行，重填",
+        Duration::from_secs(60),
+        alert("w03", "不行，重填"),
+    );
+
+    // Window 3's device vanishes; window 2 keeps talking and keeps being heard.
+    live.mark();
+    pulse.unload_sink("win03");
+    live.wait_for(
+        "w03 offline",
+        Duration::from_secs(15),
+        is_status("w03", false),
+    );
+    pulse.play("win02", &sample("w02-rude/s2.wav")).wait();
+    live.wait_for(
+        "w02's 不知道",
+        Duration::from_secs(60),
+        alert("w02", "不知道"),
+    );
+    // It comes back and is heard again.
+    live.mark();
+    pulse.load_sink("win03");
+    live.wait_for(
+        "w03 back online",
+        Duration::from_secs(30),
+        is_status("w03", true),
+    );
+    pulse.play("win03", &sample("w02-rude/s1.wav")).wait();
+    live.wait_for(
+        "w03's 有牌子 after the unplug",
+        Duration::from_secs(60),
+        alert("w03", "有牌子，自己看"),
+    );
+
+    let events = live.interrupt();
+    let alerts = alerts_by_window(&events);
+    assert!(!alerts.contains_key("w01"), "the polite window: {alerts:?}");
+    assert!(alerts["w02"].len() >= 5, "{alerts:?}");
+    // w01 and w02 never went offline.
+    assert!(
+        !events.iter().any(is_status("w01", false)) && !events.iter().any(is_status("w02", false))
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["type"], "summary", "{summary}");
+    assert_eq!(summary["overrun_frames"], 0, "{summary}");
+    assert_eq!(summary["dropped_utterances"], 0, "{summary}");
 }

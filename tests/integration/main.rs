@@ -7,6 +7,7 @@ mod cli;
 mod live;
 mod matching;
 mod model;
+mod pulse;
 mod samples;
 mod serve;
 
