@@ -72,9 +72,9 @@ pub struct CaptureOptions {
     pub start_timeout: Duration,
     /// Audio the ring buffer holds between the driver and the reader (default 2 s).
     pub ring: Duration,
-    /// First wait before reopening a failed device; it doubles up to `retry_max`
-    /// (defaults 0.5 s and 10 s).
+    /// First wait before reopening a failed device; it doubles up to `retry_max` (default 0.5 s).
     pub retry_min: Duration,
+    /// Longest wait between reopening attempts (default 10 s).
     pub retry_max: Duration,
     /// How often the reader drains the ring buffer (default 10 ms).
     pub poll: Duration,
