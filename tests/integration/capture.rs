@@ -5,7 +5,7 @@
 //! not change the environment of a multi-threaded test binary, so each test starts its own server
 //! and re-runs itself in a child process that has the server's variables from the start.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use courtesy::audio::capture::{
 };
 use courtesy::audio::{read_wav, AudioFrame, SAMPLE_RATE};
 
+use crate::pulse::Pulse;
 use crate::root;
 
 /// Set in the child process that runs a test's body.
@@ -24,59 +25,6 @@ const CHILD: &str = "COURTESY_CAPTURE_CHILD";
 
 // ---------------------------------------------------------------------------------------------
 // The server and the child process
-
-/// A private PulseAudio for one test; stopped (by pid) and removed on drop.
-struct Pulse {
-    dir: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl Pulse {
-    fn start(windows: usize, multi: bool) -> Pulse {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "courtesy-pulse-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut cmd = Command::new(root().join("scripts/pulse-server.sh"));
-        cmd.arg("start").arg(windows.to_string());
-        if multi {
-            cmd.arg("--multi");
-        }
-        let out = cmd
-            .arg("--dir")
-            .arg(&dir)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run scripts/pulse-server.sh: {e}"));
-        assert!(
-            out.status.success(),
-            "the test audio server did not start — run `scripts/setup.sh --test` (installs pulseaudio, \
-             pulseaudio-utils, libasound2-plugins, alsa-utils)\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>();
-        assert!(
-            env.iter().any(|(k, _)| k == "ALSA_CONFIG_PATH"),
-            "pulse-server.sh printed no ALSA_CONFIG_PATH: {env:?}"
-        );
-        Pulse { dir, env }
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = Command::new(root().join("scripts/pulse-server.sh"))
-            .arg("stop")
-            .arg("--dir")
-            .arg(&self.dir)
-            .status();
-    }
-}
 
 /// Runs `body` with a fresh server of `windows` mono sinks (plus the 2-channel `multi`): in this
 /// process when it is the child, else by starting the server and re-running this one test
