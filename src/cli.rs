@@ -332,6 +332,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(p) = pack {
                 lc.pack_seconds = p;
             }
+            if config.live.fit_encoder {
+                config.asr.fit_encoder = true;
+            }
             live(config, replay, speed, format, verbose)
         }
         Command::Devices { json } => devices(json),
@@ -572,25 +575,29 @@ fn devices(json: bool) -> anyhow::Result<ExitCode> {
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
-    } else if devices.is_empty() {
-        eprintln!("no capture devices found — is a microphone or audio interface connected?");
     } else {
-        println!(
-            "{:<24} {:>8}  {:<18} description",
-            "device", "channels", "sample rates"
-        );
-        for d in &devices {
+        // ALSA lists every plugin (jack, oss, speex…); most cannot record here. Show the ones
+        // that can; --json has them all, with the reason.
+        let (usable, broken): (Vec<_>, Vec<_>) = devices.iter().partition(|d| d.error.is_none());
+        if usable.is_empty() {
+            eprintln!("no capture device can be opened — is a microphone or audio interface connected?");
+        } else {
+            println!("{:<24} {:>8}  {:<18} description", "device", "channels", "sample rates");
+        }
+        for d in &usable {
             println!(
-                "{:<24} {:>8}  {:<18} {}{}{}",
+                "{:<24} {:>8}  {:<18} {}{}",
                 d.name,
                 d.channels,
                 rates(d.sample_rates),
                 d.description.lines().next().unwrap_or(""),
                 if d.default { " (default)" } else { "" },
-                d.error
-                    .as_ref()
-                    .map(|e| format!(" — cannot open: {e}"))
-                    .unwrap_or_default()
+            );
+        }
+        if !broken.is_empty() {
+            eprintln!(
+                "({} more ALSA devices cannot record now; `courtesy devices --json` lists them with the reason)",
+                broken.len()
             );
         }
     }

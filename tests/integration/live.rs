@@ -195,6 +195,7 @@ impl LiveProcess {
 
     /// Ctrl-C, then everything it printed until it exited (successfully).
     fn interrupt(mut self) -> Vec<Value> {
+        self.seen.extend(self.lines.try_iter());
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
             .args(["-INT", &pid])
@@ -204,7 +205,15 @@ impl LiveProcess {
         let status = self.child.wait().unwrap();
         assert!(status.success(), "live exited with {status:?}");
         self.seen.extend(self.lines.iter());
-        self.seen
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for LiveProcess {
+    /// A failed test must not leave the process running (it holds the output pipe open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
