@@ -36,9 +36,16 @@ done
 # The batch path on the largest set, same files.
 n=${ns[-1]}
 $bin analyze "$out/tracks-$n" --format json > "$out/batch-$n.json" 2> "$out/batch-$n.stderr"
-python3 scripts/bench/live_figures.py "$out/tracks-$n/truth.tsv" batch "$out/batch-$n.json" | python3 -c '
-import json, sys; f = json.load(sys.stdin)
-print(f"batch (courtesy analyze) on the {sys.argv[1]} windows: recall {f[\"found\"]}/{f[\"expected\"]} {100*f[\"recall\"]:.1f}%, false alarms {f[\"false_alarms\"]}")' "$n"
-for n in "${ns[@]}"; do
-  python3 -c 'import json,sys; f=json.load(open(sys.argv[1])); print(f"live {sys.argv[2]} windows: false alarms {f[\"false_alarms\"]}")' "$out/run-$n/figures.json" "$n"
+python3 scripts/bench/live_figures.py "$out/tracks-$n/truth.tsv" batch "$out/batch-$n.json" > "$out/batch-$n.figures.json"
+for n2 in "${ns[@]}"; do
+  python3 - "$out/run-$n2/figures.json" "$n2" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+print(f"live, {sys.argv[2]} windows: recall {f['found']}/{f['expected']}, false alarms {f['false_alarms']}")
+PY
 done
+python3 - "$out/batch-$n.figures.json" "$n" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+print(f"batch (courtesy analyze) on the same {sys.argv[2]} windows: recall {f['found']}/{f['expected']} {100 * f['recall']:.1f}%, false alarms {f['false_alarms']}")
+PY

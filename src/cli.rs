@@ -580,9 +580,14 @@ fn devices(json: bool) -> anyhow::Result<ExitCode> {
         // that can; --json has them all, with the reason.
         let (usable, broken): (Vec<_>, Vec<_>) = devices.iter().partition(|d| d.error.is_none());
         if usable.is_empty() {
-            eprintln!("no capture device can be opened — is a microphone or audio interface connected?");
+            eprintln!(
+                "no capture device can be opened — is a microphone or audio interface connected?"
+            );
         } else {
-            println!("{:<24} {:>8}  {:<18} description", "device", "channels", "sample rates");
+            println!(
+                "{:<24} {:>8}  {:<18} description",
+                "device", "channels", "sample rates"
+            );
         }
         for d in &usable {
             println!(
