@@ -3,7 +3,7 @@
 # in real time. Per N: end-of-speech → alert latency p50/p95, CPU use, peak RSS, dropped
 # utterances and lost frames, and banned-phrase recall; then the batch path (`courtesy analyze`)
 # on the same files for the recall comparison.
-#   scripts/bench-live.sh [SECONDS=120] [N…=1 4 8 16]   extra flags via LIVE_FLAGS="--pack 0 --fit-encoder"
+#   scripts/bench-live.sh [SECONDS=120] [N…=1 4 8 16]   extra flags via LIVE_FLAGS="--config F"; BATCH=0 skips analyze
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-120}; shift || true
@@ -13,7 +13,7 @@ bin=./target/release/courtesy
 out=target/bench/live
 mkdir -p "$out"
 
-printf '%-8s %-10s %-10s %-10s %-10s %-8s %-9s %-8s %-8s %-12s %s\n' windows "alert p50" "alert p95" "text p50" "text p95" "CPU %" "RSS MB" dropped "lost fr" "recall" "calls/utt"
+printf '%-8s %-10s %-10s %-10s %-10s %-8s %-9s %-8s %-8s %-12s %s\n' windows "alert p50" "alert p95" "text p50" "text p95" "CPU %" "RSS MB" dropped "lost fr" "recall" "busy/calls"
 for n in "${ns[@]}"; do
   dir="$out/tracks-$n"
   [ -f "$dir/truth.tsv" ] || python3 scripts/bench/make_tracks.py "$dir" "$n" "$seconds"
@@ -29,11 +29,12 @@ f = json.load(open(sys.argv[1])); s = f["summary"]
 fmt = lambda x: "–" if x is None else f"{x:.2f} s"
 print(f"{sys.argv[2]:<8} {fmt(s['latency_p50']):<10} {fmt(s['latency_p95']):<10} {fmt(s['transcript_latency_p50']):<10} "
       f"{fmt(s['transcript_latency_p95']):<10} {sys.argv[3]:<8} {int(sys.argv[4])//1024:<9} {s['dropped_utterances']:<8} "
-      f"{s['overrun_frames']:<8} {f['found']}/{f['expected']} {100*f['recall']:.1f}%  {s['whisper_calls']}/{s['utterances']}")
+      f"{s['overrun_frames']:<8} {f['found']}/{f['expected']} {100*f['recall']:.1f}%  {s['busy_calls']}/{s['whisper_calls']}")
 PY
 done
 
-# The batch path on the largest set, same files.
+# The batch path on the largest set, same files (BATCH=0 skips it).
+[ "${BATCH:-1}" = 1 ] || exit 0
 n=${ns[-1]}
 $bin analyze "$out/tracks-$n" --format json > "$out/batch-$n.json" 2> "$out/batch-$n.stderr"
 python3 scripts/bench/live_figures.py "$out/tracks-$n/truth.tsv" batch "$out/batch-$n.json" > "$out/batch-$n.figures.json"

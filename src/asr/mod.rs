@@ -195,6 +195,17 @@ impl Worker {
         &mut self,
         segments: &[&SpeechSegment],
     ) -> Result<Vec<Transcript>, AsrError> {
+        let min = self.transcriber.config.min_encoder_seconds;
+        self.transcribe_packed_with(segments, min)
+    }
+
+    /// [`Worker::transcribe_packed`] with this call's `min_encoder_seconds` (used with
+    /// `fit_encoder`): a live box trades a little accuracy for speed only while it is behind.
+    pub fn transcribe_packed_with(
+        &mut self,
+        segments: &[&SpeechSegment],
+        min_encoder_seconds: f64,
+    ) -> Result<Vec<Transcript>, AsrError> {
         let t = &self.transcriber;
         let config = &t.config;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -234,7 +245,7 @@ impl Worker {
             samples.resize(min, 0.0);
         }
         if config.fit_encoder {
-            params.set_audio_ctx(encoder_frames(samples.len(), config.min_encoder_seconds));
+            params.set_audio_ctx(encoder_frames(samples.len(), min_encoder_seconds));
         }
         let what = || match segments {
             [one] => format!("the segment at {:.1} s", one.start),

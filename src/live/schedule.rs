@@ -7,7 +7,10 @@
 //! 2. **Pack when behind.** A free worker takes what is queued *now* (it never waits to fill a
 //!    batch, so an idle box adds no latency) and packs up to `pack_seconds` of speech into one
 //!    Whisper call. The busier the box, the fuller the calls and the cheaper each utterance.
-//! 3. **Bounded, never silent.** A window whose queue holds more than `max_queue_seconds` of
+//! 3. **Precision before coverage.** While more than `busy_backlog_seconds` of speech waits, the
+//!    Whisper threads use the shorter encoder context `busy_encoder_seconds` (in `live`; it
+//!    matters when `encoder_seconds` is set above it): cheaper calls, a few points less recall.
+//! 4. **Bounded, never silent.** A window whose queue holds more than `max_queue_seconds` of
 //!    speech loses its oldest utterance; the caller reports each one as a `dropped` event.
 
 use std::collections::VecDeque;

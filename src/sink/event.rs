@@ -145,8 +145,10 @@ pub struct Summary {
     /// Seconds from the end of speech to the transcript, for every utterance.
     pub transcript_latency_p50: Option<f64>,
     pub transcript_latency_p95: Option<f64>,
-    /// Whisper calls made, and utterances per call (packing).
+    /// Whisper calls made.
     pub whisper_calls: u64,
+    /// Calls made with the cheaper encoder context because the box was behind.
+    pub busy_calls: u64,
 }
 
 impl Event {
