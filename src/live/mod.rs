@@ -348,6 +348,17 @@ struct SourceCtx<'a> {
 }
 
 impl SourceCtx<'_> {
+    /// Tells every sink that window `w` is (or is no longer) heard.
+    fn status(&self, w: usize, online: bool, detail: &str) {
+        let _ = self.events.send(Event::Window(WindowStatus {
+            window: self.windows[w].id.clone(),
+            label: self.windows[w].label.clone(),
+            time: now_rfc3339(),
+            online,
+            detail: detail.to_string(),
+        }));
+    }
+
     /// Queues an utterance and reports what the scheduler had to drop.
     fn submit(&self, job: Job) {
         for lost in self.scheduler.push(job) {
@@ -435,13 +446,7 @@ fn capture_device(ctx: &SourceCtx<'_>, device: &str, members: &[(usize, u16)]) {
         .collect();
     let status = |online: bool, detail: &str| {
         for &(w, _) in members {
-            let _ = ctx.events.send(Event::Window(WindowStatus {
-                window: ctx.windows[w].id.clone(),
-                label: ctx.windows[w].label.clone(),
-                time: now_rfc3339(),
-                online,
-                detail: detail.to_string(),
-            }));
+            ctx.status(w, online, detail);
         }
     };
     let mut lost_total = 0u64;
@@ -491,6 +496,7 @@ fn capture_device(ctx: &SourceCtx<'_>, device: &str, members: &[(usize, u16)]) {
 
 /// A replayed window's thread.
 fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64) {
+    ctx.status(w, true, &format!("replaying {} file(s)", files.len()));
     let mut listener = Listener::new(w, ctx.vad.clone(), ctx.wall_origin);
     for item in crate::audio::replay::Replay::new(files, ctx.origin, speed) {
         if ctx.stop.load(Ordering::Relaxed) {
@@ -510,4 +516,5 @@ fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64)
     if let Some(job) = listener.finish() {
         ctx.submit(job);
     }
+    ctx.status(w, false, "replay ended");
 }

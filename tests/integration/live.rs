@@ -87,6 +87,16 @@ fn replayed_windows_raise_the_right_alerts_for_the_right_windows() {
     };
     assert!(last_score("w02-rude") < last_score("w01-polite"));
 
+    // Each replayed window shows as online while it plays, and says when it has ended.
+    for w in ["w01-polite", "w02-rude", "w03-mixed", "w04-traps"] {
+        let states: Vec<bool> = events
+            .iter()
+            .filter(|e| e["type"] == "window" && e["window"] == w)
+            .map(|e| e["online"].as_bool().unwrap())
+            .collect();
+        assert_eq!(states, [true, false], "{w}");
+    }
+
     // The run ends by itself with a summary: nothing dropped, every alert in the log.
     let summary = events.last().unwrap();
     assert_eq!(summary["type"], "summary", "{summary}");
