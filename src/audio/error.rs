@@ -4,6 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::one_line;
+
 /// A problem reading a recording. `Display` is one line: `file: what — fix`.
 ///
 /// Opaque on purpose (like `std::io::Error`): match on [`AudioError::kind`].
@@ -167,13 +169,6 @@ impl std::error::Error for AudioError {
             _ => None,
         }
     }
-}
-
-/// Keeps Display on one line even if a path or an OS message carries a newline.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// Quotes a path for the suggested shell command when it needs it.

@@ -79,7 +79,9 @@ impl Judge {
         let utterance =
             Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher);
         self.utterances += 1;
-        let now = Instant::now();
+        let latency = Instant::now()
+            .saturating_duration_since(job.speech_end)
+            .as_secs_f64();
         let banned: Vec<bool> = utterance
             .hits
             .iter()
@@ -102,7 +104,6 @@ impl Judge {
             .enumerate()
             .filter(|(k, _)| banned[*k])
         {
-            let latency = now.saturating_duration_since(job.speech_end).as_secs_f64();
             let text = &utterance.text;
             let span = h.hit.span.clone();
             let char_start = text[..span.start].chars().count();
@@ -132,7 +133,6 @@ impl Judge {
             self.alert_latencies.push(latency);
         }
 
-        let latency = now.saturating_duration_since(job.speech_end).as_secs_f64();
         self.utterance_latencies.push(latency);
         events.push(Event::Utterance(HeardUtterance {
             window: win.id.clone(),

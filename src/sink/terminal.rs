@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::event::{Alert, Event};
 use super::EventSink;
+use crate::error::one_line;
 use crate::matcher::Method;
 
 /// Characters of transcript shown either side of the matched words in an alert line.
@@ -203,14 +204,6 @@ fn excerpt(text: &str, span: [usize; 2], context: usize) -> String {
         marked,
         if cut_after < after.len() { "…" } else { "" }
     )
-}
-
-/// Control characters (a newline in a transcript, an escape sequence) would break the one-line
-/// promise or drive the terminal: show them as spaces.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]

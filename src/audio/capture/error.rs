@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::error::one_line;
+
 /// A problem finding, checking or opening a capture device. `Display` is one line:
 /// `what — fix`, naming the device.
 ///
@@ -112,13 +114,6 @@ impl fmt::Display for CaptureError {
 }
 
 impl std::error::Error for CaptureError {}
-
-/// Keeps Display on one line even if a device name or an ALSA message carries a newline.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use cpal::traits::HostTrait;
 
+use crate::error::one_line;
+
 pub use error::{CaptureError, CaptureErrorKind};
 
 use super::{AudioFrame, SAMPLE_RATE};
@@ -364,12 +366,6 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
         }
         std::thread::sleep((until - now).min(Duration::from_millis(50)));
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]
