@@ -15,7 +15,6 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::asr::{Transcriber, Transcript, Worker};
-use crate::audio::WavSource;
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::score::{score_window, WindowScore};
@@ -61,14 +60,127 @@ pub struct Analysis {
 
 enum Decoded {
     Segment(usize, SpeechSegment),
-    /// The file ended (`Ok(seconds decoded)`) or broke (`Err`, after its readable part was sent).
-    End(usize, f64, Option<String>),
+    /// The file ended (`Ok(seconds decoded)`) or broke (`Err`, after its readable part was sent),
+    /// after `segments` segments.
+    End {
+        file: usize,
+        seconds: f64,
+        segments: usize,
+        error: Option<String>,
+    },
 }
 
 enum Heard {
-    Transcript(usize, Transcript),
-    End(usize, f64, Option<String>),
+    Transcript(usize, Transcript, SpeechSegment),
+    End {
+        file: usize,
+        seconds: f64,
+        segments: usize,
+        error: Option<String>,
+    },
     Failed(usize, String),
+}
+
+/// What the streaming core hands its caller, on the calling thread. For each file, every
+/// [`Streamed::Transcript`] comes before its [`Streamed::FileDone`].
+pub enum Streamed {
+    /// One speech segment of file `file` and what Whisper heard in it. The segment's samples are
+    /// there for evidence clips; drop them when done.
+    Transcript {
+        file: usize,
+        transcript: Transcript,
+        segment: SpeechSegment,
+    },
+    /// File `file` is finished: `seconds` of audio were decoded; `error` says why it stopped
+    /// early or why a segment could not be transcribed (what was heard before is still sent).
+    FileDone {
+        file: usize,
+        seconds: f64,
+        error: Option<String>,
+    },
+}
+
+/// With several workers a file's end can overtake its last transcripts: a file is finished only
+/// when every segment the reader sent is accounted for.
+#[derive(Default)]
+struct Tally {
+    /// Per file: segments heard (or failed) so far, and the first failure.
+    received: BTreeMap<usize, (usize, Option<String>)>,
+    /// Per file whose end was read: seconds decoded, segments sent, the read error.
+    ended: BTreeMap<usize, (f64, usize, Option<String>)>,
+}
+
+impl Tally {
+    fn finished(&mut self, file: usize) -> Option<Streamed> {
+        let heard = self.received.get(&file).map_or(0, |r| r.0);
+        let (_, segments, _) = self.ended.get(&file)?;
+        if heard < *segments {
+            return None;
+        }
+        let (seconds, _, error) = self.ended.remove(&file)?;
+        let failed = self.received.remove(&file).and_then(|r| r.1);
+        Some(Streamed::FileDone {
+            file,
+            seconds,
+            error: error.or(failed),
+        })
+    }
+}
+
+/// The one pipeline over recordings: a reader thread takes the next file from `next` (a key the
+/// caller chooses and its path) only when it has finished decoding the previous one, so a caller
+/// that leases files from a shared record leases one at a time; `workers` Whisper threads
+/// transcribe; `on` sees every transcript and every file's end on the calling thread.
+pub fn stream<N, F>(next: N, workers: Vec<Worker>, vad: &VadConfig, mut on: F)
+where
+    N: FnMut() -> Option<(usize, PathBuf)> + Send,
+    F: FnMut(Streamed),
+{
+    let (seg_tx, seg_rx) = mpsc::sync_channel::<Decoded>(8);
+    let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
+    let seg_rx = Arc::new(Mutex::new(seg_rx));
+    std::thread::scope(|s| {
+        let vad = vad.clone();
+        s.spawn(move || read_all(next, &vad, seg_tx));
+        for worker in workers {
+            let rx = Arc::clone(&seg_rx);
+            let tx = heard_tx.clone();
+            s.spawn(move || transcribe_all(worker, &rx, &tx));
+        }
+        drop(heard_tx);
+        let mut tally = Tally::default();
+        for heard in heard_rx {
+            let file = match heard {
+                Heard::Transcript(file, transcript, segment) => {
+                    tally.received.entry(file).or_default().0 += 1;
+                    on(Streamed::Transcript {
+                        file,
+                        transcript,
+                        segment,
+                    });
+                    file
+                }
+                Heard::Failed(file, error) => {
+                    let r = tally.received.entry(file).or_default();
+                    r.0 += 1;
+                    r.1.get_or_insert(error);
+                    file
+                }
+                Heard::End {
+                    file,
+                    seconds,
+                    segments,
+                    error,
+                } => {
+                    tally.ended.insert(file, (seconds, segments, error));
+                    file
+                }
+            };
+            if let Some(done) = tally.finished(file) {
+                on(done);
+            }
+        }
+    });
 }
 
 /// Finds the WAV files under `paths` (files, or folders searched recursively) and names each one's
@@ -136,43 +248,36 @@ pub fn analyze(
     let workers = (0..config.worker_count())
         .map(|_| transcriber.worker())
         .collect::<Result<Vec<_>, _>>()?;
-    let (seg_tx, seg_rx) = mpsc::sync_channel::<Decoded>(8);
-    let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
-    let seg_rx = Arc::new(Mutex::new(seg_rx));
-
     let mut transcripts: Vec<Vec<Transcript>> = vec![Vec::new(); recordings.len()];
     let mut failures = Vec::new();
     let mut stats = Stats {
         files: recordings.len(),
         ..Stats::default()
     };
-
-    std::thread::scope(|s| {
-        let files: Vec<PathBuf> = recordings.iter().map(|r| r.file.clone()).collect();
-        let vad = config.vad.clone();
-        s.spawn(move || read_all(&files, &vad, seg_tx));
-        for worker in workers {
-            let rx = Arc::clone(&seg_rx);
-            let tx = heard_tx.clone();
-            s.spawn(move || transcribe_all(worker, &rx, &tx));
-        }
-        drop(heard_tx);
-        for heard in heard_rx {
-            match heard {
-                Heard::Transcript(i, t) => {
-                    stats.speech_seconds += t.end - t.start;
-                    transcripts[i].push(t);
-                }
-                Heard::End(i, seconds, error) => {
-                    stats.audio_seconds += seconds;
-                    if let Some(error) = error {
-                        failures.push(failure(&recordings[i], error));
-                    }
-                }
-                Heard::Failed(i, error) => failures.push(failure(&recordings[i], error)),
+    let mut queue = recordings.iter().map(|r| r.file.clone()).enumerate();
+    stream(
+        || queue.next(),
+        workers,
+        &config.vad,
+        |event| match event {
+            Streamed::Transcript {
+                file, transcript, ..
+            } => {
+                stats.speech_seconds += transcript.end - transcript.start;
+                transcripts[file].push(transcript);
             }
-        }
-    });
+            Streamed::FileDone {
+                file,
+                seconds,
+                error,
+            } => {
+                stats.audio_seconds += seconds;
+                if let Some(error) = error {
+                    failures.push(failure(&recordings[file], error));
+                }
+            }
+        },
+    );
 
     let mut utterances: Vec<Utterance> = transcripts
         .par_iter()
@@ -241,21 +346,30 @@ fn failure(rec: &Recording, error: String) -> Failure {
     }
 }
 
+/// Opens any recording the audio stage can decode.
+fn open(file: &Path) -> Result<Box<dyn crate::audio::AudioSource>, crate::audio::AudioError> {
+    crate::audio::WavSource::open(file).map(|s| Box::new(s) as Box<dyn crate::audio::AudioSource>)
+}
+
 /// Reader thread: decodes each file in turn and cuts it into speech segments.
-fn read_all(files: &[PathBuf], vad_config: &VadConfig, tx: SyncSender<Decoded>) {
-    for (i, file) in files.iter().enumerate() {
+fn read_all<N>(mut next: N, vad_config: &VadConfig, tx: SyncSender<Decoded>)
+where
+    N: FnMut() -> Option<(usize, PathBuf)>,
+{
+    while let Some((i, file)) = next() {
         let mut seconds = 0.0;
+        let mut segments = 0;
         let mut vad = Segmenter::new(vad_config.clone());
-        let error = match WavSource::open(file) {
+        let error = match open(&file) {
             Err(e) => Some(e.to_string()),
             Ok(source) => {
                 let mut error = None;
                 for frame in source {
                     match frame {
                         Ok(frame) => {
-                            seconds = frame.start
-                                + frame.samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
+                            seconds = frame.end();
                             for seg in vad.push(&frame) {
+                                segments += 1;
                                 if tx.send(Decoded::Segment(i, seg)).is_err() {
                                     return;
                                 }
@@ -269,6 +383,7 @@ fn read_all(files: &[PathBuf], vad_config: &VadConfig, tx: SyncSender<Decoded>) 
                 }
                 // Whatever was readable is analysed, even when the file broke part-way.
                 if let Some(seg) = vad.finish() {
+                    segments += 1;
                     if tx.send(Decoded::Segment(i, seg)).is_err() {
                         return;
                     }
@@ -276,7 +391,13 @@ fn read_all(files: &[PathBuf], vad_config: &VadConfig, tx: SyncSender<Decoded>) 
                 error
             }
         };
-        if tx.send(Decoded::End(i, seconds, error)).is_err() {
+        let end = Decoded::End {
+            file: i,
+            seconds,
+            segments,
+            error,
+        };
+        if tx.send(end).is_err() {
             return;
         }
     }
@@ -292,9 +413,19 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
         };
         let Ok(msg) = next else { return };
         let out = match msg {
-            Decoded::End(i, s, e) => Heard::End(i, s, e),
+            Decoded::End {
+                file,
+                seconds,
+                segments,
+                error,
+            } => Heard::End {
+                file,
+                seconds,
+                segments,
+                error,
+            },
             Decoded::Segment(i, seg) => match worker.transcribe(&seg) {
-                Ok(t) => Heard::Transcript(i, t),
+                Ok(t) => Heard::Transcript(i, t, seg),
                 Err(e) => Heard::Failed(i, e.to_string()),
             },
         };
