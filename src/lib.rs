@@ -22,6 +22,7 @@
 
 pub mod asr;
 pub mod audio;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod eval;
