@@ -291,7 +291,7 @@ pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
     let t = s.trim();
     let bad = || format!("time zone offset “{s}” is not understood — write it like +08:00");
     if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
-        return Ok(FixedOffset::east_opt(0).ok_or_else(bad)?);
+        return FixedOffset::east_opt(0).ok_or_else(bad);
     }
     let (sign, digits) = match t.as_bytes().first() {
         Some(b'+') => (1, &t[1..]),
