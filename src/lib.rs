@@ -33,6 +33,7 @@ pub mod pipeline;
 pub mod score;
 pub mod serve;
 pub mod sink;
+pub mod store;
 pub mod text;
 pub mod utterance;
 pub mod vad;
