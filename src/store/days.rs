@@ -294,7 +294,7 @@ impl Store {
                 let id = Value::Int(rec.recording_id);
                 let done = tx.query(
                     "SELECT id FROM recordings WHERE id = $1 AND status = 'done'",
-                    &[id.clone()],
+                    std::slice::from_ref(&id),
                 )?;
                 if done.is_empty() {
                     return Err(StoreError::db(
@@ -364,7 +364,7 @@ impl Store {
                 let day = Value::from(day);
                 for r in tx.query(
                     "SELECT clip FROM utterances WHERE day < $1 AND clip IS NOT NULL ORDER BY id",
-                    &[day.clone()],
+                    std::slice::from_ref(&day),
                 )? {
                     outcome.clips.push(r.string("clip")?);
                 }
@@ -379,7 +379,7 @@ impl Store {
                     "UPDATE utterances SET text = NULL, normalized = NULL, pieces = NULL \
                      WHERE day < $1 AND (text IS NOT NULL OR normalized IS NOT NULL \
                      OR pieces IS NOT NULL)",
-                    &[day.clone()],
+                    std::slice::from_ref(&day),
                 )?;
                 tx.execute(
                     "UPDATE hits SET matched = '' WHERE matched <> '' AND utterance_id IN \
@@ -404,14 +404,13 @@ impl Store {
 
     /// The lexicon version of a day's scores from the newest run, if the day was scored.
     pub fn latest_lexicon_for_day(&self, day: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .query(
-                "SELECT lexicon_version FROM window_scores WHERE day = $1 \
-                 ORDER BY run_id DESC, lexicon_version LIMIT 1",
-                &[Value::from(day)],
-            )?
-            .first()
-            .map(|r| r.string("lexicon_version"))
-            .transpose()?)
+        self.query(
+            "SELECT lexicon_version FROM window_scores WHERE day = $1 \
+             ORDER BY run_id DESC, lexicon_version LIMIT 1",
+            &[Value::from(day)],
+        )?
+        .first()
+        .map(|r| r.string("lexicon_version"))
+        .transpose()
     }
 }

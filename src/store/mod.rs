@@ -114,7 +114,7 @@ impl Store {
             Conn {
                 name,
                 backend: Backend::Postgres {
-                    client,
+                    client: Box::new(client),
                     url: url.to_string(),
                     statements: Default::default(),
                 },

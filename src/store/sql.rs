@@ -171,7 +171,8 @@ pub(crate) struct Conn {
 pub(crate) enum Backend {
     Sqlite(rusqlite::Connection),
     Postgres {
-        client: postgres::Client,
+        /// Boxed: the client is far larger than a SQLite connection.
+        client: Box<postgres::Client>,
         /// The URL to reconnect with when the server dropped the connection.
         url: String,
         /// Prepared statements by SQL text: one round trip per execution instead of two.
@@ -235,7 +236,7 @@ impl Conn {
         } = &mut self.backend
         {
             if client.is_closed() {
-                *client = pg_connect(url, &self.name)?;
+                **client = pg_connect(url, &self.name)?;
                 statements.clear();
             }
         }
@@ -401,8 +402,7 @@ fn sqlite_query(
 ) -> Result<Vec<Row>, DbError> {
     let mut stmt = c.prepare_cached(sql).map_err(DbError::Sqlite)?;
     sqlite_bind(&mut stmt, params)?;
-    let columns: Arc<Vec<String>> =
-        Arc::new(stmt.column_names().into_iter().map(String::from).collect());
+    let columns: Arc<Vec<String>> = Arc::new(stmt.column_names().map(String::from).collect());
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(DbError::Sqlite)? {
