@@ -35,6 +35,7 @@ pub mod roster;
 pub mod score;
 pub mod serve;
 pub mod sink;
+pub mod store;
 pub mod text;
 pub mod utterance;
 pub mod vad;

@@ -7,9 +7,11 @@ mod cli;
 mod live;
 mod matching;
 mod model;
+mod pg;
 mod pulse;
 mod samples;
 mod serve;
+mod store;
 
 use std::path::{Path, PathBuf};
 
