@@ -30,6 +30,7 @@ pub mod live;
 pub mod matcher;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod score;
 pub mod serve;
 pub mod sink;
