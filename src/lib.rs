@@ -34,6 +34,7 @@ pub mod report;
 pub mod score;
 pub mod serve;
 pub mod sink;
+pub mod store;
 pub mod text;
 pub mod utterance;
 pub mod vad;
