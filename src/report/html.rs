@@ -80,6 +80,7 @@ h3{font-size:15px;margin:12px 0 6px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin-bottom:8px}
 .card{flex:1 1 150px;border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;background:#f8fafc}
 .card b{display:block;font-size:22px;color:#1f4e79}
+.card.period{flex:2 1 260px}.card.period b{font-size:19px;white-space:nowrap}
 .card.bad b{color:#b42318}
 .card span{color:#5a6775;font-size:13px}
 .scroll{overflow-x:auto}
@@ -102,6 +103,7 @@ mark{background:#ffe08a;color:#000;padding:0 1px;border-radius:2px}
 audio{width:190px;height:30px;display:block}
 .gone{color:#8a96a3;font-style:italic}
 .chart{display:block;width:100%;height:auto;max-width:1240px}
+.chart.bars{max-width:900px}
 .chart text{font-family:inherit}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px;margin:4px 0 10px}
 .legend i{display:inline-block;width:14px;height:4px;margin-right:5px;vertical-align:middle}
@@ -130,27 +132,32 @@ fn overview(h: &mut String, r: &Report) {
         format!("{} 至 {}", r.from, r.to)
     };
     h.push_str("<section id=\"overview\"><h2>概览</h2><div class=\"cards\">");
-    let card = |h: &mut String, value: String, label: &str, bad: bool| {
+    let card = |h: &mut String, value: String, label: &str, class: &str| {
         let _ = write!(
             h,
-            "<div class=\"card{}\"><b>{}</b><span>{}</span></div>",
-            if bad { " bad" } else { "" },
+            "<div class=\"card{class}\"><b>{}</b><span>{}</span></div>",
             esc(&value),
             label
         );
     };
-    card(h, period, "期间", false);
+    let bad = |b: bool| if b { " bad" } else { "" };
+    card(h, period, "期间", " period");
     card(
         h,
         s.files.to_string(),
         &format!("录音文件（已分析 {}，待处理 {}）", s.done, s.waiting),
-        false,
+        "",
     );
-    card(h, format!("{:.1}", s.hours()), "小时录音（已分析）", false);
-    card(h, s.failed.to_string(), "未能分析的文件", s.failed > 0);
-    card(h, r.hits.len().to_string(), "禁忌用语", !r.hits.is_empty());
-    card(h, r.windows.len().to_string(), "窗口", false);
-    card(h, r.staff.len().to_string(), "人员", false);
+    card(h, format!("{:.1}", s.hours()), "小时录音（已分析）", "");
+    card(h, s.failed.to_string(), "未能分析的文件", bad(s.failed > 0));
+    card(
+        h,
+        r.hits.len().to_string(),
+        "禁忌用语",
+        bad(!r.hits.is_empty()),
+    );
+    card(h, r.windows.len().to_string(), "窗口", "");
+    card(h, r.staff.len().to_string(), "人员", "");
     h.push_str("</div>");
     let _ = write!(h, "<p class=\"note\">{}</p>", esc(&r.ranking));
     if r.day_versions.is_empty() {
@@ -617,7 +624,7 @@ fn bar_chart(hits: &[HitRow]) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {ht}\" \
+        "<svg class=\"chart bars\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {ht}\" \
          role=\"img\" aria-label=\"禁忌用语出现次数条形图\">"
     );
     for (i, ((phrase, clause), (n, sev))) in bars.iter().enumerate() {
@@ -844,7 +851,7 @@ fn banned_count(n: i64) -> String {
 }
 
 fn minutes(seconds: f64) -> String {
-    format!("{:.1} 分", seconds / 60.0)
+    format!("{:.1} 分钟", seconds / 60.0)
 }
 
 /// Seconds into a recording as `h:mm:ss` or `m:ss.s`.

@@ -7,12 +7,15 @@
 pub mod csv;
 pub mod html;
 pub mod json;
+mod query;
 
 use std::cmp::Ordering;
 use std::fmt;
 
 use chrono::NaiveDate;
 use serde::Serialize;
+
+pub use query::query;
 
 /// The days a report covers, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@ mod live;
 mod matching;
 mod model;
 mod pulse;
+mod report;
 mod samples;
 mod serve;
 
