@@ -32,9 +32,9 @@ pub fn render(report: &Report, clips: &str) -> String {
          <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         esc(&title)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<header><h1>{}</h1><p class=\"sub\">质量管理办公室 · 生成于 {} · 词库版本 {}</p></header>\n",
+        "<header><h1>{}</h1><p class=\"sub\">质量管理办公室 · 生成于 {} · 词库版本 {}</p></header>",
         esc(&title),
         esc(&clock(&report.generated_at, false)),
         esc(&report.lexicon_versions.join("、")).if_empty("（无）")
@@ -607,7 +607,9 @@ fn line_chart(days: &[String], series: &BTreeMap<&str, BTreeMap<&str, Option<f64
 
 /// Banned hits per phrase (with its clause), most frequent first, coloured by the worst severity.
 fn bar_chart(hits: &[HitRow]) -> String {
-    let mut by: BTreeMap<(&str, &str), (usize, i64)> = BTreeMap::new();
+    // (phrase, clause) → (hits, worst severity)
+    type Bars<'a> = BTreeMap<(&'a str, &'a str), (usize, i64)>;
+    let mut by: Bars = BTreeMap::new();
     for hit in hits {
         let e = by
             .entry((hit.phrase.as_str(), hit.clause.as_str()))
@@ -615,7 +617,7 @@ fn bar_chart(hits: &[HitRow]) -> String {
         e.0 += 1;
         e.1 = e.1.max(hit.severity);
     }
-    let mut bars: Vec<((&str, &str), (usize, i64))> = by.into_iter().collect();
+    let mut bars: Vec<_> = by.into_iter().collect();
     bars.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     let max = bars.first().map(|b| b.1 .0).unwrap_or(1).max(1);
     let (w, label_w, row, top) = (1000.0_f64, 330.0_f64, 28.0_f64, 8.0_f64);

@@ -224,7 +224,9 @@ fn fill(store: &Store) {
             );
         }
     }
-    let scores: [(&str, &str, i64, &str, Option<f64>, Option<&str>); 10] = [
+    // (day, lexicon, run, window, score, staff on duty)
+    type Score<'a> = (&'a str, &'a str, i64, &'a str, Option<f64>, Option<&'a str>);
+    let scores: [Score; 10] = [
         ("2026-11-29", "v1", 1, "w01", Some(90.0), Some("S1")),
         ("2026-11-29", "v1", 1, "w02", Some(70.0), Some("S2")),
         ("2026-11-29", "v1", 1, "w03", None, None),
