@@ -109,7 +109,8 @@ fn yes(b: bool) -> String {
     if b { "是" } else { "否" }.to_string()
 }
 
-fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// The windows ranked, as CSV.
+pub fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out)?;
     w.write_record([
         "名次",
@@ -147,7 +148,8 @@ fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     finish(w)
 }
 
-fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// The staff members ranked, as CSV.
+pub fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out)?;
     w.write_record([
         "名次",
@@ -187,7 +189,8 @@ fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     finish(w)
 }
 
-fn hits(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// Every banned hit with its evidence, as CSV.
+pub fn hits(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out)?;
     w.write_record([
         "日期",
@@ -238,7 +241,8 @@ fn hits(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     finish(w)
 }
 
-fn sessions(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// Greeting and farewell per session, as CSV.
+pub fn sessions(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out)?;
     w.write_record([
         "日期",
