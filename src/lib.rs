@@ -31,6 +31,7 @@ pub mod live;
 pub mod matcher;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod roster;
 pub mod score;
 pub mod serve;

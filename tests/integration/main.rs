@@ -9,6 +9,7 @@ mod matching;
 mod model;
 mod pg;
 mod pulse;
+mod report;
 mod samples;
 mod serve;
 mod store;
