@@ -25,6 +25,10 @@ pub struct Config {
     pub live: crate::live::LiveConfig,
     /// `courtesy live`: one `[[window]]` per service window and the microphone that hears it.
     pub window: Vec<crate::live::WindowConfig>,
+    /// `courtesy batch`: the record, clips, recording names and leases.
+    pub batch: crate::batch::BatchConfig,
+    /// `courtesy prune`: how long audio and transcripts are kept.
+    pub retention: crate::batch::RetentionConfig,
 }
 
 /// A configuration file that could not be used.
@@ -74,6 +78,7 @@ impl Config {
         {
             return Err("score weights must not be negative".into());
         }
+        self.batch.validate()?;
         Ok(())
     }
 

@@ -22,12 +22,14 @@
 
 pub mod asr;
 pub mod audio;
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod eval;
 pub mod lexicon;
 pub mod live;
 pub mod matcher;
+pub mod message;
 pub mod model;
 pub mod pipeline;
 pub mod score;
