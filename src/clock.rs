@@ -274,6 +274,16 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
 ];
 
 /// [`DEFAULT_PATTERNS`], parsed.
+/// A clock time as the record and reports write it: RFC 3339 with the offset and milliseconds.
+pub fn rfc3339(t: &DateTime<FixedOffset>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// The local day (`YYYY-MM-DD`) of a clock time.
+pub fn day(t: &DateTime<FixedOffset>) -> String {
+    t.date_naive().to_string()
+}
+
 pub fn default_patterns() -> Vec<NamePattern> {
     DEFAULT_PATTERNS
         .iter()

@@ -25,6 +25,10 @@ pub struct Config {
     pub live: crate::live::LiveConfig,
     /// `courtesy live`: one `[[window]]` per service window and the microphone that hears it.
     pub window: Vec<crate::live::WindowConfig>,
+    /// `courtesy batch`: the record, clips, recording names and leases.
+    pub batch: crate::batch::BatchConfig,
+    /// `courtesy prune`: how long audio and transcripts are kept.
+    pub retention: crate::batch::RetentionConfig,
 }
 
 /// A configuration file that could not be used.
@@ -74,7 +78,16 @@ impl Config {
         {
             return Err("score weights must not be negative".into());
         }
+        self.batch.validate()?;
         Ok(())
+    }
+
+    /// The lexicons in force: the `lexicons` folder, else the built-in ones.
+    pub fn lexicon(&self) -> Result<crate::lexicon::Lexicon, crate::lexicon::LexiconError> {
+        match &self.lexicons {
+            Some(dir) => crate::lexicon::Lexicon::load_dir(dir),
+            None => crate::lexicon::Lexicon::builtin(),
+        }
     }
 
     /// The model path in force.

@@ -22,6 +22,7 @@
 
 pub mod asr;
 pub mod audio;
+pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod eval;
 pub mod lexicon;
 pub mod live;
 pub mod matcher;
+pub mod message;
 pub mod model;
 pub mod pipeline;
 pub mod report;

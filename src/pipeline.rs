@@ -183,38 +183,12 @@ where
     });
 }
 
-/// Finds the WAV files under `paths` (files, or folders searched recursively) and names each one's
-/// window: `window` if given, else the name of the folder holding the file.
-pub fn recordings(paths: &[PathBuf], window: Option<&str>) -> Result<Vec<Recording>, String> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut stack = vec![p.clone()];
-            while let Some(dir) = stack.pop() {
-                let entries = std::fs::read_dir(&dir)
-                    .map_err(|e| format!("{}: cannot list it ({e})", dir.display()))?;
-                for entry in entries.flatten() {
-                    let path = entry.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if path
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-                    {
-                        out.push(path);
-                    }
-                }
-            }
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            return Err(format!(
-                "{}: no such file or folder — check the path",
-                p.display()
-            ));
-        }
-    }
-    let mut recs: Vec<Recording> = out
+/// Finds the recordings under `paths` (files, or folders searched recursively; each file once
+/// even through link loops) and names each one's window: `window` if given, else the name of the
+/// folder holding the file. Paths that cannot be read come back as failures; the rest still run.
+pub fn recordings(paths: &[PathBuf], window: Option<&str>) -> (Vec<Recording>, Vec<Failure>) {
+    let (files, unreadable) = crate::batch::discover::find(paths);
+    let recs = files
         .into_iter()
         .map(|file| Recording {
             window: window
@@ -223,9 +197,15 @@ pub fn recordings(paths: &[PathBuf], window: Option<&str>) -> Result<Vec<Recordi
             file,
         })
         .collect();
-    recs.sort();
-    recs.dedup();
-    Ok(recs)
+    let failures = unreadable
+        .into_iter()
+        .map(|u| Failure {
+            window: window.map(str::to_string).unwrap_or_default(),
+            file: u.path,
+            error: u.error,
+        })
+        .collect();
+    (recs, failures)
 }
 
 /// The default window id of a file: the name of its folder.

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::one_line;
+use crate::message::one_line;
 
 /// A problem reading a recording. `Display` is one line: `file: what — fix`.
 ///

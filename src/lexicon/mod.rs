@@ -234,6 +234,11 @@ impl Lexicon {
         self.version.clone()
     }
 
+    /// The people's name for this edition of the rules (the files' `version = "…"`), if any.
+    pub fn label(&self) -> Option<&str> {
+        self.version.split_once('+').map(|(label, _)| label)
+    }
+
     /// The civil and banned TOML texts this lexicon was built from, as read (empty for a kind
     /// that was not loaded), so a record can keep the rules behind every hit.
     pub fn sources(&self) -> (&str, &str) {

@@ -13,8 +13,11 @@
 //! everything queued, the judge raises the last alerts, and every sink is flushed.
 
 pub mod judge;
+mod launch;
 pub mod listen;
 pub mod schedule;
+
+pub use launch::{launch, Launch};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

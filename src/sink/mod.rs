@@ -2,6 +2,7 @@
 
 mod debounce;
 pub mod event;
+pub mod file;
 mod jsonl;
 mod report;
 mod terminal;

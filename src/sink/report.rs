@@ -12,7 +12,7 @@ use crate::score::WindowScore;
 use crate::utterance::{TimedHit, Utterance};
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// A ranking of windows with the evidence for every banned hit.
     #[default]

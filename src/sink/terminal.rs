@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::event::{Alert, Event};
 use super::EventSink;
-use crate::error::one_line;
+use crate::message::one_line;
 use crate::matcher::Method;
 
 /// Characters of transcript shown either side of the matched words in an alert line.

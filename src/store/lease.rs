@@ -215,9 +215,11 @@ impl Store {
         self.transaction(|tx| {
             // Updating first locks the row, so no other worker can take it over meanwhile.
             let done = tx.query(
-                "UPDATE recordings SET status = 'done', duration = $4, format = $5, \
+                "UPDATE recordings SET \
+                 status = CASE WHEN CAST($11 AS TEXT) IS NULL THEN 'done' ELSE 'failed' END, \
+                 duration = $4, format = $5, \
                  clock_start = $6, clock_source = $7, day = $8, run_id = $9, done_at = $10, \
-                 error = NULL, lease_owner = NULL, lease_until = NULL \
+                 error = $11, lease_owner = NULL, lease_until = NULL \
                  WHERE id = $1 AND status = 'leased' AND lease_owner = $2 AND attempts = $3 \
                  RETURNING \"window\"",
                 &[
@@ -231,6 +233,7 @@ impl Store {
                     Value::from(file.day.clone()),
                     Value::Int(file.run_id),
                     Value::Text(now()),
+                    Value::from(file.error.clone()),
                 ],
             )?;
             let Some(row) = done.first() else {
@@ -310,7 +313,7 @@ impl Store {
                 Value::Int(lease.recording_id),
                 Value::from(&lease.owner),
                 Value::Int(lease.attempt),
-                Value::Text(crate::error::one_line(error)),
+                Value::Text(crate::message::one_line(error)),
                 Value::from(duration),
                 Value::Text(now()),
             ],

@@ -108,7 +108,7 @@ impl Store {
     /// (optionally prefixed `sqlite:`), created if missing in a folder that must exist.
     pub fn open(url: &str) -> Result<Store, StoreError> {
         let url = url.trim();
-        let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let conn = if is_postgres(url) {
             let name = mask_password(url);
             let client = sql::pg_connect(url, &name)?;
             Conn {
@@ -287,7 +287,7 @@ fn open_sqlite(path: &Path) -> Result<Conn, StoreError> {
             &name,
             format!(
                 "cannot open ({}) — check the path and that its folder is writable",
-                crate::error::one_line(&e.to_string())
+                crate::message::one_line(&e.to_string())
             ),
         )
     })?;
@@ -309,6 +309,11 @@ fn open_sqlite(path: &Path) -> Result<Conn, StoreError> {
 
 /// The URL with any password replaced by `***`, in the user-info part and in a `password=`
 /// query parameter.
+/// Whether `url` names a PostgreSQL record (else it is a SQLite file).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 pub fn mask_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();

@@ -58,6 +58,9 @@ pub struct FileRecord {
     pub clock_source: Option<String>,
     pub day: Option<String>,
     pub utterances: Vec<StoredUtterance>,
+    /// Why the file stopped early (truncated, a segment Whisper could not take): what was
+    /// heard before is kept and the recording is marked `failed`, to be tried again next run.
+    pub error: Option<String>,
     /// The lexicon the hits were found with.
     pub lexicon_version: String,
     pub run_id: i64,

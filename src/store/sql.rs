@@ -296,7 +296,7 @@ impl DbError {
                 );
                 let mut err = StoreError::db(
                     name,
-                    format!("{what}: {} — {fix}", crate::error::one_line(&e.to_string())),
+                    format!("{what}: {} — {fix}", crate::message::one_line(&e.to_string())),
                 );
                 if retry {
                     err = err.retryable();
@@ -347,7 +347,7 @@ fn pg_message(e: &postgres::Error) -> String {
             text
         }
     };
-    crate::error::collapse_whitespace(&crate::error::one_line(&text))
+    crate::message::collapse_whitespace(&crate::message::one_line(&text))
 }
 
 /// The statement named by its first words, so an error says what was being done.

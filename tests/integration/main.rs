@@ -21,11 +21,10 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The installed model; the test command installs it first, so its absence is a failure.
+/// The installed model, found as every command finds it (`$COURTESY_MODEL`, the per-user data
+/// folder, `./models`); the test command installs it first, so its absence is a failure.
 pub fn model_path() -> PathBuf {
-    let p = std::env::var_os("COURTESY_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("models/ggml-base.bin"));
+    let p = courtesy::model::resolve(None).path;
     assert!(
         p.exists(),
         "no model at {} — run `scripts/test.sh` (it installs it) or `courtesy model install`",

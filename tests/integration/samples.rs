@@ -14,7 +14,8 @@ fn analyze(paths: &[PathBuf]) -> Analysis {
     let _whisper = crate::whisper_lock();
     let config = Config::default();
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
-    let recs = pipeline::recordings(paths, None).unwrap();
+    let (recs, unreadable) = pipeline::recordings(paths, None);
+    assert!(unreadable.is_empty(), "{unreadable:?}");
     pipeline::analyze(&recs, transcriber(), &matcher, &config).unwrap()
 }
 

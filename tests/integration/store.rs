@@ -127,6 +127,7 @@ fn file(run_id: i64, lexicon: &str, day: &str, n: i64) -> FileRecord {
         clock_start: Some(format!("{day}T08:30:00.000+08:00")),
         clock_source: Some("name".into()),
         day: Some(day.into()),
+        error: None,
         utterances: (0..n)
             .map(|seq| StoredUtterance {
                 seq,

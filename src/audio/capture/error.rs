@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::one_line;
+use crate::message::one_line;
 
 /// A problem finding, checking or opening a capture device. `Display` is one line:
 /// `what — fix`, naming the device.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use cpal::traits::HostTrait;
 
-use crate::error::one_line;
+use crate::message::one_line;
 
 pub use error::{CaptureError, CaptureErrorKind};
 

@@ -1,0 +1,266 @@
+//! A day's scores from the record (per window, per staff member) and re-matching stored transcripts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::asr::{Piece, Transcript};
+use crate::lexicon::Kind;
+use crate::matcher::{Hit, Matcher, Method};
+use crate::score::{score_window, ScoreWeights, WindowScore};
+use crate::store::{
+    DayScores, DayUtterance, RescoreUtterance, RescoredRecording, SessionRow, StaffScoreRow,
+    Store, StoreError, StoredHit, WindowScoreRow,
+};
+use crate::utterance::{TimedHit, Utterance};
+
+/// Scores `day` under `lexicon_version` from the record — every window, and every staff member
+/// the roster puts on duty — and replaces that day's sessions and scores in one transaction.
+pub fn aggregate(
+    store: &Store,
+    day: &str,
+    lexicon_version: &str,
+    run_id: i64,
+    weights: &ScoreWeights,
+) -> Result<DayScores, StoreError> {
+    let rows = store.load_day(day, lexicon_version)?;
+    let failed: BTreeMap<String, i64> = store.day_failures(day)?.into_iter().collect();
+    // Utterances as the scorer reads them; `file` carries the recording id so sessions break at
+    // file boundaries and can be traced back.
+    let utterances: Vec<Utterance> = rows.iter().map(utterance).collect();
+
+    let mut out = DayScores::default();
+    let mut by_window: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for w in failed.keys() {
+        by_window.entry(w.as_str()).or_default();
+    }
+    let mut by_staff: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        by_window.entry(r.window.as_str()).or_default().push(i);
+        if let Some(s) = &r.staff_id {
+            by_staff.entry(s.as_str()).or_default().push(i);
+        }
+    }
+    for (window, idx) in &by_window {
+        let us: Vec<&Utterance> = idx.iter().map(|&i| &utterances[i]).collect();
+        let ws = score_window(window, &us, weights);
+        for s in &ws.sessions {
+            // The session's first and last utterance give its clock times and its staff member.
+            let first = idx
+                .iter()
+                .map(|&i| &rows[i])
+                .find(|r| same_file(r, &s.file) && r.utterance.start_s == s.start);
+            let last = idx
+                .iter()
+                .map(|&i| &rows[i])
+                .find(|r| same_file(r, &s.file) && r.utterance.end_s == s.end);
+            out.sessions.push(SessionRow {
+                window: window.to_string(),
+                staff_id: first.and_then(|r| r.staff_id.clone()),
+                recording_id: recording_of(&s.file),
+                start_s: s.start,
+                end_s: s.end,
+                clock_start: first.and_then(|r| r.utterance.clock_start.clone()),
+                clock_end: last.and_then(|r| r.utterance.clock_end.clone()),
+                utterances: s.utterances as i64,
+                greeting: s.greeting,
+                farewell: s.farewell,
+                situations_json: serde_json::to_string(&s.situations).unwrap_or_default(),
+                banned: s.banned as i64,
+            });
+        }
+        let counts = Counts::of(&ws);
+        out.window_scores.push(WindowScoreRow {
+            window: window.to_string(),
+            score: ws.score,
+            sessions: counts.sessions,
+            utterances: ws.utterances as i64,
+            speech_seconds: ws.speech_seconds,
+            greeting_sessions: counts.greetings,
+            farewell_sessions: counts.farewells,
+            civil_hits: ws.civil_hits as i64,
+            banned_hits: ws.banned_hits as i64,
+            banned_json: serde_json::to_string(&ws.banned).unwrap_or_default(),
+            civil_json: serde_json::to_string(&ws.civil).unwrap_or_default(),
+            failed_files: failed.get(*window).copied().unwrap_or(0),
+        });
+    }
+    for (staff, idx) in &by_staff {
+        let us: Vec<&Utterance> = idx.iter().map(|&i| &utterances[i]).collect();
+        let ws = score_window(staff, &us, weights);
+        let mut windows: Vec<&str> = idx.iter().map(|&i| rows[i].window.as_str()).collect();
+        windows.sort();
+        windows.dedup();
+        let counts = Counts::of(&ws);
+        out.staff_scores.push(StaffScoreRow {
+            staff_id: staff.to_string(),
+            name: idx.first().and_then(|&i| rows[i].staff_name.clone()),
+            windows_json: serde_json::to_string(&windows).unwrap_or_default(),
+            score: ws.score,
+            sessions: counts.sessions,
+            utterances: ws.utterances as i64,
+            speech_seconds: ws.speech_seconds,
+            greeting_sessions: counts.greetings,
+            farewell_sessions: counts.farewells,
+            civil_hits: ws.civil_hits as i64,
+            banned_hits: ws.banned_hits as i64,
+            banned_json: serde_json::to_string(&ws.banned).unwrap_or_default(),
+            civil_json: serde_json::to_string(&ws.civil).unwrap_or_default(),
+        });
+    }
+    store.replace_day(day, lexicon_version, run_id, &out)?;
+    Ok(out)
+}
+
+struct Counts {
+    sessions: i64,
+    greetings: i64,
+    farewells: i64,
+}
+
+impl Counts {
+    fn of(ws: &WindowScore) -> Counts {
+        Counts {
+            sessions: ws.sessions.len() as i64,
+            greetings: ws.sessions.iter().filter(|s| s.greeting).count() as i64,
+            farewells: ws.sessions.iter().filter(|s| s.farewell).count() as i64,
+        }
+    }
+}
+
+fn same_file(r: &DayUtterance, file: &std::path::Path) -> bool {
+    recording_of(file) == r.recording_id
+}
+
+fn recording_of(file: &std::path::Path) -> i64 {
+    file.to_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// A stored utterance as the scorer reads it.
+fn utterance(r: &DayUtterance) -> Utterance {
+    let u = &r.utterance;
+    Utterance {
+        window: r.window.clone(),
+        file: PathBuf::from(r.recording_id.to_string()),
+        start: u.start_s,
+        end: u.end_s,
+        text: u.text.clone().unwrap_or_default(),
+        normalized: u.normalized.clone().unwrap_or_default(),
+        hits: u.hits.iter().filter_map(timed_hit).collect(),
+    }
+}
+
+/// A stored hit back as the matcher's type (`None` for a row this version cannot read).
+fn timed_hit(h: &StoredHit) -> Option<TimedHit> {
+    let kind = match h.kind.as_str() {
+        "civil" => Kind::Civil,
+        "banned" => Kind::Banned,
+        _ => return None,
+    };
+    let method = match h.method.as_str() {
+        "exact" => Method::Exact,
+        "gapped" => Method::Gapped,
+        _ => Method::Sound,
+    };
+    Some(TimedHit {
+        start: h.start_s,
+        end: h.end_s,
+        hit: Hit {
+            kind,
+            phrase: h.phrase.clone(),
+            category: h.category.clone(),
+            severity: h.severity.clamp(0, 255) as u8,
+            clause: h.clause.clone(),
+            matched: h.matched.clone(),
+            span: h.span_start.max(0) as usize..h.span_end.max(0) as usize,
+            confidence: h.confidence as f32,
+            method,
+        },
+    })
+}
+
+/// Matches stored transcripts again with `matcher` (no Whisper) and stores the hits under
+/// `lexicon_version`, keeping other versions' hits. Returns how many recordings were re-matched.
+pub fn rematch_utterances(
+    store: &Store,
+    matcher: &Matcher,
+    utterances: &[RescoreUtterance],
+    lexicon_version: &str,
+    run_id: i64,
+) -> Result<usize, StoreError> {
+    let mut by_recording: BTreeMap<i64, Vec<(i64, StoredHit)>> = BTreeMap::new();
+    for u in utterances {
+        let entry = by_recording.entry(u.recording_id).or_default();
+        let Some(text) = &u.text else { continue };
+        let transcript = transcript(u, text);
+        let heard = Utterance::from_transcript(&u.window, PathBuf::new(), &transcript, matcher);
+        let clock = u
+            .clock_start
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+        for h in &heard.hits {
+            let at = |s: f64| {
+                clock
+                    .map(|c| c + chrono::Duration::milliseconds(((s - u.start_s) * 1000.0).round() as i64))
+            };
+            let mut stored = super::record::stored_hit(h, &at);
+            if stored.day.is_none() {
+                stored.day = u.day.clone();
+            }
+            entry.push((u.id, stored));
+        }
+    }
+    let n = by_recording.len();
+    let recordings: Vec<RescoredRecording> = by_recording
+        .into_iter()
+        .map(|(recording_id, hits)| RescoredRecording { recording_id, hits })
+        .collect();
+    // Large ranges are written in slices so one transaction stays a reasonable size.
+    for chunk in recordings.chunks(200) {
+        store.replace_hits(lexicon_version, run_id, chunk)?;
+    }
+    Ok(n)
+}
+
+/// [`rematch_utterances`] for whole recordings.
+pub fn rematch(
+    store: &Store,
+    matcher: &Matcher,
+    recording_ids: &[i64],
+    lexicon_version: &str,
+    run_id: i64,
+) -> Result<usize, StoreError> {
+    if recording_ids.is_empty() {
+        return Ok(0);
+    }
+    let us = store.utterances_of(recording_ids)?;
+    rematch_utterances(store, matcher, &us, lexicon_version, run_id)
+}
+
+/// A stored utterance back as a transcript, its pieces timing the hits as on the night.
+fn transcript(u: &RescoreUtterance, text: &str) -> Transcript {
+    let pieces: Vec<[f64; 4]> = u
+        .pieces_json
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default();
+    Transcript {
+        start: u.start_s,
+        end: u.end_s,
+        text: text.to_string(),
+        pieces: pieces
+            .into_iter()
+            .filter_map(|[start, end, a, b]| {
+                let span = a as usize..b as usize;
+                Some(Piece {
+                    start,
+                    end,
+                    text: text.get(span.clone())?.to_string(),
+                    span,
+                    no_speech_prob: 0.0,
+                    avg_logprob: 0.0,
+                })
+            })
+            .collect(),
+        rejected: Vec::new(),
+    }
+}

@@ -1,0 +1,110 @@
+//! Wiring a live run from its configuration: the sources, the model, every sink and the page.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::asr::Transcriber;
+use crate::config::Config;
+use crate::error::Error;
+use crate::matcher::Matcher;
+use crate::sink::{EventSink, JsonLines, Terminal, Webhook, WebhookOptions};
+
+use super::{Live, Sources, Summary};
+
+/// A live run as the command line describes it.
+pub struct Launch {
+    pub config: Config,
+    /// Replay this folder's recordings in real time instead of capturing the `[[window]]`s.
+    pub replay: Option<PathBuf>,
+    /// Replay speed (1 = real time).
+    pub speed: f64,
+    /// Every event as JSON lines on stdout (else readable lines for people).
+    pub jsonl: bool,
+    /// With readable lines: every utterance and score change too.
+    pub verbose: bool,
+    /// Set to finish what was heard and stop.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Builds the sources and sinks (terminal or JSON lines, the alert log, the webhook's outbox, the
+/// supervisors' page) and runs until the replay ends or `stop` is set.
+pub fn launch(l: Launch) -> Result<Summary, Error> {
+    let config = &l.config;
+    let sources = match &l.replay {
+        Some(dir) => Sources::Replay {
+            windows: crate::audio::replay::replay_windows(dir).map_err(Error::Input)?,
+            speed: l.speed,
+        },
+        None if config.window.is_empty() => {
+            return Err(Error::Input(
+                "no windows to listen to — give --config with one [[window]] per window (see README), or --replay DIR".into(),
+            ))
+        }
+        None => {
+            // A device missing now is retried while the run goes on (its windows show offline);
+            // say so at once, in one line, so a typo is not mistaken for an unplugged cable.
+            for spec in super::device_specs(&config.window) {
+                if let Err(e) = crate::audio::capture::check(&spec) {
+                    eprintln!("warning: {e} — its windows stay offline until it works");
+                }
+            }
+            Sources::Devices(config.window.clone())
+        }
+    };
+    let matcher = Matcher::with_config(&config.lexicon()?, config.matcher);
+    let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+
+    let io = |what: &str, e: std::io::Error| Error::Input(format!("{what}: {e}"));
+    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
+    sinks.push(if l.jsonl {
+        Box::new(JsonLines::new(Box::new(std::io::stdout())))
+    } else {
+        Box::new(Terminal::new(Box::new(std::io::stdout())).verbose(l.verbose))
+    });
+    if let Some(path) = &config.live.log {
+        sinks.push(Box::new(
+            JsonLines::append(path).map_err(|e| io(&path.display().to_string(), e))?,
+        ));
+    }
+    if let Some(url) = &config.live.webhook {
+        sinks.push(Box::new(
+            Webhook::start(url, &config.live.outbox, WebhookOptions::default())
+                .map_err(|e| io(url, e))?,
+        ));
+    }
+    let server = match &config.live.http {
+        Some(addr) => {
+            let addr = addr.parse().map_err(|_| {
+                Error::Input(format!(
+                    "{addr}: not an address — give HOST:PORT, e.g. 0.0.0.0:8080"
+                ))
+            })?;
+            let server = crate::serve::Server::start(crate::serve::ServeConfig {
+                addr,
+                clip_dir: config.live.clips.clone(),
+                windows: super::windows(&sources, config)
+                    .into_iter()
+                    .map(|w| (w.id, w.label))
+                    .collect(),
+            })
+            .map_err(|e| Error::Input(e.to_string()))?;
+            eprintln!("supervisors' page: http://{}/alerts", server.local_addr());
+            sinks.push(Box::new(server.sink()));
+            Some(server)
+        }
+        None => None,
+    };
+    let summary = super::run(Live {
+        transcriber: &transcriber,
+        matcher: &matcher,
+        config,
+        sources,
+        sinks,
+        stop: l.stop,
+    })?;
+    if let Some(server) = server {
+        server.shutdown();
+    }
+    Ok(summary)
+}
