@@ -15,6 +15,7 @@
 
 pub mod capture;
 mod error;
+mod framing;
 pub mod replay;
 mod resample;
 mod wav;
