@@ -35,6 +35,15 @@ pub enum AudioErrorKind {
     Truncated,
     /// An I/O error in the middle of the data; the part before it was yielded first.
     Read,
+    /// Damaged compressed audio: packets that would not decode (replaced by silence) or a stream
+    /// that stops decoding part-way; the readable part was yielded first.
+    Corrupt,
+    /// A video file (MP4/MKV with a picture track, AVI, FLV, MPEG): extract its audio first.
+    Video,
+    /// Not audio at all: a text file, or content no reader recognises.
+    NotAudio,
+    /// An evidence clip could not be written (folder, disk, encoder).
+    Write,
 }
 
 #[derive(Debug)]
@@ -63,6 +72,41 @@ pub(crate) enum Repr {
         err: io::Error,
     },
     Resampler(String),
+    /// AMR speech (`#!AMR` magic): common on phones and cheap recorders, not decoded here.
+    Amr,
+    /// A video container; `container` names it (e.g. "MP4").
+    Video {
+        container: &'static str,
+    },
+    /// Text (`what` = "text") or unrecognised content (`what` = None).
+    NotAudio {
+        what: Option<&'static str>,
+    },
+    /// A known container holding audio in a codec that is not decoded here.
+    Codec {
+        container: &'static str,
+        codec: String,
+    },
+    /// A compressed file whose headers the reader refuses.
+    BrokenFile {
+        format: &'static str,
+        detail: String,
+    },
+    /// `damaged` packets left out (as silence of their length when the decoder refused them; lost
+    /// when the demuxer had to skip garbage to find the next one), the first at `first_s`;
+    /// `stopped` when decoding had to give up there (too many in a row, a stream change).
+    Corrupt {
+        format: &'static str,
+        damaged: u64,
+        first_s: f64,
+        stopped: Option<String>,
+    },
+    /// Writing a clip failed.
+    Write {
+        err: io::Error,
+    },
+    /// The Opus encoder refused (never expected with our fixed settings).
+    Encode(String),
 }
 
 impl AudioError {
@@ -89,6 +133,12 @@ impl AudioError {
             Repr::Empty { .. } => AudioErrorKind::Empty,
             Repr::Truncated { .. } => AudioErrorKind::Truncated,
             Repr::Read { .. } | Repr::Resampler(_) => AudioErrorKind::Read,
+            Repr::Amr | Repr::Codec { .. } => AudioErrorKind::Unsupported,
+            Repr::Video { .. } => AudioErrorKind::Video,
+            Repr::NotAudio { .. } => AudioErrorKind::NotAudio,
+            Repr::BrokenFile { .. } => AudioErrorKind::Malformed,
+            Repr::Corrupt { .. } => AudioErrorKind::Corrupt,
+            Repr::Write { .. } | Repr::Encode(_) => AudioErrorKind::Write,
         }
     }
 
@@ -96,7 +146,7 @@ impl AudioError {
     pub fn kept_partial_audio(&self) -> bool {
         matches!(
             self.kind(),
-            AudioErrorKind::Truncated | AudioErrorKind::Read
+            AudioErrorKind::Truncated | AudioErrorKind::Read | AudioErrorKind::Corrupt
         )
     }
 }
@@ -105,6 +155,8 @@ impl fmt::Display for AudioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = one_line(&self.path.display().to_string());
         let arg = shell_arg(&self.path);
+        // What the suggested ffmpeg command writes: the same name, as a 16 kHz WAV.
+        let wav = shell_arg(&wav_target(&self.path));
         match &self.repr {
             Repr::NotFound => write!(f, "{name}: file not found — check the path"),
             Repr::Open(e) => write!(
@@ -158,6 +210,64 @@ impl fmt::Display for AudioError {
                 "{name}: resampling failed ({}) — convert it first with `sox {arg} -r 16000 -c 1 out.wav`",
                 one_line(detail)
             ),
+            Repr::Amr => write!(
+                f,
+                "{name}: AMR audio is not supported — convert it with `ffmpeg -i {arg} -ar 16000 {wav}`"
+            ),
+            Repr::Video { container } => write!(
+                f,
+                "{name}: a video file ({container}) — extract its audio with `ffmpeg -i {arg} -vn -ar 16000 {wav}`"
+            ),
+            Repr::NotAudio { what } => {
+                let why = match what {
+                    Some(kind) => format!("not an audio file (looks like {kind})"),
+                    None => "not an audio file (no known audio format)".to_string(),
+                };
+                write!(
+                    f,
+                    "{name}: {why} — check that the right file was copied; recordings are read as WAV, MP3, AAC/M4A, FLAC, Ogg/Vorbis or Opus (other audio: `ffmpeg -i {arg} -ar 16000 {wav}`)"
+                )
+            }
+            Repr::Codec { container, codec } => write!(
+                f,
+                "{name}: {} audio in {container} is not supported — convert it with `ffmpeg -i {arg} -ar 16000 {wav}`",
+                one_line(codec)
+            ),
+            Repr::BrokenFile { format, detail } => write!(
+                f,
+                "{name}: broken {format} file ({}) — copy it again, or re-encode what is readable with `ffmpeg -i {arg} -ar 16000 {wav}`",
+                one_line(detail)
+            ),
+            Repr::Corrupt {
+                format,
+                damaged,
+                first_s,
+                stopped,
+            } => {
+                let what = match stopped {
+                    Some(why) => format!(
+                        "damaged {format} audio: decoding stopped at {first_s:.1} s ({})",
+                        one_line(why)
+                    ),
+                    None => format!(
+                        "damaged {format} audio: {damaged} unreadable packet(s) from {first_s:.1} s were left out"
+                    ),
+                };
+                write!(
+                    f,
+                    "{name}: {what} — the rest was analysed; copy the file again if the recorder still has it"
+                )
+            }
+            Repr::Write { err } => write!(
+                f,
+                "{name}: cannot write the clip ({}) — check that the folder is writable and the disk has space",
+                one_line(&err.to_string())
+            ),
+            Repr::Encode(detail) => write!(
+                f,
+                "{name}: the Opus encoder failed ({}) — report this with the recording it came from",
+                one_line(detail)
+            ),
         }
     }
 }
@@ -165,9 +275,22 @@ impl fmt::Display for AudioError {
 impl std::error::Error for AudioError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.repr {
-            Repr::Open(e) | Repr::Read { err: e, .. } => Some(e),
+            Repr::Open(e) | Repr::Read { err: e, .. } | Repr::Write { err: e } => Some(e),
             _ => None,
         }
+    }
+}
+
+/// Where a suggested conversion writes: the same name as a WAV, never the input itself.
+fn wav_target(path: &Path) -> PathBuf {
+    let is_wav = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    if is_wav {
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        path.with_file_name(format!("{stem}-16k.wav"))
+    } else {
+        path.with_extension("wav")
     }
 }
 
@@ -216,6 +339,34 @@ mod tests {
                 err: io::Error::other("x"),
             },
             Repr::Resampler("x".into()),
+            Repr::Amr,
+            Repr::Video { container: "MP4" },
+            Repr::NotAudio { what: Some("text") },
+            Repr::NotAudio { what: None },
+            Repr::Codec {
+                container: "MP4",
+                codec: "AMR-NB".into(),
+            },
+            Repr::BrokenFile {
+                format: "MP4",
+                detail: "no\nmoov".into(),
+            },
+            Repr::Corrupt {
+                format: "MP3",
+                damaged: 3,
+                first_s: 1.0,
+                stopped: None,
+            },
+            Repr::Corrupt {
+                format: "MP3",
+                damaged: 30,
+                first_s: 1.0,
+                stopped: Some("lost\nsync".into()),
+            },
+            Repr::Write {
+                err: io::Error::other("disk\nfull"),
+            },
+            Repr::Encode("x".into()),
         ];
         for repr in errors {
             let text = AudioError::new(p, repr).to_string();
@@ -230,5 +381,19 @@ mod tests {
         assert_eq!(shell_arg(Path::new("samples/a_1.wav")), "samples/a_1.wav");
         assert_eq!(shell_arg(Path::new("窗口 1.wav")), "'窗口 1.wav'");
         assert_eq!(shell_arg(Path::new("it's.wav")), r"'it'\''s.wav'");
+    }
+
+    #[test]
+    fn conversions_never_overwrite_their_input() {
+        assert_eq!(wav_target(Path::new("d/W07.amr")), Path::new("d/W07.wav"));
+        assert_eq!(
+            wav_target(Path::new("d/W07.WAV")),
+            Path::new("d/W07-16k.wav")
+        );
+        let text = AudioError::new(Path::new("rec.amr"), Repr::Amr).to_string();
+        assert_eq!(
+            text,
+            "rec.amr: AMR audio is not supported — convert it with `ffmpeg -i rec.amr -ar 16000 rec.wav`"
+        );
     }
 }

@@ -4,6 +4,10 @@
 //! (rubato) into [`AudioFrame`]s; [`read_wav`] collects a whole file; [`AudioError`] is one line
 //! that names the file, what is wrong and the fix.
 //!
+//! [`open`] reads any recording by its content (WAV here, MP3/AAC/FLAC/Ogg/Opus through
+//! symphonia) and refuses AMR, video and non-audio files in one line; [`probe`] tells format,
+//! duration and creation time from the headers; [`clip::write_opus`] keeps evidence clips.
+//!
 //! Also: [`AudioSource`] (the trait every source implements, so a microphone can be one later),
 //! [`AudioInfo`] via [`WavSource::info`] for reports, [`AudioErrorKind`] via
 //! [`AudioError::kind`], and [`MemorySource`] for samples already in memory.
@@ -14,13 +18,17 @@
 //! frames first and then one `Err` item; callers may report it and keep what they got.
 
 pub mod capture;
+pub mod clip;
+mod decode;
 mod error;
+mod framing;
 pub mod replay;
 mod resample;
 mod wav;
 
 use std::path::Path;
 
+pub use decode::{open, probe, Probe};
 pub use error::{AudioError, AudioErrorKind};
 pub use wav::WavSource;
 

@@ -11,8 +11,8 @@ use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::error::{AudioError, Repr};
-use super::resample::StreamResampler;
-use super::{AudioFrame, AudioInfo, SampleFormat, DEFAULT_FRAME_SAMPLES, SAMPLE_RATE};
+use super::framing::{Decode, Framed, Step};
+use super::{AudioFrame, AudioInfo, SampleFormat};
 
 /// Input frames decoded per step: bounds memory for multi-hour files.
 const READ_FRAMES: usize = 4096;
@@ -49,26 +49,20 @@ type DataReader = BufReader<io::Chain<Cursor<Vec<u8>>, io::Take<File>>>;
 pub struct WavSource {
     path: PathBuf,
     info: AudioInfo,
-    decoder: Decoder,
-    channels: usize,
-    frames_left: u64,
-    frames_read: u64,
-    resampler: StreamResampler,
-    ready: Vec<f32>,
-    ready_pos: usize,
-    emitted: u64,
-    frame_samples: usize,
-    state: State,
-    /// Yielded after the last frame: the file was shorter than its header says.
-    truncated_from: Option<f64>,
-    deferred: Option<AudioError>,
+    frames: Framed<WavDecoder>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Reading,
-    Draining,
-    Done,
+/// The hound side of a [`WavSource`]: whole input frames, averaged to mono.
+struct WavDecoder {
+    path: PathBuf,
+    decoder: Decoder,
+    channels: usize,
+    rate: u32,
+    frames_left: u64,
+    frames_read: u64,
+    /// Seconds readable, and `Some(declared seconds)` when the file is shorter than its header says.
+    duration_s: f64,
+    truncated_from: Option<f64>,
 }
 
 enum Decoder {
@@ -93,7 +87,7 @@ impl std::fmt::Debug for WavSource {
         f.debug_struct("WavSource")
             .field("path", &self.path)
             .field("info", &self.info)
-            .field("frame_samples", &self.frame_samples)
+            .field("frame_samples", &self.frames.frame_samples())
             .finish_non_exhaustive()
     }
 }
@@ -133,8 +127,19 @@ impl WavSource {
 
         let frames = layout.usable_bytes / fmt.block_align as u64;
         let rate = fmt.sample_rate as f64;
-        let resampler =
-            StreamResampler::new(fmt.sample_rate).map_err(|e| err(Repr::Resampler(e)))?;
+        let duration_s = frames as f64 / rate;
+        let decoder = WavDecoder {
+            path: path.to_path_buf(),
+            decoder,
+            channels: fmt.channels as usize,
+            rate: fmt.sample_rate,
+            frames_left: frames,
+            frames_read: 0,
+            duration_s,
+            truncated_from: layout
+                .declared_bytes
+                .map(|b| b as f64 / fmt.block_align as f64 / rate),
+        };
         Ok(WavSource {
             path: path.to_path_buf(),
             info: AudioInfo {
@@ -142,28 +147,15 @@ impl WavSource {
                 channels: fmt.channels,
                 bits: fmt.valid_bits,
                 format: fmt.format,
-                duration_s: frames as f64 / rate,
+                duration_s,
             },
-            decoder,
-            channels: fmt.channels as usize,
-            frames_left: frames,
-            frames_read: 0,
-            resampler,
-            ready: Vec::new(),
-            ready_pos: 0,
-            emitted: 0,
-            frame_samples: DEFAULT_FRAME_SAMPLES,
-            state: State::Reading,
-            truncated_from: layout
-                .declared_bytes
-                .map(|b| b as f64 / fmt.block_align as f64 / rate),
-            deferred: None,
+            frames: Framed::new(path, decoder)?,
         })
     }
 
     /// Sets the length of the frames this source yields, in 16 kHz samples (at least 1).
     pub fn with_frame_samples(mut self, n: usize) -> WavSource {
-        self.frame_samples = n.max(1);
+        self.frames.set_frame_samples(n);
         self
     }
 
@@ -176,13 +168,22 @@ impl WavSource {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
 
-    /// Decodes up to [`READ_FRAMES`] input frames into `ready`; at the end, flushes the
-    /// resampler and moves to `Draining`.
-    fn fill(&mut self) {
+impl Iterator for WavSource {
+    type Item = Result<AudioFrame, AudioError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.frames.next()
+    }
+}
+
+impl Decode for WavDecoder {
+    /// Decodes up to [`READ_FRAMES`] input frames, averaged to mono.
+    fn read(&mut self, block: &mut Vec<f32>) -> Step {
         let want = self.frames_left.min(READ_FRAMES as u64) as usize;
-        let mut block = Vec::with_capacity(want);
         let mut failure = None;
+        let mut got = 0u64;
         'frames: for _ in 0..want {
             let mut sum = 0.0f32;
             for _ in 0..self.channels {
@@ -199,79 +200,40 @@ impl WavSource {
                 }
             }
             block.push(sum / self.channels as f32);
+            got += 1;
         }
-        self.frames_left -= block.len() as u64;
-        self.frames_read += block.len() as u64;
-        if let Err(e) = self.resampler.push(&block, &mut self.ready) {
-            failure.get_or_insert(hound::Error::IoError(io::Error::other(e)));
-        }
+        self.frames_left -= got;
+        self.frames_read += got;
 
         if let Some(e) = failure {
             let err = match e {
                 hound::Error::IoError(err) => err,
                 other => io::Error::other(other.to_string()),
             };
-            self.deferred = Some(AudioError::new(
+            Step::End(Some(AudioError::new(
                 &self.path,
                 Repr::Read {
-                    after_s: self.frames_read as f64 / self.info.sample_rate as f64,
+                    after_s: self.frames_read as f64 / self.rate as f64,
                     err,
                 },
-            ));
+            )))
         } else if self.frames_left > 0 {
-            return;
-        } else if let Some(declared_s) = self.truncated_from {
-            self.deferred = Some(AudioError::new(
-                &self.path,
-                Repr::Truncated {
-                    read_s: self.info.duration_s,
-                    declared_s,
-                },
-            ));
+            Step::More
+        } else {
+            Step::End(self.truncated_from.map(|declared_s| {
+                AudioError::new(
+                    &self.path,
+                    Repr::Truncated {
+                        read_s: self.duration_s,
+                        declared_s,
+                    },
+                )
+            }))
         }
-        if let Err(e) = self.resampler.finish(&mut self.ready) {
-            self.deferred
-                .get_or_insert(AudioError::new(&self.path, Repr::Resampler(e)));
-        }
-        self.state = State::Draining;
     }
 
-    fn take_frame(&mut self, n: usize) -> AudioFrame {
-        let samples = self.ready[self.ready_pos..self.ready_pos + n].to_vec();
-        self.ready_pos += n;
-        // Compact now and then rather than shifting on every frame.
-        if self.ready_pos > 1 << 16 {
-            self.ready.drain(..self.ready_pos);
-            self.ready_pos = 0;
-        }
-        let frame = AudioFrame {
-            start: self.emitted as f64 / SAMPLE_RATE as f64,
-            samples,
-        };
-        self.emitted += n as u64;
-        frame
-    }
-}
-
-impl Iterator for WavSource {
-    type Item = Result<AudioFrame, AudioError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let available = self.ready.len() - self.ready_pos;
-            if available >= self.frame_samples {
-                return Some(Ok(self.take_frame(self.frame_samples)));
-            }
-            match self.state {
-                State::Reading => self.fill(),
-                State::Draining if available > 0 => return Some(Ok(self.take_frame(available))),
-                State::Draining => {
-                    self.state = State::Done;
-                    return self.deferred.take().map(Err);
-                }
-                State::Done => return None,
-            }
-        }
+    fn rate(&self) -> u32 {
+        self.rate
     }
 }
 

@@ -4,6 +4,7 @@ mod alerts;
 mod audio;
 mod capture;
 mod cli;
+mod formats;
 mod live;
 mod matching;
 mod model;
