@@ -575,8 +575,7 @@ fn batch(
     let matcher = Matcher::with_config(&lexicon, config.matcher);
     let model = model::resolve(config.model.as_deref());
     let transcriber = Transcriber::load(&model.path, config.asr.clone())?;
-    let model_sha256 =
-        courtesy::batch::file_sha256(&model.path).map_err(anyhow::Error::msg)?;
+    let model_sha256 = courtesy::batch::file_sha256(&model.path).map_err(anyhow::Error::msg)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let stop = std::sync::Arc::clone(&stop);
@@ -584,7 +583,9 @@ fn batch(
             if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("stopping after the file in hand (Ctrl-C again to quit now; a re-run redoes it)");
+            eprintln!(
+                "stopping after the file in hand (Ctrl-C again to quit now; a re-run redoes it)"
+            );
         })?;
     }
     let summary = courtesy::batch::run(&courtesy::batch::Night {
@@ -654,7 +655,10 @@ fn report(
         (None, Some((from, to))) => Period::range(day(from)?, day(to)?)?,
         (None, None) => {
             let latest = store.query("SELECT MAX(day) AS day FROM window_scores", &[])?;
-            match latest.first().and_then(|r| r.opt_string("day").ok().flatten()) {
+            match latest
+                .first()
+                .and_then(|r| r.opt_string("day").ok().flatten())
+            {
                 Some(d) => Period::day(day(&d)?),
                 None => anyhow::bail!(
                     "{}: no scored day in the record yet — run `courtesy batch` first",
@@ -672,7 +676,9 @@ fn report(
     let clips = relative(base, &config.batch.clip_dir());
     let render = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         match format {
-            ReportFormat::Html => w.write_all(courtesy::report::html::render(&report, &clips).as_bytes()),
+            ReportFormat::Html => {
+                w.write_all(courtesy::report::html::render(&report, &clips).as_bytes())
+            }
             ReportFormat::Json => courtesy::report::json::write(&report, w),
             ReportFormat::Csv => courtesy::report::csv::write(&report, csv_table(table), w),
         }
@@ -691,12 +697,13 @@ fn relative(base: &Path, target: &Path) -> String {
             .unwrap_or_else(|_| p.to_path_buf())
             .components()
             .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .map(|c| c.as_os_str().to_os_string())
             .collect::<Vec<_>>()
     };
     let (b, t) = (abs(base), abs(target));
     let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
     let mut parts: Vec<String> = vec!["..".into(); b.len() - common];
-    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(t[common..].iter().map(|c| c.to_string_lossy().into_owned()));
     if parts.is_empty() {
         ".".into()
     } else {

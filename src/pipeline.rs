@@ -326,11 +326,6 @@ fn failure(rec: &Recording, error: String) -> Failure {
     }
 }
 
-/// Opens any recording the audio stage can decode.
-fn open(file: &Path) -> Result<Box<dyn crate::audio::AudioSource>, crate::audio::AudioError> {
-    crate::audio::WavSource::open(file).map(|s| Box::new(s) as Box<dyn crate::audio::AudioSource>)
-}
-
 /// Reader thread: decodes each file in turn and cuts it into speech segments.
 fn read_all<N>(mut next: N, vad_config: &VadConfig, tx: SyncSender<Decoded>)
 where
@@ -340,7 +335,7 @@ where
         let mut seconds = 0.0;
         let mut segments = 0;
         let mut vad = Segmenter::new(vad_config.clone());
-        let error = match open(&file) {
+        let error = match crate::audio::open(&file) {
             Err(e) => Some(e.to_string()),
             Ok(source) => {
                 let mut error = None;

@@ -8,8 +8,8 @@ use crate::lexicon::Kind;
 use crate::matcher::{Hit, Matcher, Method};
 use crate::score::{score_window, ScoreWeights, WindowScore};
 use crate::store::{
-    DayScores, DayUtterance, RescoreUtterance, RescoredRecording, SessionRow, StaffScoreRow,
-    Store, StoreError, StoredHit, WindowScoreRow,
+    DayScores, DayUtterance, RescoreUtterance, RescoredRecording, SessionRow, StaffScoreRow, Store,
+    StoreError, StoredHit, WindowScoreRow,
 };
 use crate::utterance::{TimedHit, Utterance};
 
@@ -199,8 +199,9 @@ pub fn rematch_utterances(
             .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
         for h in &heard.hits {
             let at = |s: f64| {
-                clock
-                    .map(|c| c + chrono::Duration::milliseconds(((s - u.start_s) * 1000.0).round() as i64))
+                clock.map(|c| {
+                    c + chrono::Duration::milliseconds(((s - u.start_s) * 1000.0).round() as i64)
+                })
             };
             let mut stored = super::record::stored_hit(h, &at);
             if stored.day.is_none() {

@@ -37,10 +37,7 @@ pub fn find(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Unreadable>) {
             Err(e) => {
                 bad.push(Unreadable {
                     path: p.clone(),
-                    error: format!(
-                        "{}: cannot read it ({e}) — check the path",
-                        p.display()
-                    ),
+                    error: format!("{}: cannot read it ({e}) — check the path", p.display()),
                 });
                 continue;
             }
@@ -113,13 +110,11 @@ fn walk(
 
 /// Whether a file's ending is one a recorder writes.
 pub fn is_recording(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| {
-            RECORDING_EXTENSIONS
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(e))
-        })
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        RECORDING_EXTENSIONS
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(e))
+    })
 }
 
 #[cfg(test)]

@@ -112,9 +112,8 @@ pub fn prune(
     retention: &RetentionConfig,
     today: NaiveDate,
 ) -> Result<Pruned, StoreError> {
-    let before = |days: Option<u32>| {
-        days.map(|d| (today - chrono::Duration::days(d as i64)).to_string())
-    };
+    let before =
+        |days: Option<u32>| days.map(|d| (today - chrono::Duration::days(d as i64)).to_string());
     let outcome = store.prune(
         before(retention.audio_days).as_deref(),
         before(retention.text_days).as_deref(),

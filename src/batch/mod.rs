@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::lexicon::Lexicon;
 use crate::matcher::Matcher;
 use crate::pipeline::Streamed;
-use crate::store::{FileRecord, Lease, NewRecording, RunInfo, Store, StoreError};
+use crate::store::{Lease, NewRecording, RunInfo, Store, StoreError};
 
 pub use maintain::{prune, rescore, rescore_days_since, Pruned, Rescored, RetentionConfig};
 pub use progress::ProgressMode;
@@ -215,10 +215,12 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
     // Find, hash and register. Hashing reads each file once (about 1 GB/s): the content, not the
     // name, says whether a recording was done.
     let (files, unreadable) = discover::find(&night.paths);
-    summary.failed.extend(unreadable.into_iter().map(|u| Failed {
-        file: u.path,
-        error: u.error,
-    }));
+    summary
+        .failed
+        .extend(unreadable.into_iter().map(|u| Failed {
+            file: u.path,
+            error: u.error,
+        }));
     summary.files = files.len();
     let rules = rules_hash(&night.model_sha256, night.config);
     let patterns = cfg.patterns();
@@ -285,7 +287,10 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
                         continue;
                     }
                     last = Instant::now();
-                    let leases: Vec<Lease> = held.lock().map(|h| h.values().cloned().collect()).unwrap_or_default();
+                    let leases: Vec<Lease> = held
+                        .lock()
+                        .map(|h| h.values().cloned().collect())
+                        .unwrap_or_default();
                     for lease in leases {
                         let _ = store.renew(&lease);
                     }
@@ -321,8 +326,17 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
                     // the pipeline) may yet come free — a dead box's lease expires — so wait
                     // until every file is finished one way or the other.
                     match store.recording_status(&todo) {
-                        Ok(states) if states.iter().all(|s| s.status == "done" || s.status == "failed") => return None,
-                        Ok(_) => std::thread::sleep((lease_for / 4).clamp(Duration::from_millis(100), Duration::from_secs(2))),
+                        Ok(states)
+                            if states
+                                .iter()
+                                .all(|s| s.status == "done" || s.status == "failed") =>
+                        {
+                            return None
+                        }
+                        Ok(_) => std::thread::sleep(
+                            (lease_for / 4)
+                                .clamp(Duration::from_millis(100), Duration::from_secs(2)),
+                        ),
                         Err(e) => {
                             eprintln!("error: {e}");
                             return None;
@@ -332,83 +346,76 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
             }
         };
         let mut files: BTreeMap<i64, record::FileInProgress> = BTreeMap::new();
-        crate::pipeline::stream(
-            next,
-            workers,
-            &night.config.vad,
-            |event| match event {
-                Streamed::Transcript {
-                    file,
-                    transcript,
-                    segment,
-                } => {
-                    let id = file as i64;
-                    let Some(entry) = by_id.get(&id) else { return };
-                    summary.speech_seconds += transcript.end - transcript.start;
-                    let f = files.entry(id).or_default();
-                    f.push(record::utterance(
-                        &record::Context {
-                            window: &entry.window,
-                            sha256: &entry.sha256,
-                            clock_start: entry.clock.start,
-                            matcher: night.matcher,
-                            clip_dir: &clip_dir,
-                            clip_sample: cfg.clip_sample,
-                        },
-                        &transcript,
-                        &segment.samples,
-                    ));
-                }
-                Streamed::FileDone {
-                    file,
-                    seconds,
-                    error,
-                } => {
-                    let id = file as i64;
-                    let lease = held.lock().ok().and_then(|mut h| h.remove(&id));
-                    let (Some(lease), Some(entry)) = (lease, by_id.get(&id)) else {
-                        return;
-                    };
-                    let heard = files.remove(&id).unwrap_or_default();
-                    summary.audio_seconds += seconds;
-                    let record = heard.into_record(
-                        FileRecordHead {
-                            duration: seconds,
-                            format: entry.format.clone(),
-                            clock: &entry.clock,
-                            error: error.clone(),
-                            lexicon_version: &lexicon_version,
-                            run_id,
-                        },
-                    );
-                    match store.complete(&lease, &record) {
-                        Ok(()) => {
-                            summary.analysed += 1;
-                            if let Some(e) = &error {
-                                summary.failed.push(Failed {
-                                    file: entry.file.clone(),
-                                    error: e.clone(),
-                                });
-                            }
-                            progress.file(&entry.file, entry.bytes, seconds, error.as_deref());
+        crate::pipeline::stream(next, workers, &night.config.vad, |event| match event {
+            Streamed::Transcript {
+                file,
+                transcript,
+                segment,
+            } => {
+                let id = file as i64;
+                let Some(entry) = by_id.get(&id) else { return };
+                summary.speech_seconds += transcript.end - transcript.start;
+                let f = files.entry(id).or_default();
+                f.push(record::utterance(
+                    &record::Context {
+                        window: &entry.window,
+                        sha256: &entry.sha256,
+                        clock_start: entry.clock.start,
+                        matcher: night.matcher,
+                        clip_dir: &clip_dir,
+                        clip_sample: cfg.clip_sample,
+                    },
+                    &transcript,
+                    &segment.samples,
+                ));
+            }
+            Streamed::FileDone {
+                file,
+                seconds,
+                error,
+            } => {
+                let id = file as i64;
+                let lease = held.lock().ok().and_then(|mut h| h.remove(&id));
+                let (Some(lease), Some(entry)) = (lease, by_id.get(&id)) else {
+                    return;
+                };
+                let heard = files.remove(&id).unwrap_or_default();
+                summary.audio_seconds += seconds;
+                let record = heard.into_record(FileRecordHead {
+                    duration: seconds,
+                    format: entry.format.clone(),
+                    clock: &entry.clock,
+                    error: error.clone(),
+                    lexicon_version: &lexicon_version,
+                    run_id,
+                });
+                match store.complete(&lease, &record) {
+                    Ok(()) => {
+                        summary.analysed += 1;
+                        if let Some(e) = &error {
+                            summary.failed.push(Failed {
+                                file: entry.file.clone(),
+                                error: e.clone(),
+                            });
                         }
-                        Err(StoreError::LeaseLost { .. }) => {
-                            summary.taken_over += 1;
-                            progress.note(&format!(
+                        progress.file(&entry.file, entry.bytes, seconds, error.as_deref());
+                    }
+                    Err(StoreError::LeaseLost { .. }) => {
+                        summary.taken_over += 1;
+                        progress.note(&format!(
                                 "note: {} was taken over by another box (this one was too slow to renew its lease); its result is theirs",
                                 entry.file.display()
                             ));
+                    }
+                    Err(e) => {
+                        if store_error.is_none() {
+                            store_error = Some(e);
                         }
-                        Err(e) => {
-                            if store_error.is_none() {
-                                store_error = Some(e);
-                            }
-                            night.stop.store(true, Ordering::SeqCst);
-                        }
+                        night.stop.store(true, Ordering::SeqCst);
                     }
                 }
-            },
-        );
+            }
+        });
         heartbeat_stop.store(true, Ordering::SeqCst);
     });
     progress.finish();
@@ -441,7 +448,11 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
     } else {
         0.0
     };
-    let status = if night.stop.load(Ordering::SeqCst) { "stopped" } else { "done" };
+    let status = if night.stop.load(Ordering::SeqCst) {
+        "stopped"
+    } else {
+        "done"
+    };
     store.end_run(
         run_id,
         status,
@@ -472,7 +483,12 @@ fn describe(
     let sha256 = file_sha256(file)?;
     let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let probe = crate::audio::probe(file).ok();
-    let clock = clock::clock_start(file, patterns, probe.as_ref().and_then(|p| p.created), offset)?;
+    let clock = clock::clock_start(
+        file,
+        patterns,
+        probe.as_ref().and_then(|p| p.created),
+        offset,
+    )?;
     let window = window
         .map(str::to_string)
         .or_else(|| clock.window.clone())
@@ -490,8 +506,12 @@ fn describe(
 
 /// sha256 of a file's content, streamed.
 pub fn file_sha256(file: &Path) -> Result<String, String> {
-    let mut f = std::fs::File::open(file)
-        .map_err(|e| format!("{}: cannot read it ({e}) — check its permissions", file.display()))?;
+    let mut f = std::fs::File::open(file).map_err(|e| {
+        format!(
+            "{}: cannot read it ({e}) — check its permissions",
+            file.display()
+        )
+    })?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)
         .map_err(|e| format!("{}: cannot read it ({e}) — check the disk", file.display()))?;

@@ -44,7 +44,8 @@ impl FileInProgress {
 
     /// The file's record: utterances in time order, numbered.
     pub(crate) fn into_record(mut self, head: FileRecordHead) -> FileRecord {
-        self.utterances.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        self.utterances
+            .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         for (i, u) in self.utterances.iter_mut().enumerate() {
             u.seq = i as i64;
         }

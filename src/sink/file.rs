@@ -30,7 +30,12 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
     let probe = tempfile::Builder::new()
         .prefix(".courtesy-check")
         .tempfile_in(&dir)
-        .map_err(|e| format!("{}: cannot write there ({e}) — check permissions", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: cannot write there ({e}) — check permissions",
+                path.display()
+            )
+        })?;
     drop(probe);
     Ok(())
 }
@@ -42,7 +47,8 @@ pub fn write_atomically(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), String> {
     let dir = parent(path);
-    let fail = |e: std::io::Error| format!("{}: cannot write it ({e}) — check the disk", path.display());
+    let fail =
+        |e: std::io::Error| format!("{}: cannot write it ({e}) — check the disk", path.display());
     let mut tmp = tempfile::Builder::new()
         .prefix(".courtesy-")
         .tempfile_in(&dir)

@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use super::event::{Alert, Event};
 use super::EventSink;
-use crate::message::one_line;
 use crate::matcher::Method;
+use crate::message::one_line;
 
 /// Characters of transcript shown either side of the matched words in an alert line.
 const CONTEXT_CHARS: usize = 16;

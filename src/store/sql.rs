@@ -296,7 +296,10 @@ impl DbError {
                 );
                 let mut err = StoreError::db(
                     name,
-                    format!("{what}: {} — {fix}", crate::message::one_line(&e.to_string())),
+                    format!(
+                        "{what}: {} — {fix}",
+                        crate::message::one_line(&e.to_string())
+                    ),
                 );
                 if retry {
                     err = err.retryable();
