@@ -336,3 +336,31 @@ fn long_recording_decodes_in_flat_memory() {
     assert!(secs > 600.0, "{secs} s: not a long file");
     assert!(grew_mb < 64.0, "peak memory grew {grew_mb:.1} MB");
 }
+
+#[test]
+fn probe_reads_the_creation_date_of_a_wav() {
+    // L003.wav with a RIFF INFO list (ICRD) before its data chunk, as some recorders write.
+    let wav = std::fs::read(labelled("L003")).unwrap();
+    let data_at = wav.windows(4).position(|w| w == b"data").unwrap();
+    let icrd = b"2026-11-30 08:30:00\0";
+    let mut info = b"INFOICRD".to_vec();
+    info.extend_from_slice(&(icrd.len() as u32).to_le_bytes());
+    info.extend_from_slice(icrd);
+    let mut out = wav[..data_at].to_vec();
+    out.extend_from_slice(b"LIST");
+    out.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    out.extend_from_slice(&info);
+    out.extend_from_slice(&wav[data_at..]);
+    let riff_len = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff_len.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tagged.wav");
+    std::fs::write(&path, &out).unwrap();
+
+    let p = audio::probe(&path).unwrap();
+    assert_eq!(p.format, "wav");
+    let created = p.created.expect("ICRD read");
+    assert_eq!(created.naive_local().to_string(), "2026-11-30 08:30:00");
+    // The tag does not change the audio.
+    assert_eq!(frames_of(&path), frames_of(&labelled("L003")));
+}
