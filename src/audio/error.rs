@@ -256,7 +256,7 @@ impl fmt::Display for AudioError {
                 };
                 write!(
                     f,
-                    "{name}: {what} — the rest was analysed; copy the file again if the recorder still has it"
+                    "{name}: {what} — what could be decoded was analysed; copy the file again if the recorder still has it"
                 )
             }
             Repr::Write { err } => write!(
