@@ -23,7 +23,8 @@ pub enum AudioErrorKind {
     NotFound,
     /// The file exists but could not be opened (permissions, a directory, ...).
     Open,
-    /// Not a RIFF/WAVE file at all (or a 0-byte file).
+    /// Not a RIFF/WAVE file at all (from [`WavSource`](super::WavSource)), or a 0-byte file of
+    /// any format.
     NotWav,
     /// A WAVE file whose header is broken.
     Malformed,
@@ -255,7 +256,7 @@ impl fmt::Display for AudioError {
                 };
                 write!(
                     f,
-                    "{name}: {what} — the rest was analysed; copy the file again if the recorder still has it"
+                    "{name}: {what} — what could be decoded was analysed; copy the file again if the recorder still has it"
                 )
             }
             Repr::Write { err } => write!(

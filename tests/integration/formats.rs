@@ -151,8 +151,14 @@ fn probe_reports_format_duration_and_creation_time() {
             let created = p
                 .created
                 .unwrap_or_else(|| panic!("{name}: no creation time"));
-            // The script tags 2026-11-30 08:30:00, as local time or UTC depending on the tag.
-            assert_eq!(created.date_naive().to_string(), "2026-11-30", "{name}");
+            // The script tags 2026-11-30 08:30:00: MP4 keeps UTC, the other tags have no zone
+            // and are read as local time.
+            let shown = if name.ends_with(".m4a") {
+                created.with_timezone(&chrono::Utc).naive_utc()
+            } else {
+                created.naive_local()
+            };
+            assert_eq!(shown.to_string(), "2026-11-30 08:30:00", "{name}");
         } else {
             assert_eq!(p.created, None, "{name}");
         }
@@ -335,4 +341,32 @@ fn long_recording_decodes_in_flat_memory() {
     );
     assert!(secs > 600.0, "{secs} s: not a long file");
     assert!(grew_mb < 64.0, "peak memory grew {grew_mb:.1} MB");
+}
+
+#[test]
+fn probe_reads_the_creation_date_of_a_wav() {
+    // L003.wav with a RIFF INFO list (ICRD) before its data chunk, as some recorders write.
+    let wav = std::fs::read(labelled("L003")).unwrap();
+    let data_at = wav.windows(4).position(|w| w == b"data").unwrap();
+    let icrd = b"2026-11-30 08:30:00\0";
+    let mut info = b"INFOICRD".to_vec();
+    info.extend_from_slice(&(icrd.len() as u32).to_le_bytes());
+    info.extend_from_slice(icrd);
+    let mut out = wav[..data_at].to_vec();
+    out.extend_from_slice(b"LIST");
+    out.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    out.extend_from_slice(&info);
+    out.extend_from_slice(&wav[data_at..]);
+    let riff_len = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff_len.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tagged.wav");
+    std::fs::write(&path, &out).unwrap();
+
+    let p = audio::probe(&path).unwrap();
+    assert_eq!(p.format, "wav");
+    let created = p.created.expect("ICRD read");
+    assert_eq!(created.naive_local().to_string(), "2026-11-30 08:30:00");
+    // The tag does not change the audio.
+    assert_eq!(frames_of(&path), frames_of(&labelled("L003")));
 }
