@@ -58,6 +58,17 @@ pub fn write_atomically(
         write(&mut w).map_err(fail)?;
         w.flush().map_err(fail)?;
     }
+    // A temporary file is private (0600); the report is not: the usual mode, less the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o644);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(fail)?;
+    }
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
