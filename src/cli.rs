@@ -491,7 +491,7 @@ fn analyze(
             join(paths)
         );
     }
-    let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+    let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
     let mut analysis = pipeline::analyze(&recordings, &transcriber, &matcher, &config)?;
     analysis.failures.extend(unreadable);
     output(common, &analysis)?;
@@ -820,7 +820,7 @@ fn eval(
     let on_text = eval::evaluate(&labels, &text, &matcher);
     report.push(("text (labels read by the matcher)", on_text));
     if let (true, Some(pack)) = (audio, pack) {
-        let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+        let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
         let (heard, seconds, wall) =
             eval::transcribe_packed(dir, &labels, &transcriber, &config, pack)?;
         eprintln!(
@@ -832,7 +832,7 @@ fn eval(
             eval::evaluate(&labels, &heard, &matcher),
         ));
     } else if audio {
-        let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+        let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
         let (heard, analysis) = eval::transcribe(dir, &labels, &transcriber, &matcher, &config)?;
         for f in &analysis.failures {
             eprintln!("error: {}", f.error);

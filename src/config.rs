@@ -90,7 +90,15 @@ impl Config {
         }
     }
 
-    /// The model path in force.
+    /// The model to load, found as every command finds it (`--model`, `$COURTESY_MODEL`, the
+    /// per-user data folder, `./models`) and checked; a missing one names every place tried.
+    pub fn model(&self) -> Result<PathBuf, crate::model::ModelError> {
+        let r = crate::model::resolve(self.model.as_deref());
+        r.check()?;
+        Ok(r.path)
+    }
+
+    /// The model path in force (unchecked).
     pub fn model_path(&self) -> PathBuf {
         self.model
             .clone()

@@ -53,7 +53,7 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
         }
     };
     let matcher = Matcher::with_config(&config.lexicon()?, config.matcher);
-    let transcriber = Transcriber::load(&config.model_path(), config.asr.clone())?;
+    let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
 
     let io = |what: &str, e: std::io::Error| Error::Input(format!("{what}: {e}"));
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();

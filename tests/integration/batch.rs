@@ -33,7 +33,7 @@ fn night(dir: &Path) -> PathBuf {
             std::fs::copy(f, out.join(name)).unwrap();
         }
     }
-    let mp3 = root().join("samples/formats/L023.mp3");
+    let mp3 = root().join("samples/formats/L003.mp3");
     if mp3.exists() {
         std::fs::copy(&mp3, night.join("W04").join("W04_20261130_150000.mp3")).unwrap();
         n += 1;
@@ -164,7 +164,10 @@ fn kill_9_at_random_moments_then_rerun_gives_the_uninterrupted_record() {
     let whole = started.elapsed();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let expected = dump(reference.to_str().unwrap());
-    assert!(expected.iter().any(|l| l.starts_with("hit|")), "{expected:#?}");
+    assert!(
+        expected.iter().any(|l| l.starts_with("hit|")),
+        "{expected:#?}"
+    );
     assert!(expected.iter().any(|l| l.starts_with("score|")));
 
     // The same night, killed at random moments (from the first milliseconds, while files are
@@ -217,7 +220,11 @@ fn a_second_run_skips_what_is_done_and_bad_files_fail_alone() {
     let bad = night.join("W09");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("W09_20261130_100000.wav"), b"not a wav at all").unwrap();
-    std::fs::write(bad.join("W09_20261130_110000.amr"), b"#!AMR\n\x00\x01\x02\x03").unwrap();
+    std::fs::write(
+        bad.join("W09_20261130_110000.amr"),
+        b"#!AMR\n\x00\x01\x02\x03",
+    )
+    .unwrap();
     std::fs::write(bad.join("W09_20261130_120000.mp3"), b"").unwrap();
     let cfg = config(dir.path(), "");
     let db = dir.path().join("r.db");
@@ -237,8 +244,16 @@ fn a_second_run_skips_what_is_done_and_bad_files_fail_alone() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     // Each bad input: one line naming it; the good files are all analysed.
-    for name in ["W09_20261130_100000.wav", "W09_20261130_110000.amr", "W09_20261130_120000.mp3", "missing"] {
-        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:") && l.contains(name)).collect();
+    for name in [
+        "W09_20261130_100000.wav",
+        "W09_20261130_110000.amr",
+        "W09_20261130_120000.mp3",
+        "missing",
+    ] {
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("error:") && l.contains(name))
+            .collect();
         assert!(!lines.is_empty(), "{name}: {err}");
     }
     let first: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -247,8 +262,12 @@ fn a_second_run_skips_what_is_done_and_bad_files_fail_alone() {
     // Again: nothing good is redone; the bad files are retried (and fail again).
     let o = run(&args);
     let second: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(second["skipped"], first["analysed"], "{second}");
-    assert_eq!(second["analysed"], 3, "only the three bad files are tried again: {second}");
+    let good = first["analysed"].as_u64().unwrap() - 3;
+    assert_eq!(second["skipped"], good, "{second}");
+    assert_eq!(
+        second["analysed"], 3,
+        "only the three bad files are tried again: {second}"
+    );
     assert_eq!(o.status.code(), Some(1));
     let store = Store::open(db.to_str().unwrap()).unwrap();
     let dup = store
@@ -266,7 +285,10 @@ fn a_second_run_skips_what_is_done_and_bad_files_fail_alone() {
             &[],
         )
         .unwrap();
-    assert_eq!(rows[0].string("clock_start").unwrap(), "2026-11-30T08:00:00.000+08:00");
+    assert_eq!(
+        rows[0].string("clock_start").unwrap(),
+        "2026-11-30T08:00:00.000+08:00"
+    );
     assert_eq!(rows[0].string("clock_source").unwrap(), "name");
     assert_eq!(rows[0].string("window").unwrap(), "W02");
 }
@@ -274,15 +296,20 @@ fn a_second_run_skips_what_is_done_and_bad_files_fail_alone() {
 #[test]
 fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
     let _w = whisper_lock();
-    let pg = crate::pg::Postgres::start();
-    let url = pg.url();
+    let pg = crate::pg::database();
+    let url = pg.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let night = night(dir.path());
     // Short leases so the dead worker's file is taken over quickly; one Whisper thread each.
-    let cfg = config(dir.path(), "lease_seconds = 3\n").to_str().unwrap().to_string();
+    let cfg = config(dir.path(), "lease_seconds = 3\n")
+        .to_str()
+        .unwrap()
+        .to_string();
     std::fs::write(
         &cfg,
-        std::fs::read_to_string(&cfg).unwrap().replace("threads = 2", "threads = 1"),
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("threads = 2", "threads = 1"),
     )
     .unwrap();
     let args = [
@@ -294,7 +321,9 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
         &url,
         "--lines",
     ];
-    let mut workers: Vec<Child> = (0..3).map(|_| courtesy_cmd(&args).spawn().unwrap()).collect();
+    let mut workers: Vec<Child> = (0..3)
+        .map(|_| courtesy_cmd(&args).spawn().unwrap())
+        .collect();
     let victim = workers[1].id();
 
     // Kill the second worker with -9 once it has been working on a file for a moment.
@@ -310,7 +339,9 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
             )
             .unwrap_or_default();
         match (rows.first().map(|r| r.i64("id").unwrap()), seen_since) {
-            (Some(id), Some((seen, since))) if seen == id && since.elapsed() > Duration::from_millis(500) => {
+            (Some(id), Some((seen, since)))
+                if seen == id && since.elapsed() > Duration::from_millis(500) =>
+            {
                 workers[1].kill().unwrap();
                 workers[1].wait().unwrap();
                 killed_file = Some(id);
@@ -334,7 +365,10 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
     let one = |sql: &str| store.query(sql, &[]).unwrap()[0].i64("n").unwrap();
     let files = one("SELECT COUNT(*) AS n FROM recordings");
     assert!(files >= 6);
-    assert_eq!(one("SELECT COUNT(*) AS n FROM recordings WHERE status = 'done'"), files);
+    assert_eq!(
+        one("SELECT COUNT(*) AS n FROM recordings WHERE status = 'done'"),
+        files
+    );
     assert_eq!(one("SELECT COUNT(*) AS n FROM matchings"), files);
     assert_eq!(
         one("SELECT COUNT(*) AS n FROM (SELECT recording_id, seq FROM utterances GROUP BY recording_id, seq HAVING COUNT(*) > 1) d"),
@@ -352,7 +386,10 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
         )
         .unwrap();
     assert!(attempts[0].i64("attempts").unwrap() >= 2);
-    assert_eq!(one("SELECT COUNT(DISTINCT \"window\") AS n FROM window_scores"), 4);
+    assert_eq!(
+        one("SELECT COUNT(DISTINCT \"window\") AS n FROM window_scores"),
+        4
+    );
     // The same record as one box alone would leave.
     let single = dir.path().join("single.db");
     let o = run(&[
@@ -384,7 +421,14 @@ fn the_record_serves_roster_rescore_report_and_prune() {
     let cfg = cfg.to_str().unwrap();
     let db = dir.path().join("r.db");
     let db = db.to_str().unwrap();
-    let o = run(&["batch", night.to_str().unwrap(), "--config", cfg, "--db", db]);
+    let o = run(&[
+        "batch",
+        night.to_str().unwrap(),
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let store = Store::open(db).unwrap();
     let q = |sql: &str| store.query(sql, &[]).unwrap();
@@ -400,8 +444,20 @@ fn the_record_serves_roster_rescore_report_and_prune() {
 
     // The roster puts a person at W02 that day: staff scores appear.
     let roster = dir.path().join("roster.csv");
-    std::fs::write(&roster, "window,staff id,name,from,to\nW02,S007,张三,2026-11-30,2026-11-30\n").unwrap();
-    let o = run(&["roster", "import", roster.to_str().unwrap(), "--config", cfg, "--db", db]);
+    std::fs::write(
+        &roster,
+        "window,staff id,name,from,to\nW02,S007,张三,2026-11-30,2026-11-30\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "roster",
+        "import",
+        roster.to_str().unwrap(),
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let staff = q("SELECT staff_id, name, banned_hits FROM staff_scores WHERE day = '2026-11-30'");
     assert_eq!(staff.len(), 1);
@@ -423,8 +479,17 @@ fn the_record_serves_roster_rescore_report_and_prune() {
         .collect();
     std::fs::write(lex.join("banned.toml"), kept.join("[[phrase]]")).unwrap();
     let o = run(&[
-        "rescore", "--from", "2026-11-30", "--to", "2026-11-30", "--config", cfg, "--db", db,
-        "--lexicons", lex.to_str().unwrap(),
+        "rescore",
+        "--from",
+        "2026-11-30",
+        "--to",
+        "2026-11-30",
+        "--config",
+        cfg,
+        "--db",
+        db,
+        "--lexicons",
+        lex.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let versions = q("SELECT DISTINCT lexicon_version FROM window_scores ORDER BY lexicon_version");
@@ -433,7 +498,10 @@ fn the_record_serves_roster_rescore_report_and_prune() {
         store
             .query(
                 "SELECT COUNT(*) AS n FROM hits WHERE phrase = $1 AND lexicon_version = $2",
-                &[Value::Text(phrase.clone()), Value::Text(version.to_string())],
+                &[
+                    Value::Text(phrase.clone()),
+                    Value::Text(version.to_string()),
+                ],
             )
             .unwrap()[0]
             .i64("n")
@@ -449,26 +517,103 @@ fn the_record_serves_roster_rescore_report_and_prune() {
 
     // The report reads the newest rules by default; HTML, CSV (with a BOM) and JSON.
     let html = dir.path().join("report.html");
-    let o = run(&["report", "--day", "2026-11-30", "--config", cfg, "--db", db, "--out", html.to_str().unwrap()]);
+    let o = run(&[
+        "report",
+        "--day",
+        "2026-11-30",
+        "--config",
+        cfg,
+        "--db",
+        db,
+        "--out",
+        html.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("W02") && page.contains("<svg"), "{}", &page[..page.len().min(400)]);
-    let o = run(&["report", "--day", "2026-11-30", "--format", "json", "--config", cfg, "--db", db]);
+    assert!(
+        page.contains("W02") && page.contains("<svg"),
+        "{}",
+        &page[..page.len().min(400)]
+    );
+    let o = run(&[
+        "report",
+        "--day",
+        "2026-11-30",
+        "--format",
+        "json",
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["lexicon_versions"][0], new_version.as_str());
-    let o = run(&["report", "--day", "2026-11-30", "--format", "csv", "--config", cfg, "--db", db]);
-    assert!(o.stdout.starts_with(b"\xEF\xBB\xBF"), "CSV for Excel starts with a BOM");
+    let o = run(&[
+        "report",
+        "--day",
+        "2026-11-30",
+        "--format",
+        "csv",
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
+    assert!(
+        o.stdout.starts_with(b"\xEF\xBB\xBF"),
+        "CSV for Excel starts with a BOM"
+    );
 
     // Retention: 31 days on, the clips go; 61 days on, the transcripts too. Scores stay.
-    let o = run(&["prune", "--today", "2026-12-31", "--config", cfg, "--db", db]);
+    let o = run(&[
+        "prune",
+        "--today",
+        "2026-12-31",
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(q("SELECT COUNT(*) AS n FROM utterances WHERE clip IS NOT NULL")[0].i64("n").unwrap(), 0);
+    assert_eq!(
+        q("SELECT COUNT(*) AS n FROM utterances WHERE clip IS NOT NULL")[0]
+            .i64("n")
+            .unwrap(),
+        0
+    );
     for c in &clips {
-        assert!(!dir.path().join("clips").join(c.string("clip").unwrap()).exists());
+        assert!(!dir
+            .path()
+            .join("clips")
+            .join(c.string("clip").unwrap())
+            .exists());
     }
-    assert!(q("SELECT COUNT(*) AS n FROM utterances WHERE text IS NOT NULL")[0].i64("n").unwrap() > 0);
-    let o = run(&["prune", "--today", "2027-01-30", "--config", cfg, "--db", db]);
+    assert!(
+        q("SELECT COUNT(*) AS n FROM utterances WHERE text IS NOT NULL")[0]
+            .i64("n")
+            .unwrap()
+            > 0
+    );
+    let o = run(&[
+        "prune",
+        "--today",
+        "2027-01-30",
+        "--config",
+        cfg,
+        "--db",
+        db,
+    ]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(q("SELECT COUNT(*) AS n FROM utterances WHERE text IS NOT NULL")[0].i64("n").unwrap(), 0);
-    assert!(q("SELECT COUNT(*) AS n FROM window_scores")[0].i64("n").unwrap() >= 2);
+    assert_eq!(
+        q("SELECT COUNT(*) AS n FROM utterances WHERE text IS NOT NULL")[0]
+            .i64("n")
+            .unwrap(),
+        0
+    );
+    assert!(
+        q("SELECT COUNT(*) AS n FROM window_scores")[0]
+            .i64("n")
+            .unwrap()
+            >= 2
+    );
 }

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod audio;
+mod batch;
 mod capture;
 mod cli;
 mod formats;
