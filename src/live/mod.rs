@@ -100,6 +100,60 @@ impl Default for LiveConfig {
     }
 }
 
+impl LiveConfig {
+    /// Checks every number of `[live]`: finite and in the range the live threads work in (an
+    /// infinite stall or debounce once panicked them and hung the run).
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::config::in_range;
+        in_range(
+            "live.debounce_seconds",
+            self.debounce_seconds,
+            0.0,
+            86_400.0,
+        )?;
+        in_range("live.encoder_seconds", self.encoder_seconds, 0.0, 30.0)?;
+        in_range(
+            "live.busy_encoder_seconds",
+            self.busy_encoder_seconds,
+            0.0,
+            30.0,
+        )?;
+        in_range(
+            "live.busy_backlog_seconds",
+            self.busy_backlog_seconds,
+            0.0,
+            3600.0,
+        )?;
+        in_range("live.pack_seconds", self.pack_seconds, 0.0, 30.0)?;
+        in_range(
+            "live.max_queue_seconds",
+            self.max_queue_seconds,
+            1.0,
+            3600.0,
+        )?;
+        in_range("live.score_minutes", self.score_minutes, 1.0, 1440.0)?;
+        in_range("live.stall_seconds", self.stall_seconds, 0.5, 3600.0)?;
+        Ok(())
+    }
+}
+
+/// Checks the `[[window]]`s: each id safe ([`crate::window_id::check`]) and used once.
+pub fn validate_windows(windows: &[WindowConfig]) -> Result<(), String> {
+    for (n, w) in windows.iter().enumerate() {
+        crate::window_id::check(&w.id)
+            .map_err(|why| format!("[[window]] {}: window.id {:?}: {why}", n + 1, w.id))?;
+        if let Some(first) = windows[..n].iter().position(|o| o.id == w.id) {
+            return Err(format!(
+                "[[window]] {} repeats window.id {:?} of [[window]] {} — give each window its own id",
+                n + 1,
+                w.id,
+                first + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One `[[window]]` of the configuration file: which microphone (and channel) hears it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,7 +242,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         JudgeConfig {
             clip_dir: lc.clips.clone(),
             keep_all_clips: lc.keep_all_clips,
-            debounce: Duration::from_secs_f64(lc.debounce_seconds.max(0.0)),
+            debounce: duration(lc.debounce_seconds),
             score_seconds: lc.score_minutes.max(0.0) * 60.0,
             weights: config.score.clone(),
             run_id,
@@ -276,7 +330,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             windows: &windows,
             origin: Instant::now(),
             wall_origin: chrono::Local::now(),
-            stall: Duration::from_secs_f64(lc.stall_seconds.max(0.1)),
+            stall: duration(lc.stall_seconds.max(0.1)),
         };
         let source_threads = spawn_sources(s, &sources, ctx);
         for t in source_threads {
@@ -310,6 +364,12 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         summary
     });
     Ok(summary)
+}
+
+/// Seconds as a [`Duration`], saturating instead of panicking: [`LiveConfig::validate`] keeps
+/// these in range, and a caller that skipped it must not bring the live threads down.
+fn duration(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX)
 }
 
 /// The run's windows, in the order their indexes refer to, with their labels from the config.
