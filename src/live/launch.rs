@@ -31,10 +31,13 @@ pub struct Launch {
 /// supervisors' page) and runs until the replay ends or `stop` is set.
 pub fn launch(l: Launch) -> Result<Summary, Error> {
     let config = &l.config;
+    // Checked again here: the command line may have changed the file's values (`--pack`), and
+    // a library caller may not have checked at all.
+    config.validate().map_err(Error::Input)?;
     let sources = match &l.replay {
         Some(dir) => Sources::Replay {
+            speed: crate::audio::replay::check_speed(l.speed).map_err(Error::Input)?,
             windows: crate::audio::replay::replay_windows(dir).map_err(Error::Input)?,
-            speed: l.speed,
         },
         None if config.window.is_empty() => {
             return Err(Error::Input(

@@ -5,6 +5,7 @@ mod audio;
 mod capture;
 mod cli;
 mod formats;
+mod hardening;
 mod live;
 mod matching;
 mod model;

@@ -1,0 +1,99 @@
+//! Issue 11: hostile or unusual inputs to `courtesy live` and `eval` — each refused in one line,
+//! reported as an event, or kept inside its folder; never a panic, a hang or a silent exit 0.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::{model_path, root};
+
+/// `courtesy live ARGS --format jsonl --model M --log DIR/alerts.jsonl --clips DIR/clips`.
+fn live(args: &[&str], dir: &Path) -> Output {
+    let model = model_path();
+    let _whisper = crate::whisper_lock();
+    Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("live")
+        .args(args)
+        .args(["--format", "jsonl", "--model"])
+        .arg(&model)
+        .arg("--log")
+        .arg(dir.join("alerts.jsonl"))
+        .arg("--clips")
+        .arg(dir.join("clips"))
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Defect 1: `--speed 1e-300` panicked the replay thread and still exited 0 with no alerts.
+#[test]
+fn issue_11_an_absurd_replay_speed_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    std::fs::copy(root().join("samples/labelled/L001.wav"), rec.join("w1.wav")).unwrap();
+    for speed in ["1e-300", "0", "nan", "1e9"] {
+        let out = live(
+            &["--replay", rec.to_str().unwrap(), "--speed", speed],
+            dir.path(),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {err}");
+        assert!(err.contains("--speed") && err.contains("0.01"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// Defect 6: replaying a file named `...wav` wrote its clip outside the clips folder.
+#[test]
+fn issue_11_replayed_file_names_never_write_outside_the_clip_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    // L001 says 不知道: an alert, so a clip is written.
+    for name in ["...wav", "..%2f..wav"] {
+        std::fs::copy(root().join("samples/labelled/L001.wav"), rec.join(name)).unwrap();
+    }
+    let out = live(
+        &["--replay", rec.to_str().unwrap(), "--speed", "10"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    let outside: Vec<String> = files_under(dir.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("clips/") && !f.starts_with("rec/") && f != "alerts.jsonl")
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "written outside the clip folder: {outside:?}; {err}"
+    );
+    // The unsafe names are refused up front, naming the file and the fix.
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        (err.contains("/...wav") || err.contains("/..%2f..wav")) && err.contains("rename"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
