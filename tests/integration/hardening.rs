@@ -97,3 +97,23 @@ fn issue_11_replayed_file_names_never_write_outside_the_clip_folder() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// Defect 8: `eval` on an empty label set reported 100 %.
+#[test]
+fn issue_11_eval_on_an_empty_label_set_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labels.tsv"),
+        "id\ttext\tbanned\tcivil\tkind\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("eval")
+        .arg(dir.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no labelled sentences"), "{err}");
+}
