@@ -98,6 +98,48 @@ fn issue_11_replayed_file_names_never_write_outside_the_clip_folder() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
+/// Defect 8: `--http localhost:8080` was refused (only numeric addresses parsed).
+#[test]
+fn issue_11_http_accepts_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(rec.join("w1.wav"), spec).unwrap();
+    for _ in 0..1600 {
+        wav.write_sample(0i16).unwrap();
+    }
+    wav.finalize().unwrap();
+    let out = live(
+        &["--replay", rec.to_str().unwrap(), "--http", "localhost:0"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("supervisors' page: http://"), "{err}");
+    let out = live(
+        &[
+            "--replay",
+            rec.to_str().unwrap(),
+            "--http",
+            "no-such-host.invalid:8080",
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no-such-host.invalid:8080") && err.contains("--http"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
 /// Defect 8: `eval` on an empty label set reported 100 %.
 #[test]
 fn issue_11_eval_on_an_empty_label_set_fails() {
