@@ -101,6 +101,8 @@ pub fn check_speed(speed: f64) -> Result<f64, String> {
 /// files). A file that cannot be read is reported as an `Err` item and skipped.
 pub struct Replay {
     files: std::vec::IntoIter<PathBuf>,
+    /// The file playing (or the last one tried), for naming it in a failure.
+    file: Option<PathBuf>,
     current: Option<WavSource>,
     /// Stream seconds at the start of the current file.
     offset: f64,
@@ -117,6 +119,7 @@ impl Replay {
     pub fn new(files: Vec<PathBuf>, origin: Instant, speed: f64) -> Replay {
         Replay {
             files: files.into_iter(),
+            file: None,
             current: None,
             offset: 0.0,
             played: 0.0,
@@ -130,6 +133,13 @@ impl Replay {
     }
 }
 
+impl Replay {
+    /// The file playing, or the last one tried: the one an `Err` item is about.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+}
+
 impl Iterator for Replay {
     type Item = Result<AudioFrame, AudioError>;
 
@@ -138,6 +148,7 @@ impl Iterator for Replay {
             if self.current.is_none() {
                 let file = self.files.next()?;
                 self.offset = self.played;
+                self.file = Some(file.clone());
                 match WavSource::open(&file) {
                     Ok(s) => self.current = Some(s.with_frame_samples(LIVE_FRAME_SAMPLES)),
                     Err(e) => return Some(Err(e)),

@@ -252,6 +252,7 @@ fn kind(event: &Event) -> &'static str {
         Event::Window(_) => "window",
         Event::Overrun(_) => "overrun",
         Event::Dropped(_) => "dropped",
+        Event::Failure(_) => "failure",
         Event::Summary(_) => "summary",
     }
 }

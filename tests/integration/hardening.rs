@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use serde_json::Value;
+
 use crate::{model_path, root};
 
 /// `courtesy live ARGS --format jsonl --model M --log DIR/alerts.jsonl --clips DIR/clips`.
@@ -22,6 +24,13 @@ fn live(args: &[&str], dir: &Path) -> Output {
         .current_dir(root())
         .output()
         .unwrap()
+}
+
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 fn stderr(out: &Output) -> String {
@@ -96,6 +105,59 @@ fn issue_11_replayed_file_names_never_write_outside_the_clip_folder() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Defect 8: a replayed file that failed was only a line on stderr, and the summary's
+/// `speech_seconds` was always 0.
+#[test]
+fn issue_11_a_failed_replay_file_is_an_event_and_speech_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("rec").join("w1");
+    std::fs::create_dir_all(&w).unwrap();
+    std::fs::copy(
+        root().join("samples/labelled/L001.wav"),
+        w.join("a-good.wav"),
+    )
+    .unwrap();
+    std::fs::write(w.join("b-bad.wav"), b"this is not a wav file at all").unwrap();
+    let out = live(
+        &[
+            "--replay",
+            dir.path().join("rec").to_str().unwrap(),
+            "--speed",
+            "10",
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let events = events(&out);
+    let failure = events
+        .iter()
+        .find(|e| e["type"] == "failure")
+        .unwrap_or_else(|| panic!("no failure event: {events:#?}\n{err}"));
+    assert_eq!(failure["window"], "w1", "{failure}");
+    assert!(
+        failure["file"].as_str().unwrap().ends_with("b-bad.wav"),
+        "{failure}"
+    );
+    assert!(
+        failure["error"].as_str().unwrap().contains("b-bad.wav"),
+        "{failure}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"type\":\"failure\"") && l.contains("b-bad.wav")),
+        "{log}"
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["type"], "summary", "{summary}");
+    let speech = summary["speech_seconds"].as_f64().unwrap();
+    assert!(
+        (0.5..=2.5).contains(&speech),
+        "speech_seconds {speech}: {summary}"
+    );
 }
 
 /// Defect 8: `--http localhost:8080` was refused (only numeric addresses parsed).
