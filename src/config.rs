@@ -39,6 +39,30 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Checks that the configured number `field` is finite and within `lo..=hi`; the error names
+/// the field, its range and the value found, e.g. `live.stall_seconds must be a finite number
+/// between 0.5 and 3600 — it is inf`.
+pub fn in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<(), String> {
+    if value.is_finite() && (lo..=hi).contains(&value) {
+        return Ok(());
+    }
+    Err(format!(
+        "{field} must be a finite number between {} and {} — it is {}",
+        number(lo),
+        number(hi),
+        number(value)
+    ))
+}
+
+/// A number as a person writes it: `3600`, `0.5`, `inf`, `1e300` (not 301 digits).
+fn number(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-4..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 impl Config {
     /// Reads a TOML configuration file (sections `[vad]`, `[asr]`, `[matcher]`, `[score]`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -63,7 +87,9 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks ranges that the types cannot.
+    /// Checks, once, what the types cannot: every number finite and in its range, window ids
+    /// unique and safe. Each section that lives with its stage checks itself (`[live]`,
+    /// `[[window]]`, `[batch]`); the message names the field and its allowed range.
     pub fn validate(&self) -> Result<(), String> {
         if self.asr.threads == 0 {
             return Err("asr.threads must be at least 1".into());
@@ -71,14 +97,67 @@ impl Config {
         if self.workers == Some(0) {
             return Err("workers must be at least 1".into());
         }
-        if !(0.0..=1.0).contains(&self.matcher.min_confidence) {
-            return Err("matcher.min_confidence must be between 0 and 1".into());
-        }
-        if self.score.ritual < 0.0 || self.score.civil < 0.0 || self.score.banned_per_severity < 0.0
-        {
-            return Err("score weights must not be negative".into());
-        }
+        self.validate_vad()?;
+        let asr = &self.asr;
+        in_range(
+            "asr.min_encoder_seconds",
+            asr.min_encoder_seconds,
+            0.0,
+            30.0,
+        )?;
+        let g = &asr.guard;
+        in_range("asr.guard.max_no_speech", g.max_no_speech.into(), 0.0, 1.0)?;
+        in_range(
+            "asr.guard.no_speech_logprob",
+            g.no_speech_logprob.into(),
+            -100.0,
+            0.0,
+        )?;
+        in_range(
+            "asr.guard.min_avg_logprob",
+            g.min_avg_logprob.into(),
+            -100.0,
+            0.0,
+        )?;
+        in_range(
+            "matcher.min_confidence",
+            self.matcher.min_confidence.into(),
+            0.0,
+            1.0,
+        )?;
+        let s = &self.score;
+        in_range("score.ritual", s.ritual, 0.0, 1.0)?;
+        in_range("score.civil", s.civil, 0.0, 1.0)?;
+        in_range(
+            "score.banned_per_severity",
+            s.banned_per_severity,
+            0.0,
+            100.0,
+        )?;
+        in_range("score.session_gap", s.session_gap, 0.0, 86_400.0)?;
+        self.live.validate()?;
+        crate::live::validate_windows(&self.window)?;
         self.batch.validate()?;
+        Ok(())
+    }
+
+    /// `[vad]`: the ranges the segmenter works in (it used to clamp silently).
+    fn validate_vad(&self) -> Result<(), String> {
+        let v = &self.vad;
+        in_range("vad.trailing_silence", v.trailing_silence, 0.05, 10.0)?;
+        in_range("vad.max_len", v.max_len, 1.0, 600.0)?;
+        in_range("vad.padding", v.padding, 0.0, 2.0)?;
+        in_range("vad.min_speech", v.min_speech, 0.0, 10.0)?;
+        in_range("vad.onset", v.onset, 0.0, 1.0)?;
+        in_range("vad.threshold", v.threshold.into(), 0.0, 1.0)?;
+        in_range("vad.hold_threshold", v.hold_threshold.into(), 0.0, 1.0)?;
+        in_range(
+            "vad.energy_floor_dbfs",
+            v.energy_floor_dbfs.into(),
+            -150.0,
+            0.0,
+        )?;
+        in_range("vad.noise_margin_db", v.noise_margin_db.into(), 0.0, 40.0)?;
         Ok(())
     }
 
@@ -146,5 +225,147 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("asr.threads"));
+    }
+}
+
+#[cfg(test)]
+mod validation {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, toml).unwrap();
+        Config::load(&p).map_err(|e| e.to_string())
+    }
+
+    /// Issue 11, defect 1: non-finite or absurd numbers passed and then panicked, hung or ranked
+    /// a NaN score first. Each is refused at load with the field's name and range.
+    #[test]
+    fn issue_11_every_number_is_finite_and_in_range() {
+        let cases = [
+            ("[live]\nstall_seconds = inf\n", "live.stall_seconds"),
+            ("[live]\nstall_seconds = 1e300\n", "live.stall_seconds"),
+            ("[live]\nstall_seconds = nan\n", "live.stall_seconds"),
+            ("[live]\ndebounce_seconds = inf\n", "live.debounce_seconds"),
+            ("[live]\ndebounce_seconds = -1\n", "live.debounce_seconds"),
+            ("[live]\nencoder_seconds = nan\n", "live.encoder_seconds"),
+            (
+                "[live]\nbusy_encoder_seconds = inf\n",
+                "live.busy_encoder_seconds",
+            ),
+            (
+                "[live]\nbusy_backlog_seconds = nan\n",
+                "live.busy_backlog_seconds",
+            ),
+            ("[live]\npack_seconds = -inf\n", "live.pack_seconds"),
+            (
+                "[live]\nmax_queue_seconds = nan\n",
+                "live.max_queue_seconds",
+            ),
+            ("[live]\nscore_minutes = inf\n", "live.score_minutes"),
+            ("[score]\nritual = nan\n", "score.ritual"),
+            ("[score]\ncivil = nan\n", "score.civil"),
+            (
+                "[score]\nbanned_per_severity = nan\n",
+                "score.banned_per_severity",
+            ),
+            (
+                "[score]\nbanned_per_severity = inf\n",
+                "score.banned_per_severity",
+            ),
+            ("[score]\nsession_gap = nan\n", "score.session_gap"),
+            ("[score]\nsession_gap = -5\n", "score.session_gap"),
+            ("[vad]\ntrailing_silence = nan\n", "vad.trailing_silence"),
+            ("[vad]\nmax_len = inf\n", "vad.max_len"),
+            ("[vad]\npadding = -1\n", "vad.padding"),
+            ("[vad]\nmin_speech = nan\n", "vad.min_speech"),
+            ("[vad]\nonset = inf\n", "vad.onset"),
+            ("[vad]\nthreshold = nan\n", "vad.threshold"),
+            ("[vad]\nhold_threshold = 2\n", "vad.hold_threshold"),
+            ("[vad]\nenergy_floor_dbfs = nan\n", "vad.energy_floor_dbfs"),
+            ("[vad]\nnoise_margin_db = inf\n", "vad.noise_margin_db"),
+            (
+                "[asr]\nmin_encoder_seconds = nan\n",
+                "asr.min_encoder_seconds",
+            ),
+            (
+                "[asr]\nmin_encoder_seconds = 1e300\n",
+                "asr.min_encoder_seconds",
+            ),
+            (
+                "[asr.guard]\nmax_no_speech = nan\n",
+                "asr.guard.max_no_speech",
+            ),
+            (
+                "[asr.guard]\nno_speech_logprob = nan\n",
+                "asr.guard.no_speech_logprob",
+            ),
+            (
+                "[asr.guard]\nmin_avg_logprob = inf\n",
+                "asr.guard.min_avg_logprob",
+            ),
+            (
+                "[matcher]\nmin_confidence = nan\n",
+                "matcher.min_confidence",
+            ),
+        ];
+        let mut passed = Vec::new();
+        for (toml, field) in cases {
+            match load(toml) {
+                Ok(_) => passed.push(toml.trim().replace('\n', " ")),
+                Err(e) => {
+                    assert!(
+                        e.contains(field) && e.contains("finite number between"),
+                        "{toml:?}: {e}"
+                    );
+                    assert_eq!(e.lines().count(), 1, "{e}");
+                }
+            }
+        }
+        assert!(passed.is_empty(), "accepted: {passed:#?}");
+    }
+
+    #[test]
+    fn issue_11_the_message_names_the_field_its_range_and_the_value() {
+        let e = load("[live]\nstall_seconds = inf\n").unwrap_err();
+        assert!(
+            e.ends_with(
+                "live.stall_seconds must be a finite number between 0.5 and 3600 — it is inf"
+            ),
+            "{e}"
+        );
+    }
+
+    /// Issue 11, defect 6: duplicate ids and ids with `../` were accepted in a live configuration.
+    #[test]
+    fn issue_11_window_ids_are_unique_and_safe() {
+        let window = |id: &str| format!("[[window]]\nid = {id:?}\n");
+        let two = format!("{}{}", window("w07"), window("w07"));
+        let e = load(&two).unwrap_err();
+        assert!(
+            e.contains("w07") && e.contains("[[window]] 1") && e.contains("[[window]] 2"),
+            "{e}"
+        );
+        for bad in [
+            "../x", "..", ".", ".hidden", "a/b", "a\\b", "a..b", "", "w 07", "w07%2f",
+        ] {
+            let e = load(&window(bad)).expect_err(bad);
+            assert!(
+                e.contains("window.id") || e.contains("[[window]]"),
+                "{bad}: {e}"
+            );
+        }
+        let long = "w".repeat(65);
+        assert!(load(&window(&long)).is_err());
+        load(&format!("{}{}", window("w07"), window("七号窗口_a-1.b"))).unwrap();
+    }
+
+    #[test]
+    fn defaults_and_the_documented_examples_pass() {
+        Config::default().validate().unwrap();
+        load("[live]\ndebounce_seconds = 0\nstall_seconds = 1.5\n").unwrap();
+        load("[live]\nencoder_seconds = 20\npack_seconds = 28\n").unwrap();
+        load("[score]\nbanned_per_severity = 20.0\n").unwrap();
     }
 }

@@ -51,7 +51,7 @@ pub struct Summary {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Reads `dir/labels.tsv`.
+/// Reads `dir/labels.tsv`; a file with no sentences is an error, not a perfect score.
 pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
     let path = dir.join("labels.tsv");
     let text = std::fs::read_to_string(&path)
@@ -83,6 +83,13 @@ pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
             civil: set(cols[3]),
             kind: cols[4].trim().into(),
         });
+    }
+    // Recall over nothing would read as 100 %.
+    if out.is_empty() {
+        return Err(format!(
+            "no labelled sentences in {} — add one line per sentence after the header (id, text, banned, civil, kind; tab-separated)",
+            path.display()
+        ));
     }
     Ok(out)
 }
@@ -265,4 +272,26 @@ pub fn transcribe_packed(
         k += n;
     }
     Ok((heard, audio_seconds, started.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, defect 8: an empty label set reported 100 % recall.
+    #[test]
+    fn issue_11_an_empty_label_set_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("labels.tsv"),
+            "id\ttext\tbanned\tcivil\tkind\n\n",
+        )
+        .unwrap();
+        let e = load(dir.path()).unwrap_err();
+        assert!(
+            e.contains("no labelled sentences") && e.contains("labels.tsv"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
 }

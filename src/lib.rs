@@ -42,3 +42,4 @@ pub mod store;
 pub mod text;
 pub mod utterance;
 pub mod vad;
+pub mod window_id;

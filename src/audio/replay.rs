@@ -33,20 +33,44 @@ pub fn replay_windows(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String>
     };
     let is_wav =
         |p: &Path| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-    let mut windows = Vec::new();
+    let mut windows: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    // Where each window's name came from, for messages.
+    let mut named_by: Vec<PathBuf> = Vec::new();
     for p in list(dir)? {
-        let name = p
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if p.is_dir() {
-            let files: Vec<PathBuf> = list(&p)?.into_iter().filter(|f| is_wav(f)).collect();
-            if !files.is_empty() {
-                windows.push((name, files));
-            }
-        } else if is_wav(&p) {
-            windows.push((name, vec![p]));
+        // A folder is named by its whole name, a file by its name without `.wav`.
+        let name = if p.is_dir() {
+            p.file_name()
+        } else {
+            p.file_stem()
         }
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+        let files = if p.is_dir() {
+            list(&p)?.into_iter().filter(|f| is_wav(f)).collect()
+        } else if is_wav(&p) {
+            vec![p.clone()]
+        } else {
+            Vec::new()
+        };
+        if files.is_empty() {
+            continue;
+        }
+        // The name becomes a window id, in events and in clip paths: it must be a safe one.
+        crate::window_id::check(&name).map_err(|why| {
+            format!(
+                "{}: cannot be the window {name:?} ({why}) — rename it",
+                p.display()
+            )
+        })?;
+        if let Some(k) = windows.iter().position(|(n, _)| *n == name) {
+            return Err(format!(
+                "{} and {}: both would be the window {name:?} — rename one of them",
+                named_by[k].display(),
+                p.display()
+            ));
+        }
+        windows.push((name, files));
+        named_by.push(p);
     }
     if windows.is_empty() {
         return Err(format!(
@@ -57,10 +81,28 @@ pub fn replay_windows(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String>
     Ok(windows)
 }
 
+/// Slowest and fastest replay speeds (× real time).
+pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.01..=100.0;
+
+/// Checks a replay speed (`--speed`): finite, from 0.01 to 100 × real time. Returns it.
+pub fn check_speed(speed: f64) -> Result<f64, String> {
+    if speed.is_finite() && SPEEDS.contains(&speed) {
+        Ok(speed)
+    } else {
+        Err(format!(
+            "--speed {speed}: give a number from {} to {} (1 = real time, 2 = twice as fast)",
+            SPEEDS.start(),
+            SPEEDS.end()
+        ))
+    }
+}
+
 /// One window's files as one real-time stream of [`AudioFrame`]s (stream time continues across
 /// files). A file that cannot be read is reported as an `Err` item and skipped.
 pub struct Replay {
     files: std::vec::IntoIter<PathBuf>,
+    /// The file playing (or the last one tried), for naming it in a failure.
+    file: Option<PathBuf>,
     current: Option<WavSource>,
     /// Stream seconds at the start of the current file.
     offset: f64,
@@ -71,16 +113,30 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Plays `files` in order, starting now, at `speed` × real time (1.0 for live timing).
+    /// Plays `files` in order, starting now, at `speed` × real time (1.0 for live timing). A
+    /// speed outside [`SPEEDS`] (see [`check_speed`]) is brought into it: a frame due in 1e300 s
+    /// must not panic the thread.
     pub fn new(files: Vec<PathBuf>, origin: Instant, speed: f64) -> Replay {
         Replay {
             files: files.into_iter(),
+            file: None,
             current: None,
             offset: 0.0,
             played: 0.0,
             origin,
-            speed: if speed > 0.0 { speed } else { 1.0 },
+            speed: if speed.is_nan() || speed <= 0.0 {
+                1.0
+            } else {
+                speed.clamp(*SPEEDS.start(), *SPEEDS.end())
+            },
         }
+    }
+}
+
+impl Replay {
+    /// The file playing, or the last one tried: the one an `Err` item is about.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 }
 
@@ -92,6 +148,7 @@ impl Iterator for Replay {
             if self.current.is_none() {
                 let file = self.files.next()?;
                 self.offset = self.played;
+                self.file = Some(file.clone());
                 match WavSource::open(&file) {
                     Ok(s) => self.current = Some(s.with_frame_samples(LIVE_FRAME_SAMPLES)),
                     Err(e) => return Some(Err(e)),
@@ -135,6 +192,59 @@ mod tests {
         assert!(w.iter().all(|(_, f)| !f.is_empty()));
         let e = replay_windows(&root.join("w01-polite").join("nothing")).unwrap_err();
         assert!(e.contains("--replay"), "{e}");
+    }
+
+    fn silent_wav(p: &Path, samples: usize) {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(p, spec).unwrap();
+        for _ in 0..samples {
+            w.write_sample(0i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    /// Issue 11, defect 6: a file named `...wav` became the window `..`; two recordings that
+    /// name the same window were two windows with one id.
+    #[test]
+    fn issue_11_replayed_names_are_safe_and_unique_window_ids() {
+        for bad in ["...wav", "..%2f...wav", ".hidden.wav", "a b.wav"] {
+            let dir = tempfile::tempdir().unwrap();
+            silent_wav(&dir.path().join(bad), 160);
+            let e = replay_windows(dir.path()).expect_err(bad);
+            assert!(e.contains(bad) && e.contains("rename"), "{bad}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        silent_wav(&dir.path().join("w07.wav"), 160);
+        std::fs::create_dir(dir.path().join("w07")).unwrap();
+        silent_wav(&dir.path().join("w07").join("a.wav"), 160);
+        let e = replay_windows(dir.path()).unwrap_err();
+        assert!(
+            e.contains("w07.wav") && e.contains("w07 ") || e.contains("both"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        silent_wav(&dir.path().join("七号窗口.wav"), 160);
+        assert_eq!(replay_windows(dir.path()).unwrap()[0].0, "七号窗口");
+    }
+
+    /// Issue 11, defect 1: `--speed 1e-300` panicked the replay thread (a frame due in 1e300 s).
+    #[test]
+    fn issue_11_an_absurd_speed_never_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.wav");
+        silent_wav(&p, 160);
+        for speed in [1e-300, f64::NAN, f64::INFINITY, -1.0, 0.0, 1e300] {
+            let t0 = Instant::now();
+            let frames = Replay::new(vec![p.clone()], t0, speed).count();
+            assert_eq!(frames, 1, "{speed}");
+            assert!(t0.elapsed() < Duration::from_secs(2), "{speed}");
+        }
     }
 
     #[test]

@@ -184,12 +184,19 @@ impl Judge {
     /// reported once and the alert goes out without a clip: an alert matters more than its audio.
     fn keep_clip(&mut self, job: &Job) -> Option<PathBuf> {
         let win = &self.windows[job.window];
-        let rel = PathBuf::from(&win.id).join(format!(
+        // Ids are checked when they are read; escaping again here means no id, checked or
+        // not, can put a clip outside the clip folder.
+        let rel = PathBuf::from(crate::window_id::file_component(&win.id)).join(format!(
             "{}-{:04}.wav",
             job.wall_start.format("%Y%m%d-%H%M%S"),
             job.seq
         ));
-        match write_clip(&self.config.clip_dir.join(&rel), &job.segment.samples) {
+        let written = if crate::window_id::stays_inside(&rel) {
+            write_clip(&self.config.clip_dir.join(&rel), &job.segment.samples)
+        } else {
+            Err(format!("{} would leave the clip folder", rel.display()))
+        };
+        match written {
             Ok(()) => Some(rel),
             Err(e) => {
                 if !self.clip_error_reported {
@@ -315,6 +322,38 @@ mod tests {
             std::fs::read_dir(dir.path().join("w07")).unwrap().count(),
             1
         );
+    }
+
+    /// Issue 11, defect 6: a window id of `..` (a replayed file named `...wav`) put its clip
+    /// outside the clip folder. Whatever the id, the clip stays inside.
+    #[test]
+    fn issue_11_a_clip_never_leaves_the_clip_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let clips = root.path().join("clips");
+        for id in ["..", "../..", ".", "a/../../b", "/abs", "..\\x"] {
+            let mut j = judge(&clips);
+            j.windows[0].id = id.into();
+            let (job, t) = heard(1, "有意见找领导去！");
+            let events = j.judge(&job, &t);
+            let Event::Alert(a) = &events[0] else {
+                panic!("{events:?}")
+            };
+            if let Some(rel) = &a.clip {
+                assert!(clips.join(rel).starts_with(&clips), "{id}: {rel:?}");
+                assert!(
+                    rel.components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_))),
+                    "{id}: {rel:?}"
+                );
+            }
+            let outside: Vec<_> = std::fs::read_dir(root.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n != "clips")
+                .collect();
+            assert!(outside.is_empty(), "{id}: {outside:?}");
+        }
     }
 
     #[test]

@@ -31,10 +31,18 @@ pub struct Launch {
 /// supervisors' page) and runs until the replay ends or `stop` is set.
 pub fn launch(l: Launch) -> Result<Summary, Error> {
     let config = &l.config;
+    // Checked again here: the command line may have changed the file's values (`--pack`), and
+    // a library caller may not have checked at all.
+    config.validate().map_err(Error::Input)?;
+    // Before the model loads: a typo in the address should not cost that wait.
+    let http = match &config.live.http {
+        Some(addr) => Some(crate::serve::resolve(addr).map_err(Error::Input)?),
+        None => None,
+    };
     let sources = match &l.replay {
         Some(dir) => Sources::Replay {
+            speed: crate::audio::replay::check_speed(l.speed).map_err(Error::Input)?,
             windows: crate::audio::replay::replay_windows(dir).map_err(Error::Input)?,
-            speed: l.speed,
         },
         None if config.window.is_empty() => {
             return Err(Error::Input(
@@ -73,13 +81,8 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
                 .map_err(|e| io(url, e))?,
         ));
     }
-    let server = match &config.live.http {
+    let server = match http {
         Some(addr) => {
-            let addr = addr.parse().map_err(|_| {
-                Error::Input(format!(
-                    "{addr}: not an address — give HOST:PORT, e.g. 0.0.0.0:8080"
-                ))
-            })?;
             let server = crate::serve::Server::start(crate::serve::ServeConfig {
                 addr,
                 clip_dir: config.live.clips.clone(),

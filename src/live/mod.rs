@@ -29,7 +29,9 @@ use crate::asr::{Transcriber, Transcript};
 use crate::audio::capture::{run_device, CaptureEvent, CaptureOptions, DeviceSpec};
 use crate::config::Config;
 use crate::matcher::Matcher;
-use crate::sink::event::{now_rfc3339, Dropped, Event, EventSink, Overrun, Summary, WindowStatus};
+use crate::sink::event::{
+    now_rfc3339, Dropped, Event, EventSink, Failure, Overrun, Summary, WindowStatus,
+};
 
 use judge::{Judge, JudgeConfig, WindowInfo};
 use listen::Listener;
@@ -98,6 +100,60 @@ impl Default for LiveConfig {
             stall_seconds: 2.0,
         }
     }
+}
+
+impl LiveConfig {
+    /// Checks every number of `[live]`: finite and in the range the live threads work in (an
+    /// infinite stall or debounce once panicked them and hung the run).
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::config::in_range;
+        in_range(
+            "live.debounce_seconds",
+            self.debounce_seconds,
+            0.0,
+            86_400.0,
+        )?;
+        in_range("live.encoder_seconds", self.encoder_seconds, 0.0, 30.0)?;
+        in_range(
+            "live.busy_encoder_seconds",
+            self.busy_encoder_seconds,
+            0.0,
+            30.0,
+        )?;
+        in_range(
+            "live.busy_backlog_seconds",
+            self.busy_backlog_seconds,
+            0.0,
+            3600.0,
+        )?;
+        in_range("live.pack_seconds", self.pack_seconds, 0.0, 30.0)?;
+        in_range(
+            "live.max_queue_seconds",
+            self.max_queue_seconds,
+            1.0,
+            3600.0,
+        )?;
+        in_range("live.score_minutes", self.score_minutes, 1.0, 1440.0)?;
+        in_range("live.stall_seconds", self.stall_seconds, 0.5, 3600.0)?;
+        Ok(())
+    }
+}
+
+/// Checks the `[[window]]`s: each id safe ([`crate::window_id::check`]) and used once.
+pub fn validate_windows(windows: &[WindowConfig]) -> Result<(), String> {
+    for (n, w) in windows.iter().enumerate() {
+        crate::window_id::check(&w.id)
+            .map_err(|why| format!("[[window]] {}: window.id {:?}: {why}", n + 1, w.id))?;
+        if let Some(first) = windows[..n].iter().position(|o| o.id == w.id) {
+            return Err(format!(
+                "[[window]] {} repeats window.id {:?} of [[window]] {} — give each window its own id",
+                n + 1,
+                w.id,
+                first + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One `[[window]]` of the configuration file: which microphone (and channel) hears it.
@@ -178,6 +234,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let (event_tx, event_rx) = mpsc::channel::<Event>();
     let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
     let audio_ms = AtomicU64::new(0);
+    let speech_ms = AtomicU64::new(0);
     let overrun_frames = AtomicU64::new(0);
     let dropped = AtomicU64::new(0);
     let calls = AtomicU64::new(0);
@@ -188,7 +245,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         JudgeConfig {
             clip_dir: lc.clips.clone(),
             keep_all_clips: lc.keep_all_clips,
-            debounce: Duration::from_secs_f64(lc.debounce_seconds.max(0.0)),
+            debounce: duration(lc.debounce_seconds),
             score_seconds: lc.score_minutes.max(0.0) * 60.0,
             weights: config.score.clone(),
             run_id,
@@ -221,7 +278,8 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             .into_iter()
             .map(|mut worker| {
                 let tx = heard_tx.clone();
-                let (scheduler, calls, busy_calls) = (&scheduler, &calls, &busy_calls);
+                let (scheduler, calls, busy_calls, speech_ms) =
+                    (&scheduler, &calls, &busy_calls, &speech_ms);
                 s.spawn(move || {
                     while let Some(batch) = scheduler.pop_batch() {
                         let segments: Vec<&crate::vad::SpeechSegment> =
@@ -237,6 +295,10 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                             .transcribe_packed_with(&segments, min)
                             .map_err(|e| e.to_string());
                         calls.fetch_add(1, Ordering::Relaxed);
+                        if heard.is_ok() {
+                            let seconds: f64 = segments.iter().map(|s| s.duration()).sum();
+                            speech_ms.fetch_add((seconds * 1000.0) as u64, Ordering::Relaxed);
+                        }
                         if tx.send((batch, heard)).is_err() {
                             return;
                         }
@@ -248,6 +310,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
 
         // Judge thread.
         let judge_events = event_tx.clone();
+        let ids: Vec<String> = windows.iter().map(|w| w.id.clone()).collect();
         let judge_thread = s.spawn(move || {
             for (jobs, heard) in heard_rx {
                 match heard {
@@ -258,7 +321,21 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                             }
                         }
                     }
-                    Err(e) => eprintln!("error: {e}"),
+                    // What those utterances said is lost: say so for each of their windows.
+                    Err(e) => {
+                        for job in &jobs {
+                            let _ = judge_events.send(Event::Failure(Failure {
+                                window: ids[job.window].clone(),
+                                time: now_rfc3339(),
+                                file: None,
+                                error: format!(
+                                    "utterance {} ({:.1} s) not transcribed: {e}",
+                                    job.seq,
+                                    job.segment.duration()
+                                ),
+                            }));
+                        }
+                    }
                 }
             }
             judge
@@ -276,7 +353,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             windows: &windows,
             origin: Instant::now(),
             wall_origin: chrono::Local::now(),
-            stall: Duration::from_secs_f64(lc.stall_seconds.max(0.1)),
+            stall: duration(lc.stall_seconds.max(0.1)),
         };
         let source_threads = spawn_sources(s, &sources, ctx);
         for t in source_threads {
@@ -292,7 +369,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             time: now_rfc3339(),
             windows: windows.len(),
             audio_seconds: audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,
-            speech_seconds: 0.0,
+            speech_seconds: speech_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             utterances: judge.utterances,
             alerts: judge.alerts,
             overrun_frames: overrun_frames.load(Ordering::Relaxed),
@@ -310,6 +387,12 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         summary
     });
     Ok(summary)
+}
+
+/// Seconds as a [`Duration`], saturating instead of panicking: [`LiveConfig::validate`] keeps
+/// these in range, and a caller that skipped it must not bring the live threads down.
+fn duration(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX)
 }
 
 /// The run's windows, in the order their indexes refer to, with their labels from the config.
@@ -359,6 +442,16 @@ impl SourceCtx<'_> {
             time: now_rfc3339(),
             online,
             detail: detail.to_string(),
+        }));
+    }
+
+    /// Reports what could not be heard at window `w` (a file that failed) to every sink.
+    fn failure(&self, w: usize, file: Option<PathBuf>, error: String) {
+        let _ = self.events.send(Event::Failure(Failure {
+            window: self.windows[w].id.clone(),
+            time: now_rfc3339(),
+            file,
+            error,
         }));
     }
 
@@ -498,7 +591,8 @@ fn capture_device(ctx: &SourceCtx<'_>, spec: &DeviceSpec, members: &[usize]) {
 fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64) {
     ctx.status(w, true, &format!("replaying {} file(s)", files.len()));
     let mut listener = Listener::new(w, ctx.vad.clone(), ctx.wall_origin);
-    for item in crate::audio::replay::Replay::new(files, ctx.origin, speed) {
+    let mut replay = crate::audio::replay::Replay::new(files, ctx.origin, speed);
+    while let Some(item) = replay.next() {
         if ctx.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -510,7 +604,8 @@ fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64)
                     ctx.submit(job);
                 }
             }
-            Err(e) => eprintln!("error: {e}"),
+            // The other files of the window still play.
+            Err(e) => ctx.failure(w, replay.file().map(PathBuf::from), e.to_string()),
         }
     }
     if let Some(job) = listener.finish() {

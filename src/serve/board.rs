@@ -59,7 +59,11 @@ impl Board {
                 }
                 self.alerts.push_back(a.clone());
             }
-            Event::Utterance(_) | Event::Overrun(_) | Event::Dropped(_) | Event::Summary(_) => {}
+            Event::Utterance(_)
+            | Event::Overrun(_)
+            | Event::Dropped(_)
+            | Event::Failure(_)
+            | Event::Summary(_) => {}
         }
     }
 

@@ -192,6 +192,42 @@ async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
 }
 
+/// The address to serve on, from `HOST:PORT` as a person writes it (`--http`, `[live] http`):
+/// a numeric address (`0.0.0.0:8080`, `[::1]:8080`) or a host name the system resolves
+/// (`localhost:8080`). Of a name's addresses the first IPv4 one is used, since IPv6 may be off.
+/// The error is one line naming the address and the fix.
+///
+/// # Example
+/// ```
+/// let addr = courtesy::serve::resolve("localhost:8080")?;
+/// assert!(addr.ip().is_loopback());
+/// assert!(courtesy::serve::resolve("localhost").is_err());
+/// # Ok::<(), String>(())
+/// ```
+pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let fix = "give HOST:PORT with --http or [live] http, e.g. 0.0.0.0:8080 or localhost:8080";
+    if let Ok(a) = addr.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err(format!("{addr}: not an address (no port) — {fix}"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{addr}: not an address — {fix}"));
+    }
+    let found: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: cannot resolve {host} ({e}) — {fix}"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{addr}: {host} has no address — {fix}"))
+}
+
 /// The bind error as one line with the fix.
 fn bind_error(addr: SocketAddr, e: std::io::Error) -> std::io::Error {
     use std::io::ErrorKind::*;
@@ -216,6 +252,7 @@ fn kind(event: &Event) -> &'static str {
         Event::Window(_) => "window",
         Event::Overrun(_) => "overrun",
         Event::Dropped(_) => "dropped",
+        Event::Failure(_) => "failure",
         Event::Summary(_) => "summary",
     }
 }
@@ -265,6 +302,30 @@ mod tests {
         let event = Event::Summary(Default::default());
         let json: serde_json::Value = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], kind(&event));
+    }
+
+    /// Issue 11, defect 8: `--http localhost:8080` was refused (only numbers parsed).
+    #[test]
+    fn issue_11_host_names_resolve_and_bad_addresses_say_how() {
+        assert!(resolve("localhost:8080").unwrap().ip().is_loopback());
+        assert_eq!(resolve("localhost:0").unwrap().port(), 0);
+        assert_eq!(
+            resolve("0.0.0.0:8080").unwrap(),
+            "0.0.0.0:8080".parse::<SocketAddr>().unwrap()
+        );
+        assert!(resolve("[::1]:8080").unwrap().is_ipv6());
+        for bad in [
+            "localhost",
+            "",
+            ":8080",
+            "localhost:99999",
+            "localhost:http",
+            "no-such-host.invalid:8080",
+        ] {
+            let e = resolve(bad).unwrap_err();
+            assert!(e.contains("--http") && e.starts_with(bad), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 
     #[test]

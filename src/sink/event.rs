@@ -1,7 +1,7 @@
 //! Live events: what `courtesy live` tells supervisors and other tools, one typed value per happening.
 //!
 //! Every event serializes to one JSON object with a `"type"` field (`alert`, `utterance`, `score`,
-//! `window`, `overrun`, `dropped`, `summary`). The same value goes to every live sink: the terminal,
+//! `window`, `overrun`, `dropped`, `failure`, `summary`). The same value goes to every live sink: the terminal,
 //! JSON lines on stdout, the alert log, the webhook outbox and the `/alerts` page.
 
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ pub enum Event {
     Window(WindowStatus),
     Overrun(Overrun),
     Dropped(Dropped),
+    Failure(Failure),
     Summary(Summary),
 }
 
@@ -127,6 +128,19 @@ pub struct Dropped {
     pub reason: String,
 }
 
+/// Something that could not be heard or transcribed: a replayed file that cannot be read or
+/// breaks part-way, a Whisper call that failed. Every failure is an event (in the alert log and
+/// the JSON lines), not only a line on stderr.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    pub window: String,
+    pub time: String,
+    /// The file concerned, when there is one (replay).
+    pub file: Option<PathBuf>,
+    /// One line: what failed and what to do.
+    pub error: String,
+}
+
 /// The end of a live run: totals for the log.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
@@ -160,6 +174,7 @@ impl Event {
             Event::Score(s) => Some(&s.window),
             Event::Window(w) => Some(&w.window),
             Event::Dropped(d) => Some(&d.window),
+            Event::Failure(f) => Some(&f.window),
             Event::Overrun(_) | Event::Summary(_) => None,
         }
     }

@@ -69,6 +69,7 @@ impl Terminal {
                 d.seconds,
                 d.reason
             ),
+            Event::Failure(f) => format!("{}  {}  failed: {}", clock(&f.time), f.window, f.error),
             Event::Overrun(o) => format!(
                 "{}  {} ({})  overrun: lost {} frames of audio ({} since start)",
                 clock(&o.time),

@@ -6,6 +6,7 @@ mod batch;
 mod capture;
 mod cli;
 mod formats;
+mod hardening;
 mod live;
 mod matching;
 mod model;

@@ -1,0 +1,223 @@
+//! Issue 11: hostile or unusual inputs to `courtesy live` and `eval` — each refused in one line,
+//! reported as an event, or kept inside its folder; never a panic, a hang or a silent exit 0.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::{model_path, root};
+
+/// `courtesy live ARGS --format jsonl --model M --log DIR/alerts.jsonl --clips DIR/clips`.
+fn live(args: &[&str], dir: &Path) -> Output {
+    let model = model_path();
+    let _whisper = crate::whisper_lock();
+    Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("live")
+        .args(args)
+        .args(["--format", "jsonl", "--model"])
+        .arg(&model)
+        .arg("--log")
+        .arg(dir.join("alerts.jsonl"))
+        .arg("--clips")
+        .arg(dir.join("clips"))
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Defect 1: `--speed 1e-300` panicked the replay thread and still exited 0 with no alerts.
+#[test]
+fn issue_11_an_absurd_replay_speed_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    std::fs::copy(root().join("samples/labelled/L001.wav"), rec.join("w1.wav")).unwrap();
+    for speed in ["1e-300", "0", "nan", "1e9"] {
+        let out = live(
+            &["--replay", rec.to_str().unwrap(), "--speed", speed],
+            dir.path(),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {err}");
+        assert!(err.contains("--speed") && err.contains("0.01"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// Defect 6: replaying a file named `...wav` wrote its clip outside the clips folder.
+#[test]
+fn issue_11_replayed_file_names_never_write_outside_the_clip_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    // L001 says 不知道: an alert, so a clip is written.
+    for name in ["...wav", "..%2f..wav"] {
+        std::fs::copy(root().join("samples/labelled/L001.wav"), rec.join(name)).unwrap();
+    }
+    let out = live(
+        &["--replay", rec.to_str().unwrap(), "--speed", "10"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    let outside: Vec<String> = files_under(dir.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("clips/") && !f.starts_with("rec/") && f != "alerts.jsonl")
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "written outside the clip folder: {outside:?}; {err}"
+    );
+    // The unsafe names are refused up front, naming the file and the fix.
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        (err.contains("/...wav") || err.contains("/..%2f..wav")) && err.contains("rename"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Defect 8: a replayed file that failed was only a line on stderr, and the summary's
+/// `speech_seconds` was always 0.
+#[test]
+fn issue_11_a_failed_replay_file_is_an_event_and_speech_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("rec").join("w1");
+    std::fs::create_dir_all(&w).unwrap();
+    std::fs::copy(
+        root().join("samples/labelled/L001.wav"),
+        w.join("a-good.wav"),
+    )
+    .unwrap();
+    std::fs::write(w.join("b-bad.wav"), b"this is not a wav file at all").unwrap();
+    let out = live(
+        &[
+            "--replay",
+            dir.path().join("rec").to_str().unwrap(),
+            "--speed",
+            "10",
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let events = events(&out);
+    let failure = events
+        .iter()
+        .find(|e| e["type"] == "failure")
+        .unwrap_or_else(|| panic!("no failure event: {events:#?}\n{err}"));
+    assert_eq!(failure["window"], "w1", "{failure}");
+    assert!(
+        failure["file"].as_str().unwrap().ends_with("b-bad.wav"),
+        "{failure}"
+    );
+    assert!(
+        failure["error"].as_str().unwrap().contains("b-bad.wav"),
+        "{failure}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"type\":\"failure\"") && l.contains("b-bad.wav")),
+        "{log}"
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["type"], "summary", "{summary}");
+    let speech = summary["speech_seconds"].as_f64().unwrap();
+    assert!(
+        (0.5..=2.5).contains(&speech),
+        "speech_seconds {speech}: {summary}"
+    );
+}
+
+/// Defect 8: `--http localhost:8080` was refused (only numeric addresses parsed).
+#[test]
+fn issue_11_http_accepts_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(rec.join("w1.wav"), spec).unwrap();
+    for _ in 0..1600 {
+        wav.write_sample(0i16).unwrap();
+    }
+    wav.finalize().unwrap();
+    let out = live(
+        &["--replay", rec.to_str().unwrap(), "--http", "localhost:0"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("supervisors' page: http://"), "{err}");
+    let out = live(
+        &[
+            "--replay",
+            rec.to_str().unwrap(),
+            "--http",
+            "no-such-host.invalid:8080",
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no-such-host.invalid:8080") && err.contains("--http"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Defect 8: `eval` on an empty label set reported 100 %.
+#[test]
+fn issue_11_eval_on_an_empty_label_set_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labels.tsv"),
+        "id\ttext\tbanned\tcivil\tkind\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("eval")
+        .arg(dir.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no labelled sentences"), "{err}");
+}
