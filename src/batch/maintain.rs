@@ -125,10 +125,7 @@ pub fn prune(
     for clip in &outcome.clips {
         // Paths come from the record; take only plain relative ones.
         let rel = Path::new(clip);
-        if !rel
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)))
-        {
+        if !crate::window_id::stays_inside(rel) {
             continue;
         }
         match std::fs::remove_file(clip_dir.join(rel)) {
