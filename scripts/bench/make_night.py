@@ -68,7 +68,7 @@ for k in range(1, windows + 1):
             w.setframerate(16000)
             w.writeframes(bytes(pcm[start * 32000 : end * 32000]))
         for r in rows:
-            if r[0] == name and start <= r[1] < end and len(r) == 5:
+            if len(r) == 5 and r[0] == name and start <= r[1] < end:
                 r.insert(1, fname)
                 r[2] = f"{r[2] - start:.2f}"
 with open(os.path.join(out, "truth.tsv"), "w", encoding="utf-8", newline="") as f:

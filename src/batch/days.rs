@@ -8,8 +8,8 @@ use crate::lexicon::Kind;
 use crate::matcher::{Hit, Matcher, Method};
 use crate::score::{score_window, ScoreWeights, WindowScore};
 use crate::store::{
-    DayScores, DayUtterance, RescoreUtterance, RescoredRecording, SessionRow, StaffScoreRow, Store,
-    StoreError, StoredHit, WindowScoreRow,
+    DayScores, DayUtterance, RescoreUtterance, RescoredRecording, ScoreCounts, SessionRow,
+    StaffScoreRow, Store, StoreError, StoredHit, WindowScoreRow,
 };
 use crate::utterance::{TimedHit, Utterance};
 
@@ -68,19 +68,9 @@ pub fn aggregate(
                 banned: s.banned as i64,
             });
         }
-        let counts = Counts::of(&ws);
         out.window_scores.push(WindowScoreRow {
             window: window.to_string(),
-            score: ws.score,
-            sessions: counts.sessions,
-            utterances: ws.utterances as i64,
-            speech_seconds: ws.speech_seconds,
-            greeting_sessions: counts.greetings,
-            farewell_sessions: counts.farewells,
-            civil_hits: ws.civil_hits as i64,
-            banned_hits: ws.banned_hits as i64,
-            banned_json: serde_json::to_string(&ws.banned).unwrap_or_default(),
-            civil_json: serde_json::to_string(&ws.civil).unwrap_or_default(),
+            counts: counts(&ws),
             failed_files: failed.get(*window).copied().unwrap_or(0),
         });
     }
@@ -90,40 +80,30 @@ pub fn aggregate(
         let mut windows: Vec<&str> = idx.iter().map(|&i| rows[i].window.as_str()).collect();
         windows.sort();
         windows.dedup();
-        let counts = Counts::of(&ws);
         out.staff_scores.push(StaffScoreRow {
             staff_id: staff.to_string(),
             name: idx.first().and_then(|&i| rows[i].staff_name.clone()),
             windows_json: serde_json::to_string(&windows).unwrap_or_default(),
-            score: ws.score,
-            sessions: counts.sessions,
-            utterances: ws.utterances as i64,
-            speech_seconds: ws.speech_seconds,
-            greeting_sessions: counts.greetings,
-            farewell_sessions: counts.farewells,
-            civil_hits: ws.civil_hits as i64,
-            banned_hits: ws.banned_hits as i64,
-            banned_json: serde_json::to_string(&ws.banned).unwrap_or_default(),
-            civil_json: serde_json::to_string(&ws.civil).unwrap_or_default(),
+            counts: counts(&ws),
         });
     }
     store.replace_day(day, lexicon_version, run_id, &out)?;
     Ok(out)
 }
 
-struct Counts {
-    sessions: i64,
-    greetings: i64,
-    farewells: i64,
-}
-
-impl Counts {
-    fn of(ws: &WindowScore) -> Counts {
-        Counts {
-            sessions: ws.sessions.len() as i64,
-            greetings: ws.sessions.iter().filter(|s| s.greeting).count() as i64,
-            farewells: ws.sessions.iter().filter(|s| s.farewell).count() as i64,
-        }
+/// A scored group of utterances (a window's, or a staff member's) as the record keeps it.
+fn counts(ws: &WindowScore) -> ScoreCounts {
+    ScoreCounts {
+        score: ws.score,
+        sessions: ws.sessions.len() as i64,
+        utterances: ws.utterances as i64,
+        speech_seconds: ws.speech_seconds,
+        greeting_sessions: ws.sessions.iter().filter(|s| s.greeting).count() as i64,
+        farewell_sessions: ws.sessions.iter().filter(|s| s.farewell).count() as i64,
+        civil_hits: ws.civil_hits as i64,
+        banned_hits: ws.banned_hits as i64,
+        banned_json: serde_json::to_string(&ws.banned).unwrap_or_default(),
+        civil_json: serde_json::to_string(&ws.civil).unwrap_or_default(),
     }
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use super::lease::{id_list, ids_in, insert_hit};
 use super::sql::{Dialect, Row};
 use super::{
-    DayScores, DayUtterance, PruneOutcome, RescoreUtterance, RescoredRecording, Store, StoreError,
-    StoredHit, StoredUtterance, Value,
+    DayScores, DayUtterance, PruneOutcome, RescoreUtterance, RescoredRecording, ScoreCounts, Store,
+    StoreError, StoredHit, StoredUtterance, Value,
 };
 
 /// The roster entry covering an utterance's start. RFC 3339 strings in one local offset compare
@@ -192,55 +192,49 @@ impl Store {
                     ],
                 )?;
             }
+            let placeholders = |n: usize| {
+                (1..=n)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             for w in &scores.window_scores {
+                let mut values = vec![
+                    d.clone(),
+                    Value::from(&w.window),
+                    lex.clone(),
+                    run.clone(),
+                    Value::Int(w.failed_files),
+                ];
+                values.extend(w.counts.values());
                 tx.execute(
-                    "INSERT INTO window_scores (day, \"window\", lexicon_version, run_id, score, \
-                     sessions, utterances, speech_seconds, greeting_sessions, farewell_sessions, \
-                     civil_hits, banned_hits, banned, civil, failed_files) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    &[
-                        d.clone(),
-                        Value::from(&w.window),
-                        lex.clone(),
-                        run.clone(),
-                        Value::from(w.score),
-                        Value::Int(w.sessions),
-                        Value::Int(w.utterances),
-                        Value::Real(w.speech_seconds),
-                        Value::Int(w.greeting_sessions),
-                        Value::Int(w.farewell_sessions),
-                        Value::Int(w.civil_hits),
-                        Value::Int(w.banned_hits),
-                        Value::from(&w.banned_json),
-                        Value::from(&w.civil_json),
-                        Value::Int(w.failed_files),
-                    ],
+                    &format!(
+                        "INSERT INTO window_scores (day, \"window\", lexicon_version, run_id, \
+                         failed_files, {}) VALUES ({})",
+                        ScoreCounts::COLUMNS,
+                        placeholders(values.len())
+                    ),
+                    &values,
                 )?;
             }
             for s in &scores.staff_scores {
+                let mut values = vec![
+                    d.clone(),
+                    Value::from(&s.staff_id),
+                    lex.clone(),
+                    run.clone(),
+                    Value::from(s.name.clone()),
+                    Value::from(&s.windows_json),
+                ];
+                values.extend(s.counts.values());
                 tx.execute(
-                    "INSERT INTO staff_scores (day, staff_id, lexicon_version, run_id, name, \
-                     windows, score, sessions, utterances, speech_seconds, greeting_sessions, \
-                     farewell_sessions, civil_hits, banned_hits, banned, civil) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                    &[
-                        d.clone(),
-                        Value::from(&s.staff_id),
-                        lex.clone(),
-                        run.clone(),
-                        Value::from(s.name.clone()),
-                        Value::from(&s.windows_json),
-                        Value::from(s.score),
-                        Value::Int(s.sessions),
-                        Value::Int(s.utterances),
-                        Value::Real(s.speech_seconds),
-                        Value::Int(s.greeting_sessions),
-                        Value::Int(s.farewell_sessions),
-                        Value::Int(s.civil_hits),
-                        Value::Int(s.banned_hits),
-                        Value::from(&s.banned_json),
-                        Value::from(&s.civil_json),
-                    ],
+                    &format!(
+                        "INSERT INTO staff_scores (day, staff_id, lexicon_version, run_id, name, \
+                         windows, {}) VALUES ({})",
+                        ScoreCounts::COLUMNS,
+                        placeholders(values.len())
+                    ),
+                    &values,
                 )?;
             }
             Ok(())

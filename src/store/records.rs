@@ -165,10 +165,10 @@ pub struct SessionRow {
     pub banned: i64,
 }
 
-/// A window's score for a day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowScoreRow {
-    pub window: String,
+/// A score and the counts behind it, the same for a window and for a staff member.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoreCounts {
+    /// `None`: nothing was said.
     pub score: Option<f64>,
     pub sessions: i64,
     pub utterances: i64,
@@ -181,6 +181,35 @@ pub struct WindowScoreRow {
     pub banned_json: String,
     /// JSON `{situation: n}`.
     pub civil_json: String,
+}
+
+impl ScoreCounts {
+    /// The column names, in the order of [`ScoreCounts::values`].
+    pub(crate) const COLUMNS: &'static str = "score, sessions, utterances, speech_seconds, \
+        greeting_sessions, farewell_sessions, civil_hits, banned_hits, banned, civil";
+
+    pub(crate) fn values(&self) -> [super::Value; 10] {
+        use super::Value;
+        [
+            Value::from(self.score),
+            Value::Int(self.sessions),
+            Value::Int(self.utterances),
+            Value::Real(self.speech_seconds),
+            Value::Int(self.greeting_sessions),
+            Value::Int(self.farewell_sessions),
+            Value::Int(self.civil_hits),
+            Value::Int(self.banned_hits),
+            Value::from(&self.banned_json),
+            Value::from(&self.civil_json),
+        ]
+    }
+}
+
+/// A window's score for a day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowScoreRow {
+    pub window: String,
+    pub counts: ScoreCounts,
     pub failed_files: i64,
 }
 
@@ -191,16 +220,7 @@ pub struct StaffScoreRow {
     pub name: Option<String>,
     /// JSON array of the windows worked.
     pub windows_json: String,
-    pub score: Option<f64>,
-    pub sessions: i64,
-    pub utterances: i64,
-    pub speech_seconds: f64,
-    pub greeting_sessions: i64,
-    pub farewell_sessions: i64,
-    pub civil_hits: i64,
-    pub banned_hits: i64,
-    pub banned_json: String,
-    pub civil_json: String,
+    pub counts: ScoreCounts,
 }
 
 /// A day's aggregation under one lexicon, written whole by [`super::Store::replace_day`].
