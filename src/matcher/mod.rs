@@ -381,9 +381,7 @@ fn byte_to_char(s: &str) -> Vec<usize> {
     let mut map = vec![0; s.len() + 1];
     let mut n = 0;
     for (i, c) in s.char_indices() {
-        for b in i..i + c.len_utf8() {
-            map[b] = n;
-        }
+        map[i..i + c.len_utf8()].fill(n);
         n += 1;
     }
     map[s.len()] = n;
