@@ -1,6 +1,6 @@
 //! The command line: raw flags (clap) → a validated [`Config`] → the run, mapped to an exit code.
 
-use std::io::Read;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,6 +38,10 @@ enum Command {
         audio: AudioFlags,
     },
     /// Analyse lines of text (one utterance per line) from a file or standard input — no audio.
+    ///
+    /// The input is read as a stream; a line longer than 4 KB is matched in pieces cut at
+    /// punctuation (a warning names it). `--format jsonl` writes every utterance and hit as it is
+    /// found and keeps nothing: use it for huge inputs (`json` keeps every hit until the end).
     Text {
         /// A text file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
@@ -514,27 +518,84 @@ fn text(file: Option<&Path>, window: &str, common: &Common) -> anyhow::Result<Ex
     let config = config(common, None)?;
     check_out(common.out.as_deref())?;
     let matcher = matcher(&config)?;
-    let (name, text) = match file.filter(|p| *p != Path::new("-")) {
-        None => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s)?;
-            (PathBuf::from("-"), s)
-        }
-        Some(p) => {
-            let bytes = std::fs::read(p)
-                .map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
-            let s = String::from_utf8(bytes).map_err(|_| {
-                anyhow::anyhow!(
-                    "{}: not UTF-8 text — convert it with `iconv -f GBK -t UTF-8`",
-                    p.display()
+    // Read line by line, never whole: the input may be larger than memory.
+    let (name, input): (PathBuf, Box<dyn std::io::BufRead + Send>) =
+        match file.filter(|p| *p != Path::new("-")) {
+            None => (
+                PathBuf::from("-"),
+                Box::new(std::io::BufReader::new(std::io::stdin())),
+            ),
+            Some(p) => {
+                let f = std::fs::File::open(p)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot read it ({e})", p.display()))?;
+                (
+                    p.to_path_buf(),
+                    Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
                 )
-            })?;
-            (p.to_path_buf(), s)
-        }
+            }
+        };
+    let format = Format::from(common.format);
+    let mut cuts = 0;
+    let run = |out: &mut dyn Write| -> std::io::Result<()> {
+        let mut sink = TextOut {
+            report: sink::Stream::new(format, out)?,
+            name: &name,
+            cuts: &mut cuts,
+        };
+        let done = pipeline::analyze_text(window, &name, input, &matcher, &config, &mut sink)?;
+        sink.report.finish(&done.windows, &[], &done.stats)
     };
-    let analysis = pipeline::analyze_text(window, &name, &text, &matcher, &config);
-    output(common, &analysis)?;
+    match &common.out {
+        Some(path) => sink::file::write_atomically(path, run).map_err(anyhow::Error::msg)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            run(&mut out)?;
+            out.flush()?;
+        }
+    }
+    if cuts > CUT_WARNINGS {
+        eprintln!(
+            "warning: {} more long line(s) cut ({cuts} in all, counted in the stats as cut_lines)",
+            cuts - CUT_WARNINGS
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Long lines warned about one by one; the rest are counted.
+const CUT_WARNINGS: usize = 20;
+
+/// `courtesy text`'s report, written as the input is read.
+struct TextOut<'a, 'w> {
+    report: sink::Stream<'w>,
+    name: &'a Path,
+    cuts: &'a mut usize,
+}
+
+impl pipeline::TextSink for TextOut<'_, '_> {
+    fn cut(&mut self, line: usize) {
+        *self.cuts += 1;
+        if *self.cuts <= CUT_WARNINGS {
+            eprintln!(
+                "warning: {}:{line}: longer than {} bytes — matched in pieces cut at punctuation; a phrase across a cut may be missed",
+                self.name.display(),
+                courtesy::text::MAX_PIECE_BYTES
+            );
+        }
+    }
+
+    fn utterance(
+        &mut self,
+        u: &courtesy::utterance::Utterance,
+        origin: pipeline::TextOrigin,
+    ) -> std::io::Result<()> {
+        self.report.utterance(u, Some(origin))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.report.flush()
+    }
 }
 
 /// The configuration of a command that works on the record.

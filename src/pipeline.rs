@@ -17,7 +17,8 @@ use rayon::prelude::*;
 use crate::asr::{Transcriber, Transcript, Worker};
 use crate::config::Config;
 use crate::matcher::Matcher;
-use crate::score::{score_window, WindowScore};
+use crate::score::{score_window, WindowScore, WindowTally};
+use crate::text::{Piece, Pieces};
 use crate::utterance::Utterance;
 use crate::vad::{Segmenter, SpeechSegment, VadConfig};
 
@@ -47,6 +48,16 @@ pub struct Stats {
     pub wall_seconds: f64,
     /// Wall time over audio time (lower is faster).
     pub real_time_factor: f64,
+    /// Text input: lines read.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lines: usize,
+    /// Text input: lines longer than [`crate::text::MAX_PIECE_BYTES`], cut into pieces to be matched.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cut_lines: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Everything a run found.
@@ -410,28 +421,111 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
     }
 }
 
-/// Text without audio: every non-empty line is one utterance of `window`.
-pub fn analyze_text(
+/// Where an utterance of a text input was read: its line (1-based) and the characters of the
+/// line before it (a line longer than [`crate::text::MAX_PIECE_BYTES`] is matched in pieces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOrigin {
+    pub line: usize,
+    pub offset: usize,
+}
+
+/// What a text run found besides the utterances it handed out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextRun {
+    pub windows: Vec<WindowScore>,
+    pub stats: Stats,
+}
+
+/// Pieces matched in parallel at a time; bounds memory whatever the input's size.
+const TEXT_CHUNK_BYTES: usize = 1 << 20;
+/// Pieces read ahead of the matcher.
+const TEXT_READ_AHEAD: usize = 1024;
+
+/// Where a text run's results go, as they are found.
+pub trait TextSink {
+    /// Line `line` was longer than [`crate::text::MAX_PIECE_BYTES`] and is matched in pieces
+    /// (called once per such line).
+    fn cut(&mut self, line: usize);
+    /// One utterance, in input order.
+    fn utterance(&mut self, u: &Utterance, origin: TextOrigin) -> std::io::Result<()>;
+    /// A chunk is done: whoever reads the output may see it now.
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// Text without audio, read as a stream: every non-empty line (or piece of a long line, cut at
+/// sentence punctuation and reported once per line) is one utterance of `window`. A reader
+/// thread cuts the input into pieces; this thread takes what is ready (up to 1 MB), matches it
+/// in parallel, hands the utterances to `sink` in input order and drops them. Memory stays flat
+/// for any input: the score is kept as per-session aggregates ([`WindowTally`]).
+pub fn analyze_text<R: std::io::BufRead + Send>(
     window: &str,
     file: &Path,
-    text: &str,
+    input: R,
     matcher: &Matcher,
     config: &Config,
-) -> Analysis {
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .collect();
-    let utterances: Vec<Utterance> = lines
-        .par_iter()
-        .map(|(n, line)| Utterance::from_text(window, file.to_path_buf(), *n, line, matcher))
-        .collect();
-    let windows = score_windows([window], &utterances, &[], config);
-    Analysis {
-        utterances,
-        windows,
-        failures: Vec::new(),
-        stats: Stats::default(),
-    }
+    sink: &mut dyn TextSink,
+) -> std::io::Result<TextRun> {
+    let started = Instant::now();
+    let mut tally = WindowTally::new(window, &config.score);
+    let mut stats = Stats::default();
+    let (tx, rx) = mpsc::sync_channel::<std::io::Result<Piece>>(TEXT_READ_AHEAD);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for piece in Pieces::new(input) {
+                let failed = piece.is_err();
+                if tx.send(piece).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut last_cut = 0;
+        let mut chunk: Vec<Piece> = Vec::new();
+        // Block for the first piece of a chunk, then take only what is already read.
+        while let Ok(first) = rx.recv() {
+            chunk.clear();
+            let mut bytes = 0;
+            let mut next = Some(first);
+            while let Some(piece) = next.take() {
+                let piece = piece.map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("{}: {e}", file.display()))
+                })?;
+                if piece.cut && piece.line != last_cut {
+                    last_cut = piece.line;
+                    stats.cut_lines += 1;
+                    sink.cut(piece.line);
+                }
+                if !piece.cut {
+                    stats.lines += 1;
+                }
+                bytes += piece.text.len();
+                if !piece.text.trim().is_empty() {
+                    chunk.push(piece);
+                }
+                if bytes < TEXT_CHUNK_BYTES {
+                    next = rx.try_recv().ok();
+                }
+            }
+            let utterances: Vec<Utterance> = chunk
+                .par_iter()
+                .map(|p| {
+                    Utterance::from_text(window, file.to_path_buf(), p.line - 1, &p.text, matcher)
+                })
+                .collect();
+            for (u, p) in utterances.iter().zip(&chunk) {
+                tally.push(u);
+                let origin = TextOrigin {
+                    line: p.line,
+                    offset: p.offset,
+                };
+                sink.utterance(u, origin)?;
+            }
+            sink.flush()?;
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    stats.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(TextRun {
+        windows: vec![tally.finish()],
+        stats,
+    })
 }

@@ -88,102 +88,151 @@ pub fn score_window(
 ) -> WindowScore {
     let mut sorted: Vec<&Utterance> = utterances.to_vec();
     sorted.sort_by(|a, b| a.file.cmp(&b.file).then(a.start.total_cmp(&b.start)));
-
-    let mut groups: Vec<Vec<&Utterance>> = Vec::new();
+    let mut tally = WindowTally::new(window, weights);
     for u in sorted {
-        let new_session = match groups.last().and_then(|g| g.last()) {
-            Some(prev) => prev.file != u.file || u.start - prev.end > weights.session_gap,
+        tally.push(u);
+    }
+    tally.finish()
+}
+
+/// A window's score built one utterance at a time, keeping only per-session aggregates: what a
+/// text input of any size needs. Utterances must come in (file, start) order.
+#[derive(Debug, Clone)]
+pub struct WindowTally {
+    weights: ScoreWeights,
+    ws: WindowScore,
+    penalty: f64,
+    open: Option<Open>,
+}
+
+/// The session being read.
+#[derive(Debug, Clone)]
+struct Open {
+    session: Session,
+    /// Whether each of the last `ritual_utterances` utterances holds a farewell.
+    tail: std::collections::VecDeque<bool>,
+    situations: std::collections::BTreeSet<String>,
+}
+
+impl WindowTally {
+    /// An empty tally of `window`.
+    pub fn new(window: &str, weights: &ScoreWeights) -> WindowTally {
+        WindowTally {
+            weights: weights.clone(),
+            ws: WindowScore {
+                window: window.to_string(),
+                score: None,
+                utterances: 0,
+                speech_seconds: 0.0,
+                civil_hits: 0,
+                banned_hits: 0,
+                banned: BTreeMap::new(),
+                civil: BTreeMap::new(),
+                sessions: Vec::new(),
+                failed_files: 0,
+            },
+            penalty: 0.0,
+            open: None,
+        }
+    }
+
+    /// Adds the next utterance of the window.
+    pub fn push(&mut self, u: &Utterance) {
+        let n = self.weights.ritual_utterances.max(1);
+        self.ws.utterances += 1;
+        self.ws.speech_seconds += u.end - u.start;
+        let has = |situation: &str| {
+            u.hits
+                .iter()
+                .any(|h| h.hit.kind == Kind::Civil && h.hit.category == situation)
+        };
+        let new_session = match &self.open {
+            Some(o) => {
+                o.session.file != u.file || u.start - o.session.end > self.weights.session_gap
+            }
             None => true,
         };
         if new_session {
-            groups.push(Vec::new());
+            self.close();
+            self.open = Some(Open {
+                session: Session {
+                    file: u.file.clone(),
+                    start: u.start,
+                    end: u.end,
+                    utterances: 0,
+                    greeting: false,
+                    farewell: false,
+                    situations: Vec::new(),
+                    banned: 0,
+                },
+                tail: Default::default(),
+                situations: Default::default(),
+            });
         }
-        groups.last_mut().expect("pushed above").push(u);
-    }
-
-    let mut ws = WindowScore {
-        window: window.to_string(),
-        score: None,
-        utterances: utterances.len(),
-        speech_seconds: utterances.iter().map(|u| u.end - u.start).sum(),
-        civil_hits: 0,
-        banned_hits: 0,
-        banned: BTreeMap::new(),
-        civil: BTreeMap::new(),
-        sessions: Vec::new(),
-        failed_files: 0,
-    };
-    let mut penalty = 0.0;
-    for u in utterances {
+        let open = self.open.as_mut().expect("opened above");
+        if open.session.utterances < n {
+            open.session.greeting |= has("greeting");
+        }
+        open.session.utterances += 1;
+        open.session.end = u.end;
+        open.tail.push_back(has("farewell"));
+        if open.tail.len() > n {
+            open.tail.pop_front();
+        }
         for h in &u.hits {
             match h.hit.kind {
                 Kind::Banned => {
-                    ws.banned_hits += 1;
-                    *ws.banned.entry(h.hit.phrase.clone()).or_default() += 1;
-                    penalty += weights.banned_per_severity
+                    self.ws.banned_hits += 1;
+                    open.session.banned += 1;
+                    *self.ws.banned.entry(h.hit.phrase.clone()).or_default() += 1;
+                    self.penalty += self.weights.banned_per_severity
                         * h.hit.severity as f64
                         * h.hit.confidence as f64;
                 }
                 Kind::Civil => {
-                    ws.civil_hits += 1;
-                    *ws.civil.entry(h.hit.category.clone()).or_default() += 1;
+                    self.ws.civil_hits += 1;
+                    *self.ws.civil.entry(h.hit.category.clone()).or_default() += 1;
+                    if !open.situations.contains(&h.hit.category) {
+                        open.situations.insert(h.hit.category.clone());
+                    }
                 }
             }
         }
     }
-    let has = |us: &[&Utterance], situation: &str| {
-        us.iter().any(|u| {
-            u.hits
-                .iter()
-                .any(|h| h.hit.kind == Kind::Civil && h.hit.category == situation)
-        })
-    };
-    let n = weights.ritual_utterances.max(1);
-    for g in &groups {
-        let head = &g[..g.len().min(n)];
-        let tail = &g[g.len().saturating_sub(n)..];
-        let mut situations: Vec<String> = g
-            .iter()
-            .flat_map(|u| u.hits.iter())
-            .filter(|h| h.hit.kind == Kind::Civil)
-            .map(|h| h.hit.category.clone())
-            .collect();
-        situations.sort();
-        situations.dedup();
-        ws.sessions.push(Session {
-            file: g[0].file.clone(),
-            start: g[0].start,
-            end: g[g.len() - 1].end,
-            utterances: g.len(),
-            greeting: has(head, "greeting"),
-            farewell: has(tail, "farewell"),
-            situations,
-            banned: g
-                .iter()
-                .flat_map(|u| u.hits.iter())
-                .filter(|h| h.hit.kind == Kind::Banned)
-                .count(),
-        });
+
+    fn close(&mut self) {
+        if let Some(mut o) = self.open.take() {
+            o.session.farewell = o.tail.iter().any(|&f| f);
+            o.session.situations = o.situations.into_iter().collect();
+            self.ws.sessions.push(o.session);
+        }
     }
-    if !ws.sessions.is_empty() {
-        let s = ws.sessions.len() as f64;
-        let rituals = ws
-            .sessions
-            .iter()
-            .map(|x| x.greeting as u32 + x.farewell as u32)
-            .sum::<u32>() as f64;
-        let r = rituals / (2.0 * s);
-        let target = weights.civil_target.max(1) as f64;
-        let c = ws
-            .sessions
-            .iter()
-            .map(|x| (x.situations.len() as f64 / target).min(1.0))
-            .sum::<f64>()
-            / s;
-        let raw = 100.0 * (weights.ritual * r + weights.civil * c) - penalty;
-        ws.score = Some((raw.clamp(0.0, 100.0) * 10.0).round() / 10.0);
+
+    /// The window's score.
+    pub fn finish(mut self) -> WindowScore {
+        self.close();
+        let mut ws = self.ws;
+        let weights = &self.weights;
+        if !ws.sessions.is_empty() {
+            let s = ws.sessions.len() as f64;
+            let rituals = ws
+                .sessions
+                .iter()
+                .map(|x| x.greeting as u32 + x.farewell as u32)
+                .sum::<u32>() as f64;
+            let r = rituals / (2.0 * s);
+            let target = weights.civil_target.max(1) as f64;
+            let c = ws
+                .sessions
+                .iter()
+                .map(|x| (x.situations.len() as f64 / target).min(1.0))
+                .sum::<f64>()
+                / s;
+            let raw = 100.0 * (weights.ritual * r + weights.civil * c) - self.penalty;
+            ws.score = Some((raw.clamp(0.0, 100.0) * 10.0).round() / 10.0);
+        }
+        ws
     }
-    ws
 }
 
 #[cfg(test)]

@@ -114,12 +114,13 @@ impl Matcher {
     pub fn with_config(lexicon: &Lexicon, config: MatchConfig) -> Matcher {
         let entries = lexicon.entries().to_vec();
         let mut parts: Vec<(Vec<char>, Syllables)> = Vec::new();
+        // Ids by text, so that 50,000 phrases do not compare every part with every other.
+        let mut ids: std::collections::HashMap<Vec<char>, usize> = Default::default();
         let mut part_id = |p: &Part| -> usize {
-            if let Some(i) = parts.iter().position(|(c, _)| *c == p.chars) {
-                return i;
-            }
-            parts.push((p.chars.clone(), Syllables::new(&p.chars)));
-            parts.len() - 1
+            *ids.entry(p.chars.clone()).or_insert_with(|| {
+                parts.push((p.chars.clone(), Syllables::new(&p.chars)));
+                parts.len() - 1
+            })
         };
         let chains = entries
             .iter()
@@ -380,9 +381,7 @@ fn byte_to_char(s: &str) -> Vec<usize> {
     let mut map = vec![0; s.len() + 1];
     let mut n = 0;
     for (i, c) in s.char_indices() {
-        for b in i..i + c.len_utf8() {
-            map[b] = n;
-        }
+        map[i..i + c.len_utf8()].fill(n);
         n += 1;
     }
     map[s.len()] = n;

@@ -11,6 +11,6 @@ mod webhook;
 pub use debounce::Debouncer;
 pub use event::{Event, EventSink};
 pub use jsonl::{JsonLines, Keep};
-pub use report::{write, Format};
+pub use report::{write, Format, Stream};
 pub use terminal::Terminal;
 pub use webhook::{Webhook, WebhookOptions, WebhookStats};

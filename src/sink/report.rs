@@ -7,8 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::lexicon::Kind;
-use crate::pipeline::{Analysis, Failure};
+use crate::pipeline::{Analysis, Failure, Stats, TextOrigin};
 use crate::score::WindowScore;
+use crate::text::MAX_PIECE_BYTES;
 use crate::utterance::{TimedHit, Utterance};
 
 /// Output format.
@@ -23,15 +24,41 @@ pub enum Format {
     Jsonl,
 }
 
-/// A hit with the utterance it was found in, as reported.
+/// Characters of the transcript shown on each side of a hit.
+pub const CONTEXT_CHARS: usize = 40;
+
+/// A hit with where it was found, as reported: a bounded context rather than the whole
+/// transcript, which for a long text line would be repeated in every hit.
 #[derive(Debug, Serialize)]
 struct HitRecord<'a> {
     window: &'a str,
     file: &'a Path,
+    /// Text input: the line (1-based) the hit is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    /// Characters before the hit in its line (text input) or its transcript.
+    offset: usize,
     #[serde(flatten)]
     hit: &'a TimedHit,
-    /// The utterance's whole transcript, for context.
-    text: &'a str,
+    /// Up to [`CONTEXT_CHARS`] characters each side of the hit, the hit marked 【like this】.
+    context: String,
+}
+
+impl<'a> HitRecord<'a> {
+    fn new(u: &'a Utterance, h: &'a TimedHit, origin: Option<TextOrigin>) -> HitRecord<'a> {
+        let before = u
+            .text
+            .get(..h.hit.span.start)
+            .map_or(0, |s| s.chars().count());
+        HitRecord {
+            window: &u.window,
+            file: &u.file,
+            line: origin.map(|o| o.line),
+            offset: origin.map_or(0, |o| o.offset) + before,
+            hit: h,
+            context: context(&u.text, &h.hit.span),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -63,20 +90,13 @@ enum Line<'a> {
 fn hit_records(a: &Analysis) -> Vec<HitRecord<'_>> {
     a.utterances
         .iter()
-        .flat_map(|u| {
-            u.hits.iter().map(move |h| HitRecord {
-                window: &u.window,
-                file: &u.file,
-                hit: h,
-                text: &u.text,
-            })
-        })
+        .flat_map(|u| u.hits.iter().map(move |h| HitRecord::new(u, h, None)))
         .collect()
 }
 
 /// Windows best first; windows with nothing said last, unranked.
-fn ranked(a: &Analysis) -> Vec<RankedWindow<'_>> {
-    let mut ws: Vec<&WindowScore> = a.windows.iter().collect();
+fn ranked(windows: &[WindowScore]) -> Vec<RankedWindow<'_>> {
+    let mut ws: Vec<&WindowScore> = windows.iter().collect();
     ws.sort_by(|x, y| match (x.score, y.score) {
         (Some(p), Some(q)) => q.total_cmp(&p).then(x.window.cmp(&y.window)),
         (Some(_), None) => std::cmp::Ordering::Less,
@@ -100,7 +120,7 @@ pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Re
     match format {
         Format::Json => {
             let doc = Document {
-                windows: ranked(analysis),
+                windows: ranked(&analysis.windows),
                 hits: hit_records(analysis),
                 utterances: &analysis.utterances,
                 failures: &analysis.failures,
@@ -120,7 +140,7 @@ pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Re
             for h in hit_records(analysis) {
                 line(Line::Hit(h))?;
             }
-            for w in ranked(analysis) {
+            for w in ranked(&analysis.windows) {
                 line(Line::Window(w))?;
             }
             for f in &analysis.failures {
@@ -128,12 +148,69 @@ pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Re
             }
             line(Line::Stats(&analysis.stats))
         }
-        Format::Text => write_text(analysis, out),
+        Format::Text => {
+            let mut evidence = Evidence::default();
+            for u in &analysis.utterances {
+                evidence.add(u, None);
+            }
+            write_text(
+                &analysis.windows,
+                &evidence,
+                &analysis.failures,
+                &analysis.stats,
+                out,
+            )
+        }
     }
 }
 
-fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
-    let s = &a.stats;
+/// What the text report shows of each window's hits: every banned hit with its bounded context,
+/// civil hits counted.
+#[derive(Default)]
+struct Evidence {
+    banned: BTreeMap<String, Vec<String>>,
+    civil: BTreeMap<String, BTreeMap<(String, String), usize>>,
+}
+
+impl Evidence {
+    fn add(&mut self, u: &Utterance, origin: Option<TextOrigin>) {
+        for h in &u.hits {
+            match h.hit.kind {
+                Kind::Banned => {
+                    let place = match origin {
+                        Some(o) => format!("{}:{}", u.file.display(), o.line),
+                        None => format!("{} {:.1}–{:.1} s", u.file.display(), h.start, h.end),
+                    };
+                    self.banned.entry(u.window.clone()).or_default().push(format!(
+                        "  BANNED {}  [{}, severity {}, confidence {:.2}, {}]\n         {place}: {}",
+                        h.hit.phrase,
+                        h.hit.category,
+                        h.hit.severity,
+                        h.hit.confidence,
+                        h.hit.clause,
+                        context(&u.text, &h.hit.span)
+                    ));
+                }
+                Kind::Civil => {
+                    *self
+                        .civil
+                        .entry(u.window.clone())
+                        .or_default()
+                        .entry((h.hit.category.clone(), h.hit.phrase.clone()))
+                        .or_default() += 1
+                }
+            }
+        }
+    }
+}
+
+fn write_text(
+    windows: &[WindowScore],
+    evidence: &Evidence,
+    failures: &[Failure],
+    s: &crate::pipeline::Stats,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if s.files > 0 {
         writeln!(
             out,
@@ -147,7 +224,14 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         "{:<5} {:<20} {:>6} {:>9} {:>9} {:>9} {:>6} {:>7}",
         "rank", "window", "score", "sessions", "greeting", "farewell", "civil", "banned"
     )?;
-    for w in ranked(a) {
+    if s.cut_lines > 0 {
+        writeln!(
+            out,
+            "{} line(s) read, {} longer than {MAX_PIECE_BYTES} bytes matched in pieces",
+            s.lines, s.cut_lines
+        )?;
+    }
+    for w in ranked(windows) {
         let sc = w.score;
         let n = sc.sessions.len();
         let greet = sc.sessions.iter().filter(|x| x.greeting).count();
@@ -167,7 +251,7 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             sc.banned_hits,
         )?;
     }
-    for w in ranked(a) {
+    for w in ranked(windows) {
         let sc = w.score;
         writeln!(out)?;
         let failed = if sc.failed_files > 0 {
@@ -183,42 +267,11 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             )?,
             None => writeln!(out, "== {}: no speech heard{failed}", sc.window)?,
         }
-        let utts: Vec<&Utterance> = a
-            .utterances
-            .iter()
-            .filter(|u| u.window == sc.window)
-            .collect();
-        let mut civil: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for u in &utts {
-            for h in &u.hits {
-                match h.hit.kind {
-                    Kind::Banned => {
-                        writeln!(
-                            out,
-                            "  BANNED {}  [{}, severity {}, confidence {:.2}, {}]",
-                            h.hit.phrase,
-                            h.hit.category,
-                            h.hit.severity,
-                            h.hit.confidence,
-                            h.hit.clause
-                        )?;
-                        writeln!(
-                            out,
-                            "         {} {:.1}–{:.1} s: {}",
-                            u.file.display(),
-                            h.start,
-                            h.end,
-                            highlight(&u.text, &h.hit.span)
-                        )?;
-                    }
-                    Kind::Civil => {
-                        *civil
-                            .entry((h.hit.category.as_str(), h.hit.phrase.as_str()))
-                            .or_default() += 1
-                    }
-                }
-            }
+        for l in evidence.banned.get(&sc.window).into_iter().flatten() {
+            writeln!(out, "{l}")?;
         }
+        let none = BTreeMap::new();
+        let civil = evidence.civil.get(&sc.window).unwrap_or(&none);
         if !civil.is_empty() {
             let list: Vec<String> = civil
                 .iter()
@@ -252,9 +305,9 @@ fn write_text(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
-    if !a.failures.is_empty() {
+    if !failures.is_empty() {
         writeln!(out)?;
-        for f in &a.failures {
+        for f in failures {
             writeln!(out, "FAILED {}", f.error)?;
         }
     }
@@ -275,4 +328,167 @@ pub fn highlight(text: &str, span: &std::ops::Range<usize>) -> String {
         &text[span.start..span.end],
         &text[span.end..]
     )
+}
+
+/// The hit marked 【like this】 with up to [`CONTEXT_CHARS`] characters of the transcript on each
+/// side (`…` where more was cut off): bounded however long the transcript. A span that does
+/// not fit shows the transcript's start, unmarked.
+pub fn context(text: &str, span: &std::ops::Range<usize>) -> String {
+    if span.start > span.end
+        || span.end > text.len()
+        || !text.is_char_boundary(span.start)
+        || !text.is_char_boundary(span.end)
+    {
+        return text.chars().take(2 * CONTEXT_CHARS).collect();
+    }
+    let before = &text[..span.start];
+    let after = &text[span.end..];
+    let from = before
+        .char_indices()
+        .rev()
+        .nth(CONTEXT_CHARS - 1)
+        .map_or(0, |(i, _)| i);
+    let to = after
+        .char_indices()
+        .nth(CONTEXT_CHARS)
+        .map_or(after.len(), |(i, _)| i);
+    format!(
+        "{}{}【{}】{}{}",
+        if from > 0 { "…" } else { "" },
+        &before[from..],
+        &text[span.clone()],
+        &after[..to],
+        if to < after.len() { "…" } else { "" },
+    )
+}
+
+/// A report written while the input is read, for inputs too large to hold (`courtesy text`):
+/// `jsonl` writes each utterance and its hits as they are found and keeps nothing, so it is the
+/// format for huge inputs; `json` writes each utterance at once but keeps the hits (each with a
+/// bounded context) for its `hits` list; `text` keeps the evidence it prints.
+pub struct Stream<'w> {
+    format: Format,
+    out: &'w mut dyn Write,
+    /// `json`: the hits, serialized, until the end.
+    hits: Vec<String>,
+    evidence: Evidence,
+    utterances: usize,
+}
+
+impl<'w> Stream<'w> {
+    /// Starts a report in `format` on `out`.
+    pub fn new(format: Format, out: &'w mut dyn Write) -> io::Result<Stream<'w>> {
+        if format == Format::Json {
+            write!(out, "{{\n  \"utterances\": [")?;
+        }
+        Ok(Stream {
+            format,
+            out,
+            hits: Vec::new(),
+            evidence: Evidence::default(),
+            utterances: 0,
+        })
+    }
+
+    /// Reports one utterance (and its hits) of a text input read at `origin`.
+    pub fn utterance(&mut self, u: &Utterance, origin: Option<TextOrigin>) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut *self.out, &Line::Utterance(u))?;
+                writeln!(self.out)?;
+                for h in &u.hits {
+                    let hit = HitRecord::new(u, h, origin);
+                    serde_json::to_writer(&mut *self.out, &Line::Hit(hit))?;
+                    writeln!(self.out)?;
+                }
+            }
+            Format::Json => {
+                let sep = if self.utterances == 0 { "" } else { "," };
+                write!(self.out, "{sep}\n    ")?;
+                serde_json::to_writer(&mut *self.out, u)?;
+                for h in &u.hits {
+                    self.hits
+                        .push(serde_json::to_string(&HitRecord::new(u, h, origin))?);
+                }
+            }
+            Format::Text => self.evidence.add(u, origin),
+        }
+        self.utterances += 1;
+        Ok(())
+    }
+
+    /// Passes on what is written so far (`text` writes only at the end).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Ends the report with the windows' scores, the failures and the stats.
+    pub fn finish(
+        self,
+        windows: &[WindowScore],
+        failures: &[Failure],
+        stats: &Stats,
+    ) -> io::Result<()> {
+        let out = self.out;
+        match self.format {
+            Format::Jsonl => {
+                let mut line = |l: Line| -> io::Result<()> {
+                    serde_json::to_writer(&mut *out, &l)?;
+                    writeln!(out)
+                };
+                for w in ranked(windows) {
+                    line(Line::Window(w))?;
+                }
+                for f in failures {
+                    line(Line::Failure(f))?;
+                }
+                line(Line::Stats(stats))
+            }
+            Format::Json => {
+                let list = |items: &[String]| -> String {
+                    if items.is_empty() {
+                        "[]".into()
+                    } else {
+                        format!("[\n    {}\n  ]", items.join(",\n    "))
+                    }
+                };
+                let end = if self.utterances == 0 { "]" } else { "\n  ]" };
+                let windows: Vec<String> = ranked(windows)
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<_, _>>()?;
+                let failures: Vec<String> = failures
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<_, _>>()?;
+                writeln!(
+                    out,
+                    "{end},\n  \"hits\": {},\n  \"windows\": {},\n  \"failures\": {},\n  \"stats\": {}\n}}",
+                    list(&self.hits),
+                    list(&windows),
+                    list(&failures),
+                    serde_json::to_string(stats)?
+                )
+            }
+            Format::Text => write_text(windows, &self.evidence, failures, stats, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_context_is_bounded_on_both_sides() {
+        let text = format!("{}不知道{}", "甲".repeat(100), "乙".repeat(100));
+        let start = 300;
+        let c = context(&text, &(start..start + 9));
+        assert_eq!(
+            c,
+            format!("…{}【不知道】{}…", "甲".repeat(40), "乙".repeat(40))
+        );
+        assert_eq!(context("啊不知道", &(3..12)), "啊【不知道】");
+        assert_eq!(context("不知道", &(1..9)), "不知道");
+    }
 }

@@ -5,11 +5,13 @@
 //! of the original transcript it came from, so a hit found in the folded text can be shown where it
 //! was said.
 
+pub mod lines;
 pub mod mask;
 mod normalize;
 mod pinyin;
 mod segment;
 
+pub use lines::{Piece, Pieces, MAX_PIECE_BYTES};
 pub use mask::{mask_personal, Masked};
 pub use normalize::Normalizer;
 pub use pinyin::{Syllables, SYLLABLE_NONE};

@@ -24,7 +24,7 @@ impl Syllables {
             .map(|&c| {
                 let mut r = [SYLLABLE_NONE; MAX_READINGS];
                 if let Some(multi) = c.to_pinyin_multi() {
-                    for (slot, p) in r.iter_mut().zip(multi.into_iter()) {
+                    for (slot, p) in r.iter_mut().zip(multi) {
                         *slot = p.plain();
                     }
                 }

@@ -16,6 +16,7 @@ mod report;
 mod samples;
 mod serve;
 mod store;
+mod text_limits;
 
 use std::path::{Path, PathBuf};
 
