@@ -364,13 +364,16 @@ pub fn context(text: &str, span: &std::ops::Range<usize>) -> String {
 
 /// A report written while the input is read, for inputs too large to hold (`courtesy text`):
 /// `jsonl` writes each utterance and its hits as they are found and keeps nothing, so it is the
-/// format for huge inputs; `json` writes each utterance at once but keeps the hits (each with a
-/// bounded context) for its `hits` list; `text` keeps the evidence it prints.
+/// format for huge inputs; `json` writes each utterance at once and keeps the hits (each with a
+/// bounded context) in a temporary file for its `hits` list; `text` keeps in memory the evidence
+/// it prints (every banned hit, civil hits counted).
 pub struct Stream<'w> {
     format: Format,
     out: &'w mut dyn Write,
-    /// `json`: the hits, serialized, until the end.
-    hits: Vec<String>,
+    /// `json`: the hits, serialized into a temporary file until the end, so that memory stays
+    /// flat however many there are.
+    hits: Option<io::BufWriter<std::fs::File>>,
+    hit_count: usize,
     evidence: Evidence,
     utterances: usize,
 }
@@ -378,13 +381,18 @@ pub struct Stream<'w> {
 impl<'w> Stream<'w> {
     /// Starts a report in `format` on `out`.
     pub fn new(format: Format, out: &'w mut dyn Write) -> io::Result<Stream<'w>> {
-        if format == Format::Json {
-            write!(out, "{{\n  \"utterances\": [")?;
-        }
+        let hits = match format {
+            Format::Json => {
+                write!(out, "{{\n  \"utterances\": [")?;
+                Some(io::BufWriter::new(tempfile::tempfile()?))
+            }
+            _ => None,
+        };
         Ok(Stream {
             format,
             out,
-            hits: Vec::new(),
+            hits,
+            hit_count: 0,
             evidence: Evidence::default(),
             utterances: 0,
         })
@@ -406,9 +414,13 @@ impl<'w> Stream<'w> {
                 let sep = if self.utterances == 0 { "" } else { "," };
                 write!(self.out, "{sep}\n    ")?;
                 serde_json::to_writer(&mut *self.out, u)?;
-                for h in &u.hits {
-                    self.hits
-                        .push(serde_json::to_string(&HitRecord::new(u, h, origin))?);
+                if let Some(spill) = &mut self.hits {
+                    for h in &u.hits {
+                        let sep = if self.hit_count == 0 { "" } else { "," };
+                        write!(spill, "{sep}\n    ")?;
+                        serde_json::to_writer(&mut *spill, &HitRecord::new(u, h, origin))?;
+                        self.hit_count += 1;
+                    }
                 }
             }
             Format::Text => self.evidence.add(u, origin),
@@ -445,30 +457,34 @@ impl<'w> Stream<'w> {
                 line(Line::Stats(stats))
             }
             Format::Json => {
-                let list = |items: &[String]| -> String {
-                    if items.is_empty() {
-                        "[]".into()
-                    } else {
-                        format!("[\n    {}\n  ]", items.join(",\n    "))
+                // Item by item: the hits may be many, and are not copied again into one string.
+                let list = |out: &mut dyn Write, name: &str, items: &[String]| -> io::Result<()> {
+                    write!(out, ",\n  \"{name}\": [")?;
+                    for (i, item) in items.iter().enumerate() {
+                        let sep = if i == 0 { "" } else { "," };
+                        write!(out, "{sep}\n    {item}")?;
                     }
+                    write!(out, "{}", if items.is_empty() { "]" } else { "\n  ]" })
                 };
-                let end = if self.utterances == 0 { "]" } else { "\n  ]" };
+                write!(out, "{}", if self.utterances == 0 { "]" } else { "\n  ]" })?;
+                write!(out, ",\n  \"hits\": [")?;
+                if let Some(spill) = self.hits {
+                    let mut file = spill.into_inner().map_err(|e| e.into_error())?;
+                    io::Seek::rewind(&mut file)?;
+                    io::copy(&mut file, out)?;
+                }
+                write!(out, "{}", if self.hit_count == 0 { "]" } else { "\n  ]" })?;
                 let windows: Vec<String> = ranked(windows)
                     .iter()
                     .map(serde_json::to_string)
                     .collect::<Result<_, _>>()?;
+                list(out, "windows", &windows)?;
                 let failures: Vec<String> = failures
                     .iter()
                     .map(serde_json::to_string)
                     .collect::<Result<_, _>>()?;
-                writeln!(
-                    out,
-                    "{end},\n  \"hits\": {},\n  \"windows\": {},\n  \"failures\": {},\n  \"stats\": {}\n}}",
-                    list(&self.hits),
-                    list(&windows),
-                    list(&failures),
-                    serde_json::to_string(stats)?
-                )
+                list(out, "failures", &failures)?;
+                writeln!(out, ",\n  \"stats\": {}\n}}", serde_json::to_string(stats)?)
             }
             Format::Text => write_text(windows, &self.evidence, failures, stats, out),
         }
