@@ -129,23 +129,29 @@ pub fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     ])?;
     for x in &r.windows {
         let t = &x.totals;
-        w.write_record([
-            rank(x.rank),
-            cell(&x.window),
-            score(x.score),
-            x.days_scored.to_string(),
-            x.days.to_string(),
-            t.sessions.to_string(),
-            t.greeting_sessions.to_string(),
-            t.farewell_sessions.to_string(),
-            t.utterances.to_string(),
-            format!("{:.1}", t.speech_seconds),
-            t.civil_hits.to_string(),
-            t.banned_hits.to_string(),
-            x.failed_files.to_string(),
-        ])?;
+        let row = [rank(x.rank), cell(&x.window), score(x.score)]
+            .into_iter()
+            .chain(totals(x.days_scored, x.days, t))
+            .chain([x.failed_files.to_string()]);
+        w.write_record(row)?;
     }
     finish(w)
+}
+
+/// The cells every ranked row shares: days, sessions, greetings, farewells, utterances, speech,
+/// civil and banned hits.
+fn totals(days_scored: usize, days: usize, t: &super::Totals) -> [String; 9] {
+    [
+        days_scored.to_string(),
+        days.to_string(),
+        t.sessions.to_string(),
+        t.greeting_sessions.to_string(),
+        t.farewell_sessions.to_string(),
+        t.utterances.to_string(),
+        format!("{:.1}", t.speech_seconds),
+        t.civil_hits.to_string(),
+        t.banned_hits.to_string(),
+    ]
 }
 
 /// The staff members ranked, as CSV.
@@ -169,22 +175,16 @@ pub fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     ])?;
     for x in &r.staff {
         let t = &x.totals;
-        w.write_record([
+        let row = [
             rank(x.rank),
             cell(&x.staff_id),
             opt(x.name.as_deref()),
             cell(&x.windows.join("、")),
             score(x.score),
-            x.days_scored.to_string(),
-            x.days.to_string(),
-            t.sessions.to_string(),
-            t.greeting_sessions.to_string(),
-            t.farewell_sessions.to_string(),
-            t.utterances.to_string(),
-            format!("{:.1}", t.speech_seconds),
-            t.civil_hits.to_string(),
-            t.banned_hits.to_string(),
-        ])?;
+        ]
+        .into_iter()
+        .chain(totals(x.days_scored, x.days, t));
+        w.write_record(row)?;
     }
     finish(w)
 }
