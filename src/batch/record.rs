@@ -32,14 +32,9 @@ pub(crate) struct FileInProgress {
 }
 
 impl FileInProgress {
-    pub(crate) fn push(&mut self, heard: Result<StoredUtterance, (StoredUtterance, String)>) {
-        match heard {
-            Ok(u) => self.utterances.push(u),
-            Err((u, e)) => {
-                self.utterances.push(u);
-                self.clip_errors.push(e);
-            }
-        }
+    pub(crate) fn push(&mut self, (utterance, clip_error): (StoredUtterance, Option<String>)) {
+        self.utterances.push(utterance);
+        self.clip_errors.extend(clip_error);
     }
 
     /// The file's record: utterances in time order, numbered.
@@ -71,12 +66,12 @@ impl FileInProgress {
 }
 
 /// Masks, matches and times one transcript; writes its clip when it holds a banned phrase or
-/// falls in the sample. On a clip that cannot be written, the utterance comes back with the error.
+/// falls in the sample. A clip that cannot be written comes back as the error beside the utterance.
 pub(crate) fn utterance(
     cx: &Context,
     transcript: &Transcript,
     samples: &[f32],
-) -> Result<StoredUtterance, (StoredUtterance, String)> {
+) -> (StoredUtterance, Option<String>) {
     let masked = mask(transcript);
     let u = Utterance::from_transcript(cx.window, Default::default(), &masked, cx.matcher);
     let at = |s: f64| cx.clock_start + chrono::Duration::milliseconds((s * 1000.0).round() as i64);
@@ -119,10 +114,7 @@ pub(crate) fn utterance(
             .map(|h| stored_hit(h, &|s| Some(at(s))))
             .collect(),
     };
-    match clip_error {
-        None => Ok(stored),
-        Some(e) => Err((stored, e)),
-    }
+    (stored, clip_error)
 }
 
 /// A hit as the record keeps it.
