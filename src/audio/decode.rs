@@ -7,6 +7,7 @@
 //! the same memory as a 10-second one. AMR, video and non-audio files are refused with the
 //! command that fixes them; [`probe`] says what a file is without decoding it.
 
+use super::wav::read_up_to;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -1043,20 +1044,6 @@ impl Decode for CodecDecoder {
     fn rate(&self) -> u32 {
         self.rate
     }
-}
-
-/// Like `read_exact` but reports how much it got instead of failing at end of file.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 #[cfg(test)]

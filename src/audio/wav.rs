@@ -501,7 +501,7 @@ fn sniff(head: &[u8]) -> Option<&'static str> {
 }
 
 /// Like `read_exact` but reports how much it got instead of failing at end of file.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {

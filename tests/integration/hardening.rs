@@ -6,25 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::{model_path, root};
+use crate::root;
 
-/// `courtesy live ARGS --format jsonl --model M --log DIR/alerts.jsonl --clips DIR/clips`.
-fn live(args: &[&str], dir: &Path) -> Output {
-    let model = model_path();
-    let _whisper = crate::whisper_lock();
-    Command::new(env!("CARGO_BIN_EXE_courtesy"))
-        .arg("live")
-        .args(args)
-        .args(["--format", "jsonl", "--model"])
-        .arg(&model)
-        .arg("--log")
-        .arg(dir.join("alerts.jsonl"))
-        .arg("--clips")
-        .arg(dir.join("clips"))
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
+use crate::live::run_live as live;
 
 fn events(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)

@@ -10,12 +10,11 @@ use serde_json::Value;
 
 use crate::{model_path, root};
 
-/// Runs `courtesy live` with `args` (the model and a private log/clip folder added); returns the
-/// JSON events printed on stdout, in order.
-pub fn live(args: &[&str], dir: &std::path::Path) -> Vec<Value> {
+/// Runs `courtesy live ARGS --format jsonl` with the model and a private log/clip folder added.
+pub fn run_live(args: &[&str], dir: &std::path::Path) -> std::process::Output {
     let model = model_path();
     let _whisper = crate::whisper_lock();
-    let out = Command::new(env!("CARGO_BIN_EXE_courtesy"))
+    Command::new(env!("CARGO_BIN_EXE_courtesy"))
         .arg("live")
         .args(args)
         .args(["--format", "jsonl", "--model"])
@@ -26,7 +25,13 @@ pub fn live(args: &[&str], dir: &std::path::Path) -> Vec<Value> {
         .arg(dir.join("clips"))
         .current_dir(root())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `courtesy live` with `args` (see [`run_live`]); returns the JSON events printed on
+/// stdout, in order.
+pub fn live(args: &[&str], dir: &std::path::Path) -> Vec<Value> {
+    let out = run_live(args, dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     String::from_utf8(out.stdout)
