@@ -5,11 +5,11 @@ use super::sql::{Conn, Dialect, Value};
 use super::{transaction, StoreError};
 
 /// The newest schema version this program knows.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// Migrations in order. `{id}` is the table's own key, `{int}` a 64-bit integer, `{real}` a
 /// double; `"window"` is quoted because WINDOW is a reserved word in PostgreSQL.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = r#"
 CREATE TABLE runs (
@@ -169,6 +169,117 @@ CREATE TABLE roster (
     imported_at TEXT NOT NULL,
     UNIQUE ("window", staff_id, valid_from)
 );
+"#;
+
+/// The desk (`courtesy serve`): people and their sessions, what they did, their verdicts on
+/// hits, the rule changes they made from false alarms, live alerts and training playlists; and
+/// the reviewed numbers beside the machine's in the day scores.
+const V2: &str = r#"
+CREATE TABLE users (
+    id {id},
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    disabled {int} NOT NULL DEFAULT 0
+);
+CREATE TABLE web_sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    user_id {int} NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at {int} NOT NULL
+);
+CREATE TABLE audit (
+    id {id},
+    at TEXT NOT NULL,
+    user_name TEXT,
+    action TEXT NOT NULL,
+    object TEXT,
+    detail TEXT,
+    remote TEXT
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE TABLE verdicts (
+    id {id},
+    item TEXT NOT NULL,
+    utterance_id {int},
+    recording_id {int},
+    phrase TEXT,
+    verdict TEXT NOT NULL,
+    comment TEXT,
+    user_name TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX verdicts_item ON verdicts (item, id);
+CREATE INDEX verdicts_utterance ON verdicts (utterance_id);
+CREATE TABLE rule_changes (
+    id {id},
+    at TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    phrase TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reason TEXT,
+    item TEXT,
+    base_version TEXT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE TABLE regressions (
+    id {id},
+    sentence TEXT NOT NULL,
+    phrase TEXT NOT NULL,
+    expect TEXT NOT NULL,
+    source TEXT,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    UNIQUE (sentence, phrase)
+);
+CREATE TABLE alerts (
+    id {id},
+    "window" TEXT NOT NULL,
+    day TEXT NOT NULL,
+    at TEXT NOT NULL,
+    phrase TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity {int} NOT NULL,
+    clause TEXT NOT NULL,
+    text TEXT NOT NULL,
+    matched TEXT NOT NULL,
+    span_start {int} NOT NULL,
+    span_end {int} NOT NULL,
+    confidence {real} NOT NULL,
+    clip TEXT,
+    host TEXT NOT NULL,
+    acknowledged_by TEXT,
+    acknowledged_at TEXT,
+    note TEXT
+);
+CREATE INDEX alerts_day ON alerts (day, "window");
+CREATE TABLE playlists (
+    id {id},
+    name TEXT NOT NULL,
+    staff_id TEXT,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE playlist_items (
+    playlist_id {int} NOT NULL REFERENCES playlists (id) ON DELETE CASCADE,
+    position {int} NOT NULL,
+    item TEXT NOT NULL,
+    utterance_id {int},
+    phrase TEXT,
+    instead TEXT,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (playlist_id, item)
+);
+ALTER TABLE window_scores ADD COLUMN reviewed_score {real};
+ALTER TABLE window_scores ADD COLUMN reviewed_banned_hits {int} NOT NULL DEFAULT 0;
+ALTER TABLE window_scores ADD COLUMN judged_hits {int} NOT NULL DEFAULT 0;
+ALTER TABLE staff_scores ADD COLUMN reviewed_score {real};
+ALTER TABLE staff_scores ADD COLUMN reviewed_banned_hits {int} NOT NULL DEFAULT 0;
+ALTER TABLE staff_scores ADD COLUMN judged_hits {int} NOT NULL DEFAULT 0;
 "#;
 
 /// The DDL for one dialect.
