@@ -184,6 +184,20 @@ enum Command {
         #[arg(long)]
         today: Option<String>,
     },
+    /// The desk: the web app where trainers review, the office reads reports and supervisors
+    /// watch live, behind logins (`courtesy user add` makes them).
+    Serve {
+        /// Listen on HOST:PORT (default: `[desk] http`, else 127.0.0.1:8080 — this machine only).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// The people who may log in to the desk.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// List the capture devices (name, channels, sample rates) for the `[[window]]` entries.
     Devices {
         /// Print them as JSON.
@@ -206,6 +220,52 @@ enum RosterAction {
         #[command(flatten)]
         record: RecordFlags,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserAction {
+    /// Add a user; the password is asked for (not shown), or read from standard input.
+    Add {
+        name: String,
+        /// trainer (review, training), office (reports, rules), supervisor (live), admin (all).
+        #[arg(long, value_parser = parse_role)]
+        role: courtesy::desk::Role,
+        /// Read the password from the first line of standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// List the users.
+    List {
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// Disable a user and end the user's sessions.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+    /// Set a user's password (ends the user's sessions).
+    Passwd {
+        name: String,
+        /// Read the password from the first line of standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
+}
+
+fn parse_role(s: &str) -> Result<courtesy::desk::Role, String> {
+    s.parse()
 }
 
 #[derive(Subcommand, Debug)]
@@ -458,6 +518,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rescore { from, to, record } => rescore(&from, &to, &record),
         Command::Prune { record, today } => prune(&record, today.as_deref()),
         Command::Devices { json } => devices(json),
+        Command::Serve { http, record } => serve(http, &record),
+        Command::User { action } => user(action),
         Command::Eval {
             dir,
             audio,
@@ -862,6 +924,111 @@ fn prune(record: &RecordFlags, today: Option<&str>) -> anyhow::Result<ExitCode> 
         p.clips_deleted, p.clips_missing, p.texts_cleared
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy serve`: the desk, until the process is stopped.
+fn serve(http: Option<String>, record: &RecordFlags) -> anyhow::Result<ExitCode> {
+    let mut config = record_config(record, None)?;
+    if let Some(h) = http {
+        config.desk.http = h;
+    }
+    config.desk.validate().map_err(anyhow::Error::msg)?;
+    let store = std::sync::Arc::new(open_store(&config)?);
+    if store.users()?.is_empty() {
+        eprintln!(
+            "warning: nobody can log in yet — add someone with `courtesy user add NAME --role admin`"
+        );
+    }
+    let scheme = if config.desk.tls() { "https" } else { "http" };
+    let clips = config.batch.clip_dir();
+    let app = courtesy::desk::App::new(config, store.clone()).map_err(anyhow::Error::msg)?;
+    let server = courtesy::desk::Server::start(app)?;
+    eprintln!(
+        "courtesy desk on {scheme}://{}/ (record {}, clips {})",
+        server.local_addr(),
+        store.describe(),
+        clips.display()
+    );
+    server.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy user …`.
+fn user(action: UserAction) -> anyhow::Result<ExitCode> {
+    use courtesy::desk::users;
+    match action {
+        UserAction::Add {
+            name,
+            role,
+            password_stdin,
+            record,
+        } => {
+            let store = open_store(&record_config(&record, None)?)?;
+            users::check_name(&name).map_err(anyhow::Error::msg)?;
+            let password = read_password(password_stdin)?;
+            users::add(&store, &name, role, &password)?;
+            println!("added {name} ({role}) to {}", store.describe());
+        }
+        UserAction::List { record } => {
+            let store = open_store(&record_config(&record, None)?)?;
+            println!("{:<24} {:<11} {:<10} created", "name", "role", "state");
+            for u in users::list(&store)? {
+                println!(
+                    "{:<24} {:<11} {:<10} {}",
+                    u.name,
+                    u.role,
+                    if u.disabled { "disabled" } else { "active" },
+                    u.created_at
+                );
+            }
+        }
+        UserAction::Disable { name, record } => {
+            let store = open_store(&record_config(&record, None)?)?;
+            users::set_disabled(&store, &name, true)?;
+            println!("{name} disabled (logged out)");
+        }
+        UserAction::Enable { name, record } => {
+            let store = open_store(&record_config(&record, None)?)?;
+            users::set_disabled(&store, &name, false)?;
+            println!("{name} enabled");
+        }
+        UserAction::Passwd {
+            name,
+            password_stdin,
+            record,
+        } => {
+            let store = open_store(&record_config(&record, None)?)?;
+            if store.user(&name)?.is_none() {
+                anyhow::bail!("there is no user named {name} — `courtesy user list` shows them");
+            }
+            let password = read_password(password_stdin)?;
+            users::set_password(&store, &name, &password)?;
+            println!("password of {name} changed (logged out everywhere)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new password: the first line of standard input, or asked twice on the terminal without
+/// echo. Checked against the policy before anything is written.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            anyhow::bail!("the two passwords differ — run the command again");
+        }
+        first
+    } else {
+        anyhow::bail!("no terminal to ask for the password on — pipe it in with --password-stdin");
+    };
+    courtesy::desk::password::check(&password).map_err(anyhow::Error::msg)?;
+    Ok(password)
 }
 
 /// `courtesy eval`.

@@ -29,6 +29,8 @@ pub struct Config {
     pub batch: crate::batch::BatchConfig,
     /// `courtesy prune`: how long audio and transcripts are kept.
     pub retention: crate::batch::RetentionConfig,
+    /// `courtesy serve`: where the desk listens, its certificate, how long a login lasts.
+    pub desk: crate::desk::DeskConfig,
 }
 
 /// A configuration file that could not be used.
@@ -138,6 +140,7 @@ impl Config {
         self.live.validate()?;
         crate::live::validate_windows(&self.window)?;
         self.batch.validate()?;
+        self.desk.validate()?;
         Ok(())
     }
 

@@ -25,6 +25,7 @@ pub mod audio;
 pub mod batch;
 pub mod clock;
 pub mod config;
+pub mod desk;
 pub mod error;
 pub mod eval;
 pub mod lexicon;

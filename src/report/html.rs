@@ -724,7 +724,8 @@ pub fn clip_href(clips: &str, clip: &str) -> String {
     segments.join("/")
 }
 
-fn percent(segment: &str) -> String {
+/// Percent-encodes everything but unreserved characters (a URL path segment or query value).
+pub fn percent(segment: &str) -> String {
     let mut out = String::new();
     for b in segment.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

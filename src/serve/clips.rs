@@ -1,7 +1,27 @@
-//! Which file a `/clips/…` request may read: WAV files inside the clip folder, nothing else.
+//! Which file a `/clips/…` request may read — audio clips inside the clip folder, nothing else —
+//! and the answer that serves it (with byte ranges, for seeking). The live page and the desk
+//! both serve clips through [`respond`].
 
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// The clip formats served, by extension: live clips are WAV, the batch's are Ogg/Opus.
+const TYPES: &[(&str, &str)] = &[
+    ("wav", "audio/wav"),
+    ("opus", "audio/ogg; codecs=opus"),
+    ("ogg", "audio/ogg"),
+];
+
+fn content_type(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?;
+    TYPES
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .map(|(_, t)| *t)
+}
 
 /// Why a clip request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +48,7 @@ pub fn resolve(dir: &Path, rel: &str) -> Result<PathBuf, Refused> {
     {
         return Err(Refused::BadPath);
     }
-    let is_wav = rel_path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-    if !is_wav {
+    if content_type(rel_path).is_none() {
         return Err(Refused::NotFound);
     }
     let base = dir.canonicalize().map_err(|_| Refused::NotFound)?;
@@ -43,6 +60,63 @@ pub fn resolve(dir: &Path, rel: &str) -> Result<PathBuf, Refused> {
         return Err(Refused::NotFound);
     }
     Ok(full)
+}
+
+/// The answer to `GET /clips/<rel>`: the clip from `dir` (read off the async workers), a part
+/// of it for a `Range` header, 400 for a path that tries to leave the folder, 404 otherwise.
+pub async fn respond(dir: PathBuf, rel: String, range: Option<String>) -> Response {
+    let read = tokio::task::spawn_blocking(move || {
+        let path = resolve(&dir, &rel)?;
+        let kind = content_type(&path).ok_or(Refused::NotFound)?;
+        std::fs::read(path)
+            .map(|b| (b, kind))
+            .map_err(|_| Refused::NotFound)
+    })
+    .await;
+    let (bytes, kind) = match read {
+        Ok(Ok(found)) => found,
+        Ok(Err(Refused::BadPath)) => {
+            return (StatusCode::BAD_REQUEST, "bad clip path").into_response()
+        }
+        Ok(Err(Refused::NotFound)) | Err(_) => {
+            return (StatusCode::NOT_FOUND, "no such clip").into_response()
+        }
+    };
+    let len = bytes.len() as u64;
+    let kind = HeaderValue::from_static(kind);
+    match byte_range(range.as_deref(), len) {
+        None => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Some(Ok(r)) => {
+            let content_range = format!("bytes {}-{}/{len}", r.start, r.end - 1);
+            let part = bytes[r.start as usize..r.end as usize].to_vec();
+            (
+                StatusCode::PARTIAL_CONTENT,
+                [
+                    (header::CONTENT_TYPE, kind),
+                    (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+                    (
+                        header::CONTENT_RANGE,
+                        HeaderValue::from_str(&content_range)
+                            .unwrap_or(HeaderValue::from_static("bytes */0")),
+                    ),
+                ],
+                part,
+            )
+                .into_response()
+        }
+        Some(Err(())) => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+        )
+            .into_response(),
+    }
 }
 
 /// The byte range a `Range` header asks for in a file of `len` bytes: `None` for the whole file
@@ -85,10 +159,14 @@ mod tests {
         std::fs::create_dir_all(clips.join("w07")).unwrap();
         std::fs::write(clips.join("w07/a.wav"), b"RIFF").unwrap();
         std::fs::write(clips.join("w07/a.txt"), b"text").unwrap();
+        std::fs::write(clips.join("w07/b.opus"), b"OggS").unwrap();
         std::fs::write(dir.path().join("secret.wav"), b"RIFF").unwrap();
 
         let ok = resolve(&clips, "w07/a.wav").unwrap();
         assert!(ok.ends_with("w07/a.wav"));
+        assert!(resolve(&clips, "w07/b.opus")
+            .unwrap()
+            .ends_with("w07/b.opus"));
         assert_eq!(resolve(&clips, "../secret.wav"), Err(Refused::BadPath));
         assert_eq!(
             resolve(&clips, "w07/../../secret.wav"),

@@ -23,7 +23,7 @@
 //! ```
 
 pub mod board;
-mod clips;
+pub(crate) mod clips;
 mod routes;
 
 use std::net::SocketAddr;
@@ -229,7 +229,7 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
 }
 
 /// The bind error as one line with the fix.
-fn bind_error(addr: SocketAddr, e: std::io::Error) -> std::io::Error {
+pub(crate) fn bind_error(addr: SocketAddr, e: std::io::Error) -> std::io::Error {
     use std::io::ErrorKind::*;
     let why = match e.kind() {
         AddrInUse => "the address is already in use (another courtesy, or another server)".into(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -118,61 +118,11 @@ async fn events(State(app): State<App>) -> Sse<impl Stream<Item = Result<SseEven
 }
 
 async fn clip(State(app): State<App>, Path(rel): Path<String>, headers: HeaderMap) -> Response {
-    let dir = app.clip_dir.clone();
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // Disk reads off the async workers.
-    let read = tokio::task::spawn_blocking(move || {
-        let path = clips::resolve(&dir, &rel)?;
-        std::fs::read(path).map_err(|_| clips::Refused::NotFound)
-    })
-    .await;
-    let bytes = match read {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(clips::Refused::BadPath)) => {
-            return (StatusCode::BAD_REQUEST, "bad clip path").into_response()
-        }
-        Ok(Err(clips::Refused::NotFound)) | Err(_) => {
-            return (StatusCode::NOT_FOUND, "no such clip").into_response()
-        }
-    };
-    let len = bytes.len() as u64;
-    let wav = HeaderValue::from_static("audio/wav");
-    match clips::byte_range(range.as_deref(), len) {
-        None => (
-            [
-                (header::CONTENT_TYPE, wav),
-                (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Some(Ok(r)) => {
-            let content_range = format!("bytes {}-{}/{len}", r.start, r.end - 1);
-            let part = bytes[r.start as usize..r.end as usize].to_vec();
-            (
-                StatusCode::PARTIAL_CONTENT,
-                [
-                    (header::CONTENT_TYPE, wav),
-                    (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
-                    (
-                        header::CONTENT_RANGE,
-                        HeaderValue::from_str(&content_range)
-                            .unwrap_or(HeaderValue::from_static("bytes */0")),
-                    ),
-                ],
-                part,
-            )
-                .into_response()
-        }
-        Some(Err(())) => (
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
-        )
-            .into_response(),
-    }
+    clips::respond(app.clip_dir.clone(), rel, range).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! ```
 
 mod days;
+mod desk;
 mod lease;
 mod records;
 mod runs;
@@ -26,6 +27,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use desk::{AuditEntry, User, WebSession};
 pub use lease::Lease;
 pub use records::*;
 pub use sql::{Dialect, Row, Value};
