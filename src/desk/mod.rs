@@ -30,10 +30,7 @@ pub mod users;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
-
-use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -219,98 +216,52 @@ fn store_name(store: &Store) -> &str {
 
 /// The running desk, on a thread of its own with its own tokio runtime. Dropping it stops it.
 pub struct Server {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    thread: Option<JoinHandle<()>>,
+    background: crate::serve::Background,
 }
 
 impl Server {
-    /// Binds `[desk] http` and serves on a thread of its own. A bind error is one line naming
-    /// the address and the fix.
+    /// Binds `[desk] http` and serves on a thread of its own: HTTPS when a certificate is
+    /// configured, else plain HTTP. A bind error is one line naming the address and the fix.
     pub fn start(app: App) -> std::io::Result<Server> {
         let addr = crate::serve::resolve(&app.config().desk.http)
             .map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidInput, m))?;
-        let listener =
-            std::net::TcpListener::bind(addr).map_err(|e| crate::serve::bind_error(addr, e))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("courtesy-desk")
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _inside = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
-        let (stop, stopped) = watch::channel(false);
-        let thread = std::thread::Builder::new()
-            .name("courtesy-desk".into())
-            .spawn(move || {
-                runtime.block_on(serve(listener, app, stopped));
-                runtime.shutdown_timeout(Duration::from_millis(500));
+        let background =
+            crate::serve::Background::start(addr, "courtesy-desk", move |listener, stopped| {
+                let tls = app.inner.tls.clone();
+                let service = routes::router(app).into_make_service_with_connect_info::<Remote>();
+                let shutdown = crate::serve::background::until(stopped);
+                async move {
+                    let _ = match tls {
+                        None => {
+                            axum::serve(listener, service)
+                                .with_graceful_shutdown(shutdown)
+                                .await
+                        }
+                        Some(config) => {
+                            axum::serve(tls::Listener::new(listener, config), service)
+                                .with_graceful_shutdown(shutdown)
+                                .await
+                        }
+                    };
+                }
             })?;
-        Ok(Server {
-            addr,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Server { background })
     }
 
     /// The address it listens on (the real port when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.background.local_addr()
     }
 
     /// Serves until the process ends.
-    pub fn wait(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub fn wait(self) {
+        self.background.wait();
     }
 
     /// Stops listening and waits (briefly) for open requests.
     pub fn shutdown(mut self) {
-        self.stop_now();
+        self.background.stop();
     }
-
-    fn stop_now(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop_now();
-    }
-}
-
-/// Serves HTTP, or HTTPS when a certificate is configured, until told to stop.
-async fn serve(listener: tokio::net::TcpListener, app: App, stopped: watch::Receiver<bool>) {
-    let tls = app.inner.tls.clone();
-    let service = routes::router(app).into_make_service_with_connect_info::<Remote>();
-    let mut until = stopped.clone();
-    let shutdown = async move {
-        let _ = until.wait_for(|stop| *stop).await;
-    };
-    let task = match tls {
-        None => tokio::spawn(async move {
-            let _ = axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await;
-        }),
-        Some(config) => tokio::spawn(async move {
-            let _ = axum::serve(tls::Listener::new(listener, config), service)
-                .with_graceful_shutdown(shutdown)
-                .await;
-        }),
-    };
-    let mut stopped = stopped;
-    let _ = stopped.wait_for(|stop| *stop).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub(crate) mod background;
 pub mod board;
 pub(crate) mod clips;
 mod routes;
@@ -29,12 +30,11 @@ mod routes;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
 use crate::sink::{Event, EventSink};
+pub(crate) use background::Background;
 pub use board::{State, WindowState};
 
 /// Events a page may fall behind by before it skips ahead.
@@ -85,58 +85,42 @@ impl Shared {
 /// The running page. Dropping it shuts it down too.
 #[derive(Debug)]
 pub struct Server {
-    addr: SocketAddr,
+    background: Background,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
     /// Binds `config.addr` and serves on a thread of its own. The error is one line naming the
     /// address and what to do (e.g. the port is in use: choose another with `--http`).
     pub fn start(config: ServeConfig) -> std::io::Result<Server> {
-        let listener =
-            std::net::TcpListener::bind(config.addr).map_err(|e| bind_error(config.addr, e))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("courtesy-http")
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _inside = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
-
         let shared = Arc::new(Shared {
             board: Mutex::new(board::Board::new(&config.windows)),
             live: broadcast::channel(CHANNEL).0,
         });
-        let (stop, stopped) = watch::channel(false);
-        let app = routes::router(routes::App {
+        let app = routes::App {
             shared: shared.clone(),
             page: routes::render_page(&config.windows),
             clip_dir: config.clip_dir,
-            stopped: stopped.clone(),
-        });
-        let thread = std::thread::Builder::new()
-            .name("courtesy-http".into())
-            .spawn(move || {
-                runtime.block_on(serve(listener, app, stopped));
-                runtime.shutdown_timeout(Duration::from_millis(500));
+            stopped: watch::channel(false).1,
+        };
+        let background =
+            Background::start(config.addr, "courtesy-http", move |listener, stopped| {
+                let router = routes::router(routes::App {
+                    stopped: stopped.clone(),
+                    ..app
+                });
+                async move {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(background::until(stopped))
+                        .await;
+                }
             })?;
-        Ok(Server {
-            addr,
-            shared,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Server { background, shared })
     }
 
     /// The address it listens on (the real port when the configuration asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.background.local_addr()
     }
 
     /// A sink feeding the page: cheap and non-blocking (a state update and a broadcast).
@@ -158,38 +142,8 @@ impl Server {
 
     /// Ends every event stream, stops listening and waits (briefly) for the server thread.
     pub fn shutdown(mut self) {
-        self.stop();
+        self.background.stop();
     }
-
-    fn stop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Serves until told to stop; then gives open connections a moment to finish.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    stopped: watch::Receiver<bool>,
-) {
-    let mut until = stopped.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = until.wait_for(|stop| *stop).await;
-    });
-    let task = tokio::spawn(async move { server.await });
-    let mut stopped = stopped;
-    let _ = stopped.wait_for(|stop| *stop).await;
-    // Event streams end on the same signal, so this is quick unless a client stalls a download.
-    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
 }
 
 /// The address to serve on, from `HOST:PORT` as a person writes it (`--http`, `[live] http`):

@@ -1,7 +1,7 @@
 //! The desk's people: users, their web sessions and the audit log of what they did.
 
 use super::records::now;
-use super::{Row, Store, StoreError, Value};
+use super::{Row, Store, StoreError, Tx, Value};
 
 /// One person who may log in to the desk. `role` is the text `courtesy::desk::Role` reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +48,14 @@ fn user(row: &Row) -> Result<User, StoreError> {
         created_at: row.string("created_at")?,
         disabled: row.bool("disabled")?,
     })
+}
+
+/// Deletes every web session of the user named `name`.
+fn end_sessions(tx: &mut Tx<'_>, name: &str) -> Result<u64, StoreError> {
+    tx.execute(
+        "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)",
+        &[Value::from(name)],
+    )
 }
 
 impl Store {
@@ -104,11 +112,7 @@ impl Store {
                 &[Value::from(name), Value::from(disabled)],
             )?;
             if disabled {
-                tx.execute(
-                    "DELETE FROM web_sessions WHERE user_id IN \
-                     (SELECT id FROM users WHERE name = $1)",
-                    &[Value::from(name)],
-                )?;
+                end_sessions(tx, name)?;
             }
             Ok(n > 0)
         })
@@ -122,11 +126,7 @@ impl Store {
                 "UPDATE users SET password_hash = $2 WHERE name = $1",
                 &[Value::from(name), Value::from(password_hash)],
             )?;
-            tx.execute(
-                "DELETE FROM web_sessions WHERE user_id IN \
-                 (SELECT id FROM users WHERE name = $1)",
-                &[Value::from(name)],
-            )?;
+            end_sessions(tx, name)?;
             Ok(n > 0)
         })
     }
