@@ -13,6 +13,37 @@ use crate::message::one_line;
 pub struct AudioError {
     path: PathBuf,
     repr: Repr,
+    /// Samples that were not numbers, when the file also ended with another error.
+    also: Option<NonFinite>,
+}
+
+/// Samples of a file that were NaN or infinite (silenced before the speech detector).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct NonFinite {
+    /// Mono samples (at the stored rate) that were NaN or infinite.
+    pub count: u64,
+    /// Mono samples decoded in all.
+    pub total: u64,
+    /// Seconds into the file of the first one.
+    pub first_s: f64,
+}
+
+impl fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let share = 100.0 * self.count as f64 / self.total.max(1) as f64;
+        let share = if self.count == self.total {
+            "all".to_string()
+        } else if share < 0.1 {
+            "under 0.1 %".to_string()
+        } else {
+            format!("{share:.1} %")
+        };
+        write!(
+            f,
+            "{} of {} samples ({share}) are not numbers (NaN or infinite), the first at {:.1} s; they were analysed as silence",
+            self.count, self.total, self.first_s
+        )
+    }
 }
 
 /// What went wrong, for callers that react differently (e.g. keep going after `Truncated`).
@@ -45,6 +76,9 @@ pub enum AudioErrorKind {
     NotAudio,
     /// An evidence clip could not be written (folder, disk, encoder).
     Write,
+    /// Float samples that are NaN or infinite (a broken recorder or converter): analysed as
+    /// silence and reported once per file, after the readable part.
+    NonFinite,
 }
 
 #[derive(Debug)]
@@ -108,6 +142,8 @@ pub(crate) enum Repr {
     },
     /// The Opus encoder refused (never expected with our fixed settings).
     Encode(String),
+    /// Samples that were not numbers; the rest of the file was fine.
+    NonFinite(NonFinite),
 }
 
 impl AudioError {
@@ -115,6 +151,24 @@ impl AudioError {
         AudioError {
             path: path.to_path_buf(),
             repr,
+            also: None,
+        }
+    }
+
+    /// Adds the count of samples that were not numbers to an error the file ended with.
+    pub(crate) fn with_non_finite(mut self, nf: NonFinite) -> AudioError {
+        match &mut self.repr {
+            Repr::NonFinite(own) => own.count += nf.count,
+            _ => self.also = Some(nf),
+        }
+        self
+    }
+
+    /// How many samples of the file were NaN or infinite (and analysed as silence), if any.
+    pub fn non_finite_samples(&self) -> Option<u64> {
+        match &self.repr {
+            Repr::NonFinite(nf) => Some(nf.count),
+            _ => self.also.map(|nf| nf.count),
         }
     }
 
@@ -140,6 +194,7 @@ impl AudioError {
             Repr::BrokenFile { .. } => AudioErrorKind::Malformed,
             Repr::Corrupt { .. } => AudioErrorKind::Corrupt,
             Repr::Write { .. } | Repr::Encode(_) => AudioErrorKind::Write,
+            Repr::NonFinite(_) => AudioErrorKind::NonFinite,
         }
     }
 
@@ -147,7 +202,10 @@ impl AudioError {
     pub fn kept_partial_audio(&self) -> bool {
         matches!(
             self.kind(),
-            AudioErrorKind::Truncated | AudioErrorKind::Read | AudioErrorKind::Corrupt
+            AudioErrorKind::Truncated
+                | AudioErrorKind::Read
+                | AudioErrorKind::Corrupt
+                | AudioErrorKind::NonFinite
         )
     }
 }
@@ -269,6 +327,14 @@ impl fmt::Display for AudioError {
                 "{name}: the Opus encoder failed ({}) — report this with the recording it came from",
                 one_line(detail)
             ),
+            Repr::NonFinite(nf) => write!(
+                f,
+                "{name}: {nf} — the recorder or a converter wrote broken float samples; export the recording again (16-bit PCM avoids this)"
+            ),
+        }?;
+        match &self.also {
+            Some(nf) => write!(f, "; also, {nf}"),
+            None => Ok(()),
         }
     }
 }
@@ -368,6 +434,11 @@ mod tests {
                 err: io::Error::other("disk\nfull"),
             },
             Repr::Encode("x".into()),
+            Repr::NonFinite(NonFinite {
+                count: 3,
+                total: 16_000,
+                first_s: 0.5,
+            }),
         ];
         for repr in errors {
             let text = AudioError::new(p, repr).to_string();

@@ -2,12 +2,13 @@
 //!
 //! A file source only decodes: it implements [`Decode`] (append the next block of mono samples,
 //! say when the file ends and with which error). [`Framed`] resamples, cuts fixed-length frames
-//! with sample-counted start times, and yields the deferred error once after the last frame —
-//! the contract of [`AudioSource`](super::AudioSource), kept in one place.
+//! with sample-counted start times, counts samples that are not numbers (NaN, ±inf: silenced
+//! before resampling, reported once per file), and yields the deferred error once after the last
+//! frame — the contract of [`AudioSource`](super::AudioSource), kept in one place.
 
 use std::path::{Path, PathBuf};
 
-use super::error::{AudioError, Repr};
+use super::error::{AudioError, NonFinite, Repr};
 use super::resample::StreamResampler;
 use super::{AudioFrame, DEFAULT_FRAME_SAMPLES, SAMPLE_RATE};
 
@@ -43,6 +44,10 @@ pub(crate) struct Framed<D> {
     frame_samples: usize,
     state: State,
     deferred: Option<AudioError>,
+    /// Decoded (mono, stored-rate) samples so far, and those that were NaN or infinite.
+    non_finite: NonFinite,
+    /// Seconds of input decoded so far (the rate may change part-way).
+    input_s: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,6 +74,8 @@ impl<D: Decode> Framed<D> {
             frame_samples: DEFAULT_FRAME_SAMPLES,
             state: State::Reading,
             deferred: None,
+            non_finite: NonFinite::default(),
+            input_s: 0.0,
         })
     }
 
@@ -90,6 +97,7 @@ impl<D: Decode> Framed<D> {
             Step::End(err) => Some(err),
         };
         let rate = self.decoder.rate();
+        self.count_non_finite(rate);
         if rate != self.rate {
             // A stream that changes rate part-way (it happens in MP3): finish the old filter,
             // start a new one; the timeline counts output samples, so it stays contiguous.
@@ -119,7 +127,29 @@ impl<D: Decode> Framed<D> {
             self.deferred
                 .get_or_insert(AudioError::new(&self.path, Repr::Resampler(e)));
         }
+        if self.non_finite.count > 0 {
+            // Once per file: on its own, or beside the error the file ended with.
+            let nf = self.non_finite;
+            self.deferred = Some(match self.deferred.take() {
+                None => AudioError::new(&self.path, Repr::NonFinite(nf)),
+                Some(e) => e.with_non_finite(nf),
+            });
+        }
         self.state = State::Draining;
+    }
+
+    /// Counts the samples of the block just decoded that are not numbers. The resampler turns
+    /// them into silence; without a count, an all-NaN recording would just seem quiet.
+    fn count_non_finite(&mut self, rate: u32) {
+        let nf = &mut self.non_finite;
+        if let Some(i) = self.block.iter().position(|x| !x.is_finite()) {
+            if nf.count == 0 {
+                nf.first_s = self.input_s + i as f64 / rate.max(1) as f64;
+            }
+            nf.count += self.block[i..].iter().filter(|x| !x.is_finite()).count() as u64;
+        }
+        nf.total += self.block.len() as u64;
+        self.input_s += self.block.len() as f64 / rate.max(1) as f64;
     }
 
     fn take_frame(&mut self, n: usize) -> AudioFrame {

@@ -310,9 +310,131 @@ fn resampling_never_produces_nan_inf_or_out_of_range_samples() {
         w.write_sample(v).unwrap();
     }
     w.finalize().unwrap();
-    let x = read_wav(&path).unwrap();
+    let items: Vec<_> = WavSource::open(&path).unwrap().collect();
+    let (last, frames) = items.split_last().unwrap();
+    let x: Vec<f32> = frames
+        .iter()
+        .flat_map(|f| f.as_ref().unwrap().samples.clone())
+        .collect();
     assert_eq!(x.len(), 16_000);
     assert!(x.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+    // The NaN and infinite samples are not hidden: counted once, after the audio.
+    assert_eq!(last.as_ref().unwrap_err().kind(), AudioErrorKind::NonFinite);
+}
+
+/// A float WAV: `value(frame, channel)` for each of `frames` frames.
+fn float_wav(
+    path: &Path,
+    rate: u32,
+    channels: u16,
+    frames: usize,
+    value: impl Fn(usize, usize) -> f32,
+) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..frames {
+        for ch in 0..channels as usize {
+            w.write_sample(value(i, ch)).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+/// Issue 11, defect 8: an all-NaN recording was silently turned into silence — no speech, no
+/// warning. Now the frames are still silence (nothing downstream sees NaN), and one error
+/// after them says how many samples were not numbers.
+#[test]
+fn issue_11_non_finite_samples_are_counted_and_reported_once_per_file() {
+    let dir = TempDir::new().unwrap();
+
+    let all = dir.path().join("all-nan.wav");
+    float_wav(&all, 16_000, 1, 32_000, |_, _| f32::NAN);
+    for source in [
+        Box::new(WavSource::open(&all).unwrap()) as Box<dyn AudioSource>,
+        courtesy::audio::open(&all).unwrap(),
+    ] {
+        let items: Vec<_> = source.collect();
+        let (last, frames) = items.split_last().unwrap();
+        let samples: Vec<f32> = frames
+            .iter()
+            .flat_map(|f| f.as_ref().unwrap().samples.clone())
+            .collect();
+        assert_eq!(samples.len(), 32_000);
+        assert!(samples.iter().all(|&v| v == 0.0));
+        let err = last.as_ref().unwrap_err();
+        assert_eq!(err.kind(), AudioErrorKind::NonFinite);
+        assert!(err.kept_partial_audio());
+        assert_eq!(err.non_finite_samples(), Some(32_000));
+        assert_one_line_naming(err, &all);
+        let text = err.to_string();
+        assert!(text.contains("32000 of 32000 samples (all)"), "{text}");
+        assert!(text.contains("not numbers"), "{text}");
+    }
+    assert_eq!(
+        read_wav(&all).unwrap_err().kind(),
+        AudioErrorKind::NonFinite
+    );
+
+    // Partly: one channel of a 48 kHz stereo file, +inf and NaN from 0.5 s on, every 100th frame.
+    let some = dir.path().join("some-inf.wav");
+    float_wav(&some, 48_000, 2, 48_000, |i, ch| {
+        if ch == 1 && i >= 24_000 && i % 100 == 0 {
+            if i % 200 == 0 {
+                f32::INFINITY
+            } else {
+                f32::NAN
+            }
+        } else {
+            0.1 * (i as f32 / 10.0).sin()
+        }
+    });
+    let items: Vec<_> = WavSource::open(&some).unwrap().collect();
+    let errors: Vec<_> = items.iter().filter_map(|i| i.as_ref().err()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(items.last().unwrap().is_err());
+    assert_eq!(errors[0].non_finite_samples(), Some(240));
+    let text = errors[0].to_string();
+    assert!(text.contains("240 of 48000 samples (0.5 %)"), "{text}");
+    assert!(text.contains("the first at 0.5 s"), "{text}");
+    assert!(items
+        .iter()
+        .filter_map(|i| i.as_ref().ok())
+        .all(|f| f.samples.iter().all(|v| v.is_finite())));
+
+    // A file that also ends early: one error, the truncation, that mentions both.
+    let cut = dir.path().join("cut-nan.wav");
+    float_wav(
+        &cut,
+        16_000,
+        1,
+        16_000,
+        |i, _| if i < 10 { f32::NAN } else { 0.0 },
+    );
+    let bytes = fs::read(&cut).unwrap();
+    fs::write(&cut, &bytes[..bytes.len() - 4 * 8_000]).unwrap();
+    let items: Vec<_> = WavSource::open(&cut).unwrap().collect();
+    let errors: Vec<_> = items.iter().filter_map(|i| i.as_ref().err()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].kind(), AudioErrorKind::Truncated);
+    assert_eq!(errors[0].non_finite_samples(), Some(10));
+    let text = errors[0].to_string();
+    assert!(
+        text.contains("truncated") && text.contains("also, 10 of 8000 samples"),
+        "{text}"
+    );
+    assert_one_line_naming(errors[0], &cut);
+
+    // Clean float files say nothing.
+    let clean = dir.path().join("clean.wav");
+    float_wav(&clean, 16_000, 1, 16_000, |i, _| {
+        0.1 * (i as f32 / 10.0).sin()
+    });
+    assert!(WavSource::open(&clean).unwrap().all(|f| f.is_ok()));
 }
 
 #[test]
