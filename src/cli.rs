@@ -1165,7 +1165,7 @@ fn live(
     })?;
     if format == LiveFormat::Text {
         eprintln!(
-            "{} windows, {:.0} s of audio, {} utterances, {} alerts; alert latency p50 {} p95 {}; {} dropped, {} frames lost",
+            "{} windows, {:.0} s of audio, {} utterances, {} alerts; alert latency p50 {} p95 {}; {} dropped, {} frames lost, {} failures",
             summary.windows,
             summary.audio_seconds,
             summary.utterances,
@@ -1173,10 +1173,16 @@ fn live(
             seconds(summary.latency_p50),
             seconds(summary.latency_p95),
             summary.dropped_utterances,
-            summary.overrun_frames
+            summary.overrun_frames,
+            summary.failures
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // Like `analyze`: some input failed (each one an event), the rest was heard.
+    Ok(if summary.failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn seconds(s: Option<f64>) -> String {

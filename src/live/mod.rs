@@ -237,6 +237,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let speech_ms = AtomicU64::new(0);
     let overrun_frames = AtomicU64::new(0);
     let dropped = AtomicU64::new(0);
+    let failures = AtomicU64::new(0);
     let calls = AtomicU64::new(0);
     let busy_calls = AtomicU64::new(0);
     let mut judge = Judge::new(
@@ -311,6 +312,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         // Judge thread.
         let judge_events = event_tx.clone();
         let ids: Vec<String> = windows.iter().map(|w| w.id.clone()).collect();
+        let judge_failures = &failures;
         let judge_thread = s.spawn(move || {
             for (jobs, heard) in heard_rx {
                 match heard {
@@ -324,6 +326,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                     // What those utterances said is lost: say so for each of their windows.
                     Err(e) => {
                         for job in &jobs {
+                            judge_failures.fetch_add(1, Ordering::Relaxed);
                             let _ = judge_events.send(Event::Failure(Failure {
                                 window: ids[job.window].clone(),
                                 time: now_rfc3339(),
@@ -350,6 +353,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             audio_ms: &audio_ms,
             overrun_frames: &overrun_frames,
             dropped: &dropped,
+            failures: &failures,
             windows: &windows,
             origin: Instant::now(),
             wall_origin: chrono::Local::now(),
@@ -374,6 +378,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             alerts: judge.alerts,
             overrun_frames: overrun_frames.load(Ordering::Relaxed),
             dropped_utterances: dropped.load(Ordering::Relaxed),
+            failures: failures.load(Ordering::Relaxed),
             latency_p50: q(&judge.alert_latencies, 0.5),
             latency_p95: q(&judge.alert_latencies, 0.95),
             transcript_latency_p50: q(&judge.utterance_latencies, 0.5),
@@ -427,6 +432,7 @@ struct SourceCtx<'a> {
     audio_ms: &'a AtomicU64,
     overrun_frames: &'a AtomicU64,
     dropped: &'a AtomicU64,
+    failures: &'a AtomicU64,
     windows: &'a [WindowInfo],
     origin: Instant,
     wall_origin: chrono::DateTime<chrono::Local>,
@@ -447,6 +453,7 @@ impl SourceCtx<'_> {
 
     /// Reports what could not be heard at window `w` (a file that failed) to every sink.
     fn failure(&self, w: usize, file: Option<PathBuf>, error: String) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
         let _ = self.events.send(Event::Failure(Failure {
             window: self.windows[w].id.clone(),
             time: now_rfc3339(),

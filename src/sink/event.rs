@@ -151,6 +151,10 @@ pub struct Summary {
     pub alerts: u64,
     pub overrun_frames: u64,
     pub dropped_utterances: u64,
+    /// `failure` events sent: replayed files that could not be read (or broke part-way) and
+    /// Whisper calls that failed. The run exits 1 when there were any.
+    #[serde(default)]
+    pub failures: u64,
     /// Seconds of speech transcribed.
     pub speech_seconds: f64,
     /// Seconds from the end of speech to the alert: median and 95th percentile.

@@ -90,6 +90,9 @@ impl Terminal {
                     s.overrun_frames,
                     s.dropped_utterances
                 );
+                if s.failures > 0 {
+                    line += &format!(", {} failure(s)", s.failures);
+                }
                 if let (Some(p50), Some(p95)) = (s.latency_p50, s.latency_p95) {
                     line += &format!(", latency p50 {p50:.1} s, p95 {p95:.1} s");
                 }

@@ -114,7 +114,8 @@ fn issue_11_a_failed_replay_file_is_an_event_and_speech_is_counted() {
         dir.path(),
     );
     let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
+    // Issue 11: the run exited 0 although a file failed; like `analyze`, it is now 1.
+    assert_eq!(out.status.code(), Some(1), "{err}");
     let events = events(&out);
     let failure = events
         .iter()
@@ -137,6 +138,7 @@ fn issue_11_a_failed_replay_file_is_an_event_and_speech_is_counted() {
     );
     let summary = events.last().unwrap();
     assert_eq!(summary["type"], "summary", "{summary}");
+    assert_eq!(summary["failures"], 1, "{summary}");
     let speech = summary["speech_seconds"].as_f64().unwrap();
     assert!(
         (0.5..=2.5).contains(&speech),
@@ -204,4 +206,101 @@ fn issue_11_eval_on_an_empty_label_set_fails() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no labelled sentences"), "{err}");
+}
+
+/// A float WAV of `seconds` at 16 kHz whose every sample is NaN.
+fn all_nan_wav(path: &Path, seconds: usize) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for _ in 0..seconds * 16_000 {
+        w.write_sample(f32::NAN).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Defect 8: an all-NaN recording was silence to every command: no speech, no warning, exit 0.
+/// Now `analyze` and `batch` name the file and the count (exit 1, the file noted in the record)
+/// and a replay sends a `failure` event (exit 1).
+#[test]
+fn issue_11_an_all_nan_recording_is_reported_by_analyze_batch_and_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w1");
+    std::fs::create_dir(&w).unwrap();
+    let nan = w.join("W01_20261130_080000.wav");
+    all_nan_wav(&nan, 2);
+    let model = crate::model_path();
+    let courtesy = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_courtesy"))
+            .args(args)
+            .env("COURTESY_MODEL", &model)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let says_nan = |line: &str| {
+        line.contains("W01_20261130_080000.wav")
+            && line.contains("32000 of 32000 samples (all) are not numbers")
+    };
+
+    let out = courtesy(&["analyze", w.to_str().unwrap(), "--format", "json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| says_nan(l)).count(),
+        1,
+        "once per file: {err}"
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        says_nan(json["failures"][0]["error"].as_str().unwrap()),
+        "{json}"
+    );
+
+    let db = dir.path().join("r.db");
+    let out = courtesy(&[
+        "batch",
+        w.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.lines().any(says_nan), "{err}");
+    let store = courtesy::store::Store::open(db.to_str().unwrap()).unwrap();
+    let rows = store
+        .query("SELECT status, error FROM recordings", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        says_nan(&rows[0].string("error").unwrap()),
+        "the record's note"
+    );
+
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    all_nan_wav(&rec.join("w2.wav"), 1);
+    let out = live(
+        &["--replay", rec.to_str().unwrap(), "--speed", "10"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let events = events(&out);
+    let failures: Vec<&Value> = events.iter().filter(|e| e["type"] == "failure").collect();
+    assert_eq!(failures.len(), 1, "{events:#?}");
+    assert_eq!(failures[0]["window"], "w2");
+    assert!(
+        failures[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("16000 of 16000 samples (all) are not numbers"),
+        "{}",
+        failures[0]
+    );
 }
