@@ -28,6 +28,7 @@ pub mod config;
 pub mod desk;
 pub mod error;
 pub mod eval;
+pub mod inside;
 pub mod lexicon;
 pub mod live;
 pub mod matcher;

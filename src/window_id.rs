@@ -2,8 +2,9 @@
 //!
 //! Ids come from people (`[[window]] id` in a live configuration) and from file and folder names
 //! (`courtesy live --replay`), and they end up in paths (clips) and URLs (`/clips/…`). An id is
-//! therefore checked where it is read, and escaped again wherever a path is built from it, so a
-//! path can never leave its folder even if an unchecked id slips through.
+//! therefore checked where it is read, and escaped again wherever a path is built from it
+//! ([`crate::inside::component`]), so a path can never leave its folder even if an unchecked id
+//! slips through.
 
 /// Longest id, in characters.
 pub const MAX_LEN: usize = 64;
@@ -46,51 +47,9 @@ fn allowed(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
 
-/// `id` as one path component that stays inside its folder: a valid id unchanged; anything
-/// else with every character but letters, digits, `-` and `_` written as `~XX` (its UTF-8
-/// bytes), so `..` becomes `~2E~2E` and `a/b` becomes `a~2Fb`.
-///
-/// # Example
-/// ```
-/// use courtesy::window_id::file_component;
-/// assert_eq!(file_component("w07"), "w07");
-/// assert_eq!(file_component(".."), "~2E~2E");
-/// assert_eq!(file_component(""), "~");
-/// ```
-pub fn file_component(id: &str) -> String {
-    if check(id).is_ok() {
-        return id.to_string();
-    }
-    let mut out = String::with_capacity(id.len() + 1);
-    for c in id.chars() {
-        if c.is_alphanumeric() || matches!(c, '-' | '_') {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("~{b:02X}"));
-            }
-        }
-    }
-    if out.is_empty() {
-        out.push('~');
-    }
-    out
-}
-
-/// Whether `rel` (a path built from input, relative to some folder) stays inside that folder:
-/// only plain names, no `..`, no root, no prefix, no `.`.
-pub fn stays_inside(rel: &std::path::Path) -> bool {
-    rel.components().next().is_some()
-        && rel
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     #[test]
     fn safe_ids_pass_and_unsafe_ones_say_why() {
@@ -113,30 +72,5 @@ mod tests {
         ] {
             assert!(check(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn every_file_component_is_one_plain_name() {
-        for id in [
-            "..",
-            ".",
-            "",
-            "../..",
-            "/abs",
-            "a/../../b",
-            "..\\x",
-            "C:",
-            "w07",
-            "七号",
-        ] {
-            let c = file_component(id);
-            assert!(stays_inside(Path::new(&c)), "{id:?} → {c:?}");
-            assert_eq!(Path::new(&c).components().count(), 1, "{id:?} → {c:?}");
-            assert!(!c.starts_with('.'), "{id:?} → {c:?}");
-        }
-        assert!(!stays_inside(Path::new("../x")));
-        assert!(!stays_inside(Path::new("/x")));
-        assert!(!stays_inside(Path::new("")));
-        assert!(stays_inside(Path::new("w07/a.wav")));
     }
 }

@@ -123,12 +123,13 @@ pub fn prune(
         ..Pruned::default()
     };
     for clip in &outcome.clips {
-        // Paths come from the record; take only plain relative ones.
-        let rel = Path::new(clip);
-        if !crate::window_id::stays_inside(rel) {
+        // Paths come from the record: only plain relative ones, and only inside the clip folder
+        // (a link inside it that points out is not followed).
+        let Ok(path) = crate::inside::existing(clip_dir, Path::new(clip)) else {
+            pruned.clips_missing += 1;
             continue;
-        }
-        match std::fs::remove_file(clip_dir.join(rel)) {
+        };
+        match std::fs::remove_file(path) {
             Ok(()) => pruned.clips_deleted += 1,
             Err(_) => pruned.clips_missing += 1,
         }

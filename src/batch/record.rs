@@ -81,10 +81,15 @@ pub(crate) fn utterance(
     let keep = banned || sampled(cx.sha256, masked.start, cx.clip_sample);
     let mut clip_error = None;
     let clip = if keep && !samples.is_empty() {
-        match crate::audio::clip::write_opus(&cx.clip_dir.join(&name), samples) {
+        let written = crate::inside::join(cx.clip_dir, Path::new(&name))
+            .map_err(|e| e.to_string())
+            .and_then(|path| {
+                crate::audio::clip::write_opus(&path, samples).map_err(|e| e.to_string())
+            });
+        match written {
             Ok(_) => Some(name),
             Err(e) => {
-                clip_error = Some(e.to_string());
+                clip_error = Some(e);
                 None
             }
         }
@@ -192,7 +197,7 @@ pub fn clip_name(clock: DateTime<FixedOffset>, window: &str, sha256: &str, start
     format!(
         "{}/{}/{}_{}_{}.opus",
         clock::day(&clock),
-        crate::window_id::file_component(window),
+        crate::inside::component(window),
         clock.format("%H%M%S"),
         &sha256[..sha256.len().min(12)],
         (start * 1000.0).round() as i64
@@ -206,10 +211,21 @@ mod tests {
     #[test]
     fn clip_names_stay_inside_the_clip_folder() {
         let t = DateTime::parse_from_rfc3339("2026-11-30T08:30:05+08:00").unwrap();
-        for w in ["../../etc", "...", "", "a/b", "w07"] {
+        let long = "窗".repeat(300);
+        for w in [
+            "../../etc",
+            "...",
+            "",
+            "a/b",
+            "w07",
+            "C:\\x\\..",
+            "a\0b",
+            "/abs",
+            &long,
+        ] {
             let n = clip_name(t, w, "abcdef0123456789", 1.5);
             let p = Path::new(&n);
-            assert!(crate::window_id::stays_inside(p), "{n}");
+            assert!(crate::inside::is_plain(p), "{n}");
             assert!(n.starts_with("2026-11-30/"), "{n}");
         }
         assert_eq!(

@@ -186,16 +186,14 @@ impl Judge {
         let win = &self.windows[job.window];
         // Ids are checked when they are read; escaping again here means no id, checked or
         // not, can put a clip outside the clip folder.
-        let rel = PathBuf::from(crate::window_id::file_component(&win.id)).join(format!(
+        let rel = PathBuf::from(crate::inside::component(&win.id)).join(format!(
             "{}-{:04}.wav",
             job.wall_start.format("%Y%m%d-%H%M%S"),
             job.seq
         ));
-        let written = if crate::window_id::stays_inside(&rel) {
-            write_clip(&self.config.clip_dir.join(&rel), &job.segment.samples)
-        } else {
-            Err(format!("{} would leave the clip folder", rel.display()))
-        };
+        let written = crate::inside::join(&self.config.clip_dir, &rel)
+            .map_err(|e| e.to_string())
+            .and_then(|path| write_clip(&path, &job.segment.samples));
         match written {
             Ok(()) => Some(rel),
             Err(e) => {
@@ -212,10 +210,8 @@ impl Judge {
     }
 }
 
+/// Writes a clip at `path`, whose folder [`crate::inside::join`] made.
 fn write_clip(path: &Path, samples: &[f32]) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: crate::audio::SAMPLE_RATE,
@@ -330,7 +326,21 @@ mod tests {
     fn issue_11_a_clip_never_leaves_the_clip_folder() {
         let root = tempfile::tempdir().unwrap();
         let clips = root.path().join("clips");
-        for id in ["..", "../..", ".", "a/../../b", "/abs", "..\\x"] {
+        let long = "w".repeat(300);
+        let wide = "窗".repeat(200);
+        for id in [
+            "..",
+            "../..",
+            ".",
+            "a/../../b",
+            "/abs",
+            "..\\x",
+            "C:\\Windows\\x",
+            "\\\\server\\share",
+            "a\0b",
+            &long,
+            &wide,
+        ] {
             let mut j = judge(&clips);
             j.windows[0].id = id.into();
             let (job, t) = heard(1, "有意见找领导去！");
@@ -338,8 +348,11 @@ mod tests {
             let Event::Alert(a) = &events[0] else {
                 panic!("{events:?}")
             };
-            if let Some(rel) = &a.clip {
+            // Written (a 300-character id once made a name too long to create), and inside.
+            let rel = a.clip.as_ref().unwrap_or_else(|| panic!("{id:?}: no clip"));
+            {
                 assert!(clips.join(rel).starts_with(&clips), "{id}: {rel:?}");
+                assert!(clips.join(rel).is_file(), "{id}: {rel:?}");
                 assert!(
                     rel.components()
                         .all(|c| matches!(c, std::path::Component::Normal(_))),
@@ -354,6 +367,27 @@ mod tests {
                 .collect();
             assert!(outside.is_empty(), "{id}: {outside:?}");
         }
+    }
+
+    /// Issue 11: a window's clip folder that is a link out of the clip folder is not written
+    /// through; the alert goes out without its clip.
+    #[cfg(unix)]
+    #[test]
+    fn issue_11_a_link_in_the_clip_folder_is_not_followed_out() {
+        let root = tempfile::tempdir().unwrap();
+        let clips = root.path().join("clips");
+        let outside = root.path().join("outside");
+        std::fs::create_dir_all(&clips).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, clips.join("w07")).unwrap();
+        let mut j = judge(&clips);
+        let (job, t) = heard(1, "有意见找领导去！");
+        let events = j.judge(&job, &t);
+        let Event::Alert(a) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(a.clip, None);
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 
     #[test]

@@ -700,8 +700,13 @@ fn evidence(hit: &HitRow, clips: &str) -> String {
         esc(&format!("{}–{}", offset(hit.offset), offset(hit.end)))
     );
     match hit.clip.as_deref() {
+        // A clip path read from the record that is not plain would link outside the clip folder.
+        Some(clip) if clip_href(clips, clip).is_none() => format!(
+            "<span class=\"gone\">片段路径无效：{}</span>{at}",
+            esc(clip)
+        ),
         Some(clip) => {
-            let href = clip_href(clips, clip);
+            let href = clip_href(clips, clip).unwrap_or_default();
             format!(
                 "<audio controls preload=\"none\" src=\"{href}\"></audio>\
                  <span class=\"print-only path\">片段 {}</span>{at}",
@@ -713,15 +718,19 @@ fn evidence(hit: &HitRow, clips: &str) -> String {
 }
 
 /// A relative URL to `clip` inside the clip folder: every path segment percent-encoded, so a name
-/// can neither leave the attribute nor become a scheme.
-pub fn clip_href(clips: &str, clip: &str) -> String {
+/// can neither leave the attribute nor become a scheme; `None` when `clip` (read from the record)
+/// is not a plain relative path ([`crate::inside::is_plain`]), which would lead out of the folder.
+pub fn clip_href(clips: &str, clip: &str) -> Option<String> {
+    if !crate::inside::is_plain(std::path::Path::new(clip)) {
+        return None;
+    }
     let mut segments: Vec<String> = Vec::new();
     for part in clips.split(['/', '\\']).chain(clip.split(['/', '\\'])) {
         if !part.is_empty() {
             segments.push(percent(part));
         }
     }
-    segments.join("/")
+    Some(segments.join("/"))
 }
 
 /// Percent-encodes everything but unreserved characters (a URL path segment or query value).
@@ -998,9 +1007,31 @@ mod tests {
             ),
             "{html}"
         );
-        assert_eq!(clip_href("clips", "javascript:x"), "clips/javascript%3Ax");
-        assert_eq!(clip_href("", "a\"b/c.opus"), "a%22b/c.opus");
-        assert_eq!(clip_href("c\\d", "窗/1.opus"), "c/d/%E7%AA%97/1.opus");
+        let href = |clips, clip| clip_href(clips, clip).unwrap();
+        assert_eq!(href("clips", "javascript:x"), "clips/javascript%3Ax");
+        assert_eq!(href("", "a\"b/c.opus"), "a%22b/c.opus");
+        assert_eq!(href("c\\d", "窗/1.opus"), "c/d/%E7%AA%97/1.opus");
+    }
+
+    /// Issue 11: a clip path in the record made of `..`, a root, a backslash or NUL linked out
+    /// of the clip folder.
+    #[test]
+    fn issue_11_hostile_clip_paths_from_the_record_link_nowhere() {
+        for bad in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "w07\\..\\..\\x.opus",
+            "a\0b",
+            "",
+            "w07/./x",
+        ] {
+            assert_eq!(clip_href("../clips", bad), None, "{bad:?}");
+            let mut r = sample();
+            r.hits[0].clip = Some(bad.to_string());
+            let html = render(&r, "../clips");
+            assert!(html.contains("片段路径无效"), "{bad:?}");
+            assert!(!html.contains("src=\"../clips/.."), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! both serve clips through [`respond`].
 
 use std::ops::Range;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,29 +34,19 @@ pub enum Refused {
 
 /// The file for `rel` (as the URL gave it, already percent-decoded) inside `dir`.
 ///
-/// The path is checked twice: by its components (no `..`, no root, no drive) and, after following
-/// links, by its canonical form, which must still lie inside the canonical clip folder.
+/// The path is checked twice ([`crate::inside::existing`]): by its components (no `..`, no root,
+/// no drive, no backslash or NUL) and, after following links, by its real folder, which must
+/// still lie inside the real clip folder.
 pub fn resolve(dir: &Path, rel: &str) -> Result<PathBuf, Refused> {
-    // A backslash is a separator on Windows and never part of a clip name we write.
-    if rel.is_empty() || rel.contains(['\\', '\0']) {
-        return Err(Refused::BadPath);
-    }
     let rel_path = Path::new(rel);
-    if !rel_path
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)))
-    {
+    if !crate::inside::is_plain(rel_path) {
         return Err(Refused::BadPath);
     }
     if content_type(rel_path).is_none() {
         return Err(Refused::NotFound);
     }
-    let base = dir.canonicalize().map_err(|_| Refused::NotFound)?;
-    let full = base
-        .join(rel_path)
-        .canonicalize()
-        .map_err(|_| Refused::NotFound)?;
-    if !full.starts_with(&base) || !full.is_file() {
+    let full = crate::inside::existing(dir, rel_path).map_err(|_| Refused::NotFound)?;
+    if !full.is_file() {
         return Err(Refused::NotFound);
     }
     Ok(full)

@@ -181,11 +181,16 @@ impl Webhook {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         self.seq = (self.seq + 1) % 1_000_000;
-        // Sortable by time; the id makes it findable by a person.
-        let name = format!("{millis:013}-{:06}-{}{READY}", self.seq, file_safe(id));
-        let path = self.outbox.join(&name);
-        let temp = self.outbox.join(format!(".{name}.tmp"));
+        // Sortable by time; the id makes it findable by a person. The id comes from window names:
+        // escaped into one plain name, and the path checked to stay in the outbox.
+        let name = format!(
+            "{millis:013}-{:06}-{}{READY}",
+            self.seq,
+            crate::inside::component(id)
+        );
         let written = (|| {
+            let path = crate::inside::join(&self.outbox, Path::new(&name))?;
+            let temp = path.with_file_name(format!(".{name}.tmp"));
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -193,10 +198,11 @@ impl Webhook {
             f.write_all(json)?;
             f.sync_all()?;
             fs::rename(&temp, &path)?;
-            sync_dir(&self.outbox)
+            sync_dir(&self.outbox)?;
+            Ok(path)
         })();
-        written.map_err(|e| {
-            let _ = fs::remove_file(&temp);
+        written.map_err(|e: io::Error| {
+            let _ = fs::remove_file(self.outbox.join(format!(".{name}.tmp")));
             io::Error::new(
                 e.kind(),
                 format!(
@@ -204,8 +210,7 @@ impl Webhook {
                     self.outbox.display()
                 ),
             )
-        })?;
-        Ok(path)
+        })
     }
 
     /// Stops the delivery thread (after any POST in flight, at most one timeout) and waits for it.
@@ -566,21 +571,6 @@ fn check_url(url: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// An id as part of a file name: letters, digits, `-`, `_` and `.` kept, the rest `_`, at most
-/// 80 bytes (the full id is in the file).
-fn file_safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect()
-}
-
 /// An id as an HTTP header value: visible ASCII as is, anything else (a window named 七号) as
 /// `%XX` bytes, which a header cannot carry raw. `%` itself is encoded so the mapping is one-to-one.
 fn header_safe(id: &str) -> String {
@@ -668,7 +658,7 @@ mod tests {
         assert_eq!(files.len(), 5);
         for (i, f) in files.iter().enumerate() {
             let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(name.ends_with(&format!("-w07_{i}_x.json")), "{name}");
+            assert!(name.ends_with(&format!("-w07~2F{i}~3Ax.json")), "{name}");
             let back: Event = serde_json::from_slice(&fs::read(f).unwrap()).unwrap();
             assert_eq!(back, alert(&format!("w07/{i}:x")));
         }
@@ -696,8 +686,8 @@ mod tests {
 
     #[test]
     fn ids_become_safe_file_names_and_header_values() {
-        assert_eq!(file_safe("w07-12-0"), "w07-12-0");
-        assert_eq!(file_safe("七号/1:2"), "___1_2");
+        assert_eq!(crate::inside::component("w07-12-0"), "w07-12-0");
+        assert_eq!(crate::inside::component("七号/1:2"), "七号~2F1~3A2");
         assert_eq!(header_safe("w07-12-0"), "w07-12-0");
         assert_eq!(header_safe("七"), "%E4%B8%83");
         assert_eq!(header_safe("a b%"), "a%20b%25");

@@ -343,6 +343,14 @@ fn clips_are_served_from_the_clip_folder_only() {
         "/clips//etc/passwd",
         "/clips/%2fetc%2fpasswd",
         "/clips/..%5csecret.wav",
+        // Issue 11: NUL, Windows drives and separators, `.` and empty names, very long names.
+        "/clips/w07%00/../../secret.wav",
+        "/clips/w07/a%00.wav",
+        "/clips/C:%5c..%5csecret.wav",
+        "/clips/w07/./../secret.wav",
+        "/clips/w07//../../secret.wav",
+        &format!("/clips/{}/x.wav", "a".repeat(300)),
+        &format!("/clips/{}.wav", "../".repeat(50)),
     ] {
         let (status, _, body) = get(addr, path, "");
         assert!(
