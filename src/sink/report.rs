@@ -314,43 +314,32 @@ fn write_text(
     Ok(())
 }
 
-/// The transcript with the hit marked 【like this】.
-pub fn highlight(text: &str, span: &std::ops::Range<usize>) -> String {
-    if span.end > text.len()
-        || !text.is_char_boundary(span.start)
-        || !text.is_char_boundary(span.end)
-    {
-        return text.to_string();
-    }
-    format!(
-        "{}【{}】{}",
-        &text[..span.start],
-        &text[span.start..span.end],
-        &text[span.end..]
-    )
-}
-
 /// The hit marked 【like this】 with up to [`CONTEXT_CHARS`] characters of the transcript on each
 /// side (`…` where more was cut off): bounded however long the transcript. A span that does
 /// not fit shows the transcript's start, unmarked.
 pub fn context(text: &str, span: &std::ops::Range<usize>) -> String {
+    context_within(text, span, CONTEXT_CHARS)
+}
+
+/// [`context`] with `chars` characters each side (the terminal's alert lines keep fewer): the
+/// one place a hit is cut out of its transcript for people to read.
+pub(crate) fn context_within(text: &str, span: &std::ops::Range<usize>, chars: usize) -> String {
     if span.start > span.end
         || span.end > text.len()
         || !text.is_char_boundary(span.start)
         || !text.is_char_boundary(span.end)
     {
-        return text.chars().take(2 * CONTEXT_CHARS).collect();
+        return text.chars().take(2 * chars).collect();
     }
     let before = &text[..span.start];
     let after = &text[span.end..];
-    let from = before
-        .char_indices()
-        .rev()
-        .nth(CONTEXT_CHARS - 1)
-        .map_or(0, |(i, _)| i);
+    let from = match chars.checked_sub(1) {
+        Some(n) => before.char_indices().rev().nth(n).map_or(0, |(i, _)| i),
+        None => before.len(),
+    };
     let to = after
         .char_indices()
-        .nth(CONTEXT_CHARS)
+        .nth(chars)
         .map_or(after.len(), |(i, _)| i);
     format!(
         "{}{}【{}】{}{}",
@@ -506,5 +495,15 @@ mod tests {
         );
         assert_eq!(context("啊不知道", &(3..12)), "啊【不知道】");
         assert_eq!(context("不知道", &(1..9)), "不知道");
+        assert_eq!(
+            context_within("啊啊啊不知道哦哦哦", &(9..18), 1),
+            "…啊【不知道】哦…"
+        );
+        assert_eq!(context_within("啊不知道哦", &(3..12), 0), "…【不知道】…");
+        // A span that does not fit: the start of the text, bounded, unmarked.
+        assert_eq!(context_within("不知道", &(1..9), 1), "不知");
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 6..3;
+        assert_eq!(context_within("不知道", &reversed, 5), "不知道");
     }
 }

@@ -161,7 +161,7 @@ fn alert_line(a: &Alert) -> String {
         a.severity,
         a.confidence,
         how,
-        excerpt(&a.text, a.span, CONTEXT_CHARS)
+        super::report::context_within(&a.text, &(a.span[0]..a.span[1]), CONTEXT_CHARS)
     );
     if let Some(clip) = &a.clip {
         line += &format!(" clip: {}", clip.display());
@@ -174,40 +174,6 @@ fn clock(time: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(time)
         .map(|t| t.format("%H:%M:%S").to_string())
         .unwrap_or_else(|_| time.to_string())
-}
-
-/// The matched bytes `span` of `text` in 【】, with at most `context` characters either side
-/// (elided with …). A span that does not fit the text shows the text unmarked.
-fn excerpt(text: &str, span: [usize; 2], context: usize) -> String {
-    let [start, end] = span;
-    if start > end
-        || end > text.len()
-        || !text.is_char_boundary(start)
-        || !text.is_char_boundary(end)
-    {
-        return text.to_string();
-    }
-    let before = &text[..start];
-    let after = &text[end..];
-    let n = before.chars().count();
-    let cut_before = match n.checked_sub(context) {
-        Some(skip) if skip > 0 => before.char_indices().nth(skip).map_or(start, |(i, _)| i),
-        _ => 0,
-    };
-    let cut_after = after
-        .char_indices()
-        .nth(context)
-        .map_or(after.len(), |(i, _)| i);
-    let marked = super::report::highlight(
-        &text[cut_before..end + cut_after],
-        &(start - cut_before..end - cut_before),
-    );
-    format!(
-        "{}{}{}",
-        if cut_before > 0 { "…" } else { "" },
-        marked,
-        if cut_after < after.len() { "…" } else { "" }
-    )
 }
 
 #[cfg(test)]
@@ -283,16 +249,17 @@ mod tests {
     #[test]
     fn long_transcripts_are_cut_around_the_match() {
         let text = format!("{}不知道{}", "啊".repeat(40), "哦".repeat(40));
+        let mut a = alert();
         let start = 40 * 3;
-        let e = excerpt(&text, [start, start + "不知道".len()], 5);
-        assert_eq!(e, "…啊啊啊啊啊【不知道】哦哦哦哦哦…");
-        // Nothing to cut: no ellipsis.
-        assert_eq!(excerpt("不知道", [0, 9], 5), "【不知道】");
-        assert_eq!(excerpt("啊不知道哦", [3, 12], 1), "啊【不知道】哦");
-        // A span that does not fit the text (a bad event) shows the text, no panic.
-        assert_eq!(excerpt("不知道", [1, 9], 5), "不知道");
-        assert_eq!(excerpt("不知道", [6, 3], 5), "不知道");
-        assert_eq!(excerpt("不知道", [0, 99], 5), "不知道");
+        a.span = [start, start + "不知道".len()];
+        a.text = text;
+        let line = alert_line(&a);
+        let ctx = CONTEXT_CHARS;
+        let shown = format!("…{}【不知道】{}…", "啊".repeat(ctx), "哦".repeat(ctx));
+        assert!(line.contains(&shown), "{line}");
+        // A span that does not fit the text (a bad event) shows its start, no panic.
+        a.span = [1, 9];
+        assert!(!alert_line(&a).contains('【'));
     }
 
     #[test]
