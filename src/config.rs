@@ -72,7 +72,21 @@ impl Config {
             path: path.to_path_buf(),
             message: format!("cannot read it ({e}) — check the --config path"),
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| {
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates the text of a configuration file; `path` is for messages.
+    ///
+    /// # Example
+    /// ```
+    /// use courtesy::config::Config;
+    /// let c = Config::parse("c.toml".as_ref(), "workers = 2\n").unwrap();
+    /// assert_eq!(c.worker_count(), 2);
+    /// let e = Config::parse("c.toml".as_ref(), "[live]\nstall_seconds = inf\n").unwrap_err();
+    /// assert!(e.to_string().contains("live.stall_seconds"));
+    /// ```
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start].matches('\n').count() + 1)

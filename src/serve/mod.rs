@@ -93,18 +93,11 @@ impl Server {
     /// Binds `config.addr` and serves on a thread of its own. The error is one line naming the
     /// address and what to do (e.g. the port is in use: choose another with `--http`).
     pub fn start(config: ServeConfig) -> std::io::Result<Server> {
-        let shared = Arc::new(Shared {
-            board: Mutex::new(board::Board::new(&config.windows)),
-            live: broadcast::channel(CHANNEL).0,
-        });
-        let app = routes::App {
-            shared: shared.clone(),
-            page: routes::render_page(&config.windows),
-            clip_dir: config.clip_dir,
-            stopped: watch::channel(false).1,
-        };
+        let addr = config.addr;
+        let app = app(config);
+        let shared = app.shared.clone();
         let background =
-            Background::start(config.addr, "courtesy-http", move |listener, stopped| {
+            Background::start(addr, "courtesy-http", move |listener, stopped| {
                 let router = routes::router(routes::App {
                     stopped: stopped.clone(),
                     ..app
@@ -143,6 +136,43 @@ impl Server {
     /// Ends every event stream, stops listening and waits (briefly) for the server thread.
     pub fn shutdown(mut self) {
         self.background.stop();
+    }
+}
+
+/// The routes [`Server::start`] serves, on a board of `config.windows` that no sink feeds: for
+/// tests and fuzzing, which call it as a tower service without a socket (`config.addr` is not
+/// used). Its event streams never end by themselves.
+///
+/// # Example
+/// ```
+/// use tower::ServiceExt;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let app = courtesy::serve::router(courtesy::serve::ServeConfig {
+///     addr: "127.0.0.1:0".parse().unwrap(),
+///     clip_dir: "clips".into(),
+///     windows: vec![],
+/// });
+/// let request = axum::http::Request::get("/clips/../secret.wav")
+///     .body(axum::body::Body::empty())
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 400);
+/// # });
+/// ```
+pub fn router(config: ServeConfig) -> axum::Router {
+    routes::router(app(config))
+}
+
+/// What every handler sees, on a fresh board of `config.windows`.
+fn app(config: ServeConfig) -> routes::App {
+    routes::App {
+        shared: Arc::new(Shared {
+            board: Mutex::new(board::Board::new(&config.windows)),
+            live: broadcast::channel(CHANNEL).0,
+        }),
+        page: routes::render_page(&config.windows),
+        clip_dir: config.clip_dir,
+        stopped: watch::channel(false).1,
     }
 }
 
