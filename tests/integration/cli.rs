@@ -5,7 +5,8 @@ use std::process::{Command, Output, Stdio};
 
 use crate::{model_path, root};
 
-fn courtesy(args: &[&str], stdin: Option<&str>) -> Output {
+/// Runs the binary from the repository root, with `stdin` as its input.
+pub fn courtesy(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_courtesy"))
         .args(args)
         .current_dir(root())

@@ -3,8 +3,10 @@
 mod alerts;
 mod audio;
 mod batch;
+mod browser;
 mod capture;
 mod cli;
+mod desk;
 mod formats;
 mod hardening;
 mod live;

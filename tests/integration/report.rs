@@ -476,17 +476,7 @@ fn which(name: &str) -> Option<PathBuf> {
 fn screenshot(chromium: &Path, page: &Path, png: &Path, size: &str) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-        ])
+        .args(crate::browser::HEADLESS)
         .arg(format!("--window-size={size}"))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("--user-data-dir={}", profile.path().display()))

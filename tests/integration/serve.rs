@@ -3,9 +3,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::browser::Browser;
 use courtesy::matcher::Method;
 use courtesy::serve::{ServeConfig, Server, State};
 use courtesy::sink::event::{Alert, Event, ScoreUpdate, WindowStatus};
@@ -97,7 +97,7 @@ fn score(window: &str, label: &str, score: f64) -> Event {
 
 /// One HTTP/1.1 GET over a raw socket (so that paths like `/clips/../x` reach the server as
 /// written): status, headers (lowercased names) and body.
-fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
+pub fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -370,235 +370,6 @@ fn clips_are_served_from_the_clip_folder_only() {
     server.shutdown();
 }
 
-/// Chromium, which the test command installs; its absence is a failure, not a skip.
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("COURTESY_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "no Chromium at {} — run `scripts/setup.sh --test` (it installs it)",
-        path.display()
-    );
-    path
-}
-
-/// Headless Chromium driven over the DevTools protocol on a pipe. `--dump-dom` cannot see the page
-/// after its events arrive: it dumps at the load event, and `--virtual-time-budget` never runs out
-/// while the event stream (a fetch that never ends) is open. So the test asks the page itself.
-struct Browser {
-    child: std::process::Child,
-    to: std::fs::File,
-    from: std::sync::mpsc::Receiver<serde_json::Value>,
-    next: u64,
-    session: Option<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Browser {
-    /// Starts Chromium on `url` with a throwaway profile, nothing reaching outside the box, and
-    /// attaches to the page.
-    fn open(url: &str) -> Browser {
-        let chromium = chromium();
-        let dir = tempfile::tempdir().unwrap();
-        // `--remote-debugging-pipe` reads fd 3 and writes fd 4; FIFOs and the shell put them there.
-        let (into, out) = (dir.path().join("in"), dir.path().join("out"));
-        for fifo in [&into, &out] {
-            let ok = Command::new("mkfifo").arg(fifo).status().unwrap();
-            assert!(ok.success(), "mkfifo failed");
-        }
-        let profile = dir.path().join("profile");
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"exec "$0" "$@" 3<"$FIFO_IN" 4>"$FIFO_OUT""#)
-            .arg(&chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--hide-scrollbars",
-                "--window-size=1280,960",
-                "--remote-debugging-pipe",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(url)
-            .env("FIFO_IN", &into)
-            .env("FIFO_OUT", &out)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromium starts");
-        // Same order as the shell opens them, or both would wait for ever.
-        let to = std::fs::OpenOptions::new().write(true).open(&into).unwrap();
-        let mut reader = BufReader::new(std::fs::File::open(&out).unwrap());
-        let (tx, from) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            while reader.read_until(0, &mut buf).unwrap_or(0) > 0 {
-                buf.pop();
-                if let Some(v) = parse_devtools(&buf) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
-                }
-                buf.clear();
-            }
-        });
-        let mut browser = Browser {
-            child,
-            to,
-            from,
-            next: 0,
-            session: None,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let target = loop {
-            let targets = browser.call("Target.getTargets", serde_json::json!({}));
-            let page = targets["targetInfos"].as_array().and_then(|ts| {
-                ts.iter()
-                    .find(|t| t["type"] == "page" && t["url"].as_str() == Some(url))
-            });
-            if let Some(page) = page {
-                break page["targetId"].as_str().unwrap().to_string();
-            }
-            assert!(Instant::now() < deadline, "no page for {url}: {targets}");
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let attached = browser.call(
-            "Target.attachToTarget",
-            serde_json::json!({ "targetId": target, "flatten": true }),
-        );
-        browser.session = Some(attached["sessionId"].as_str().unwrap().to_string());
-        browser
-    }
-
-    /// One DevTools command and its result (panics on an error or after 30 s).
-    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
-        self.next += 1;
-        let mut msg = serde_json::json!({ "id": self.next, "method": method, "params": params });
-        if let Some(s) = &self.session {
-            msg["sessionId"] = s.clone().into();
-        }
-        let mut bytes = serde_json::to_vec(&msg).unwrap();
-        bytes.push(0);
-        self.to.write_all(&bytes).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .from
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no answer to {method}: {e}"));
-            if v["id"] == self.next {
-                assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
-            }
-        }
-    }
-
-    /// The value of a JavaScript expression in the page.
-    fn eval(&mut self, expression: &str) -> serde_json::Value {
-        let r = self.call(
-            "Runtime.evaluate",
-            serde_json::json!({ "expression": expression, "returnByValue": true }),
-        );
-        assert!(r.get("exceptionDetails").is_none(), "{expression}: {r}");
-        r["result"]["value"].clone()
-    }
-
-    /// Waits until the expression is true in the page (10 s at most).
-    fn wait(&mut self, expression: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.eval(expression) != serde_json::Value::Bool(true) {
-            let dom = self.eval("document.body ? document.body.outerHTML : ''");
-            assert!(
-                Instant::now() < deadline,
-                "the page never got to `{expression}`:\n{dom}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn screenshot(&mut self, path: &Path) {
-        let shot = self.call(
-            "Page.captureScreenshot",
-            serde_json::json!({ "format": "png", "captureBeyondViewport": true }),
-        );
-        let png = base64(shot["data"].as_str().unwrap_or(""));
-        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-        std::fs::write(path, png).unwrap();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        self.session = None;
-        let _ = serde_json::to_vec(&serde_json::json!({ "id": 0, "method": "Browser.close" })).map(
-            |mut b| {
-                b.push(0);
-                self.to.write_all(&b)
-            },
-        );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One DevTools message. A page string cut inside a UTF-16 pair (a broken page) comes as a lone
-/// surrogate escape, which serde_json refuses: those become U+FFFD so the test still sees the answer.
-fn parse_devtools(buf: &[u8]) -> Option<serde_json::Value> {
-    let text = String::from_utf8_lossy(buf);
-    serde_json::from_str(&text).ok().or_else(|| {
-        let mut fixed = String::with_capacity(text.len());
-        let mut rest = &*text;
-        while let Some(at) = rest.find("\\u") {
-            fixed.push_str(&rest[..at]);
-            let esc = rest.get(at..at + 6).unwrap_or(&rest[at..]);
-            let surrogate = esc.len() == 6
-                && u16::from_str_radix(&esc[2..], 16).is_ok_and(|u| (0xd800..0xe000).contains(&u));
-            fixed.push_str(if surrogate { "\\ufffd" } else { esc });
-            rest = &rest[at + esc.len()..];
-        }
-        fixed.push_str(rest);
-        serde_json::from_str(&fixed).ok()
-    })
-}
-
-/// Standard base64 (the screenshot's encoding).
-fn base64(s: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let digits: Vec<u8> = s.bytes().filter(|&c| c != b'=').map(value).collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &d)| n | (d as u32) << (18 - 6 * i));
-        out.extend(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    out
-}
-
 #[test]
 fn the_page_shows_windows_scores_and_alerts_in_chromium() {
     let (dir, _) = clip_dir();
@@ -640,9 +411,7 @@ fn the_page_shows_windows_scores_and_alerts_in_chromium() {
          (document.querySelector('#alerts audio'))",
     );
 
-    let root = crate::root().join("target");
-    std::fs::create_dir_all(&root).unwrap();
-    browser.screenshot(&root.join("serve-alerts.png"));
+    browser.screenshot("serve-alerts.png");
     let dom = browser.eval("document.documentElement.outerHTML");
     let dom = dom.as_str().unwrap_or_default().to_string();
     let alerts = browser.eval(
