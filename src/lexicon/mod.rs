@@ -90,6 +90,8 @@ pub struct Entry {
     pub forms: Vec<Form>,
     /// Folded polite sentences that contain the phrase: a hit inside one is no hit.
     pub exceptions: Vec<Vec<char>>,
+    /// Banned: the civil wording that should have been said instead (training sheets suggest it).
+    pub instead: Option<String>,
     /// Where the entry was written.
     pub source: String,
 }
@@ -148,6 +150,8 @@ struct RawEntry {
     variants: Vec<toml::Spanned<String>>,
     #[serde(default)]
     exceptions: Vec<String>,
+    #[serde(default)]
+    instead: Option<String>,
 }
 
 const BUILTIN_CIVIL: &str = include_str!("../../lexicons/civil.toml");
@@ -447,8 +451,12 @@ fn parse(
                 )
             }
             Kind::Civil => {
-                if r.category.is_some() || r.severity.is_some() || !r.exceptions.is_empty() {
-                    return Err(what("a civil phrase has `situation` and `weight`, not `category`/`severity`/`exceptions`"));
+                if r.category.is_some()
+                    || r.severity.is_some()
+                    || !r.exceptions.is_empty()
+                    || r.instead.is_some()
+                {
+                    return Err(what("a civil phrase has `situation` and `weight`, not `category`/`severity`/`exceptions`/`instead`"));
                 }
                 let situation = r.situation.clone().ok_or_else(|| {
                     what(&format!(
@@ -506,6 +514,15 @@ fn parse(
             }
             exceptions.push(folded);
         }
+        let instead = match r.instead.as_deref().map(str::trim) {
+            None => None,
+            Some("") => {
+                return Err(what(
+                    "`instead` is empty — write the civil wording to say instead, e.g. instead = \"请您稍等\", or remove it",
+                ))
+            }
+            Some(s) => Some(s.to_string()),
+        };
         entries.push(Parsed {
             entry: Entry {
                 kind,
@@ -515,6 +532,7 @@ fn parse(
                 clause: r.clause,
                 forms,
                 exceptions,
+                instead,
                 source: format!("{}:{line}", path.display()),
             },
             path: path.to_path_buf(),
@@ -662,6 +680,49 @@ mod tests {
         let text = "[[phrase]]\nphrase = \"我不管\"\ncategory = \"推诿\"\nseverity = 3\nclause = \"x\"\nexceptions = [\"您好\"]\n";
         let e = Lexicon::from_toml(Path::new("banned.toml"), text, Kind::Banned).unwrap_err();
         assert!(e.to_string().contains("could never apply"), "{e}");
+    }
+
+    #[test]
+    fn every_builtin_banned_phrase_suggests_what_to_say_instead() {
+        let lex = Lexicon::builtin().unwrap();
+        for e in lex.of_kind(Kind::Banned) {
+            let instead = e
+                .instead
+                .as_deref()
+                .unwrap_or_else(|| panic!("{}: no instead", e.phrase));
+            // The suggestion is itself civil: the matcher finds no banned phrase in it.
+            let hits = crate::matcher::Matcher::new(&lex).find(instead);
+            assert!(
+                hits.iter().all(|h| h.kind == Kind::Civil),
+                "{}: instead “{instead}” has a banned hit",
+                e.phrase
+            );
+        }
+        assert!(lex.of_kind(Kind::Civil).all(|e| e.instead.is_none()));
+    }
+
+    #[test]
+    fn instead_is_for_banned_phrases_and_not_empty() {
+        let banned = |instead: &str| {
+            format!("[[phrase]]\nphrase = \"我不管\"\ncategory = \"推诿\"\nseverity = 3\nclause = \"x\"\ninstead = \"{instead}\"\n")
+        };
+        let lex = Lexicon::from_toml(
+            Path::new("banned.toml"),
+            &banned(" 请您稍候 "),
+            Kind::Banned,
+        )
+        .unwrap();
+        assert_eq!(lex.entries()[0].instead.as_deref(), Some("请您稍候"));
+        let e =
+            Lexicon::from_toml(Path::new("banned.toml"), &banned("  "), Kind::Banned).unwrap_err();
+        assert!(
+            e.to_string().starts_with("banned.toml:1:")
+                && e.to_string().contains("`instead` is empty"),
+            "{e}"
+        );
+        let civil = "[[phrase]]\nphrase = \"您好\"\nsituation = \"greeting\"\nclause = \"x\"\ninstead = \"y\"\n";
+        let e = Lexicon::from_toml(Path::new("civil.toml"), civil, Kind::Civil).unwrap_err();
+        assert!(e.to_string().contains("`instead`"), "{e}");
     }
 
     fn write_dir(civil: &str, banned: &str) -> tempfile::TempDir {
