@@ -99,6 +99,10 @@ enum Command {
         /// POST every alert to this URL (kept in an on-disk outbox until accepted).
         #[arg(long, value_name = "URL")]
         webhook: Option<String>,
+        /// Write every alert into this record (a SQLite file or postgres://…) for the desk's
+        /// live view; a record that does not answer is retried, the live run goes on.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
         /// The alert log (JSON lines, appended).
         #[arg(long)]
         log: Option<PathBuf>,
@@ -464,6 +468,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             lexicons,
             http,
             webhook,
+            db,
             log,
             clips,
             pack,
@@ -473,6 +478,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let lc = &mut config.live;
             lc.http = http.or(lc.http.take());
             lc.webhook = webhook.or(lc.webhook.take());
+            lc.db = db.or(lc.db.take());
             lc.log = log.or(lc.log.take());
             if let Some(c) = clips {
                 lc.clips = c;

@@ -16,7 +16,7 @@ pub mod days;
 pub mod discover;
 mod maintain;
 mod progress;
-mod record;
+pub(crate) mod record;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

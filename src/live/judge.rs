@@ -120,6 +120,7 @@ impl Judge {
                 phrase: h.hit.phrase.clone(),
                 category: h.hit.category.clone(),
                 severity: h.hit.severity,
+                clause: h.hit.clause.clone(),
                 confidence: h.hit.confidence,
                 method: h.hit.method,
                 text: text.clone(),

@@ -28,7 +28,7 @@ pub struct Launch {
 }
 
 /// Builds the sources and sinks (terminal or JSON lines, the alert log, the webhook's outbox, the
-/// supervisors' page) and runs until the replay ends or `stop` is set.
+/// record, the supervisors' page) and runs until the replay ends or `stop` is set.
 pub fn launch(l: Launch) -> Result<Summary, Error> {
     let config = &l.config;
     // Checked again here: the command line may have changed the file's values (`--pack`), and
@@ -80,6 +80,16 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
             Webhook::start(url, &config.live.outbox, WebhookOptions::default())
                 .map_err(|e| io(url, e))?,
         ));
+    }
+    if let Some(db) = &config.live.db {
+        eprintln!(
+            "alerts into the record: {}",
+            crate::store::mask_password(db)
+        );
+        sinks.push(Box::new(crate::sink::RecordSink::start(
+            db,
+            &crate::batch::host(),
+        )));
     }
     let server = match http {
         Some(addr) => {

@@ -53,6 +53,9 @@ pub struct LiveConfig {
     pub outbox: PathBuf,
     /// Serve the supervisors' page (`/alerts`) on this address, e.g. `0.0.0.0:8080`.
     pub http: Option<String>,
+    /// Write every alert into this record (a SQLite file or `postgres://…`), where the desk's
+    /// live view reads it and supervisors acknowledge it.
+    pub db: Option<String>,
     /// The same phrase at the same window raises one alert per this many seconds.
     pub debounce_seconds: f64,
     /// Encode only as much of Whisper's 30 s window as each utterance needs (at least
@@ -89,6 +92,7 @@ impl Default for LiveConfig {
             webhook: None,
             outbox: PathBuf::from("live/outbox"),
             http: None,
+            db: None,
             debounce_seconds: 30.0,
             fit_encoder: true,
             encoder_seconds: 10.0,
@@ -203,6 +207,40 @@ pub struct Live<'a> {
     pub stop: Arc<AtomicBool>,
 }
 
+/// Gives `event` to every sink. A sink that fails is reported once per outage (until it takes an
+/// event again): on stderr, and as a `failure` event to the other sinks (the terminal, the alert
+/// log, the page), so a record or webhook that stops answering shows where alerts are read.
+fn deliver(sinks: &mut [Box<dyn EventSink>], reported: &mut [bool], event: &Event) {
+    let mut failures = Vec::new();
+    for (i, sink) in sinks.iter_mut().enumerate() {
+        match sink.send(event) {
+            Ok(()) => reported[i] = false,
+            Err(e) if !reported[i] => {
+                reported[i] = true;
+                eprintln!("warning: {}: {e} — other sinks go on", sink.name());
+                failures.push((
+                    i,
+                    Event::Failure(Failure {
+                        window: event.window().unwrap_or_default().to_string(),
+                        time: now_rfc3339(),
+                        file: None,
+                        error: format!("{}: {e}", sink.name()),
+                    }),
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    for (failed, failure) in failures {
+        for (i, sink) in sinks.iter_mut().enumerate() {
+            if i != failed {
+                // A sink failing on this too was reported above, or will be on its next event.
+                let _ = sink.send(&failure);
+            }
+        }
+    }
+}
+
 /// What the Whisper threads hand the judge.
 type Heard = (Vec<Job>, Result<Vec<Transcript>, String>);
 
@@ -258,14 +296,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         let sink_thread = s.spawn(move || {
             let mut reported = vec![false; sinks.len()];
             for event in event_rx {
-                for (sink, reported) in sinks.iter_mut().zip(reported.iter_mut()) {
-                    if let Err(e) = sink.send(&event) {
-                        if !*reported {
-                            eprintln!("warning: {}: {e} — other sinks go on", sink.name());
-                            *reported = true;
-                        }
-                    }
-                }
+                deliver(&mut sinks, &mut reported, &event);
             }
             for sink in &mut sinks {
                 if let Err(e) = sink.flush() {
@@ -619,4 +650,83 @@ fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64)
         ctx.submit(job);
     }
     ctx.status(w, false, "replay ended");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A sink that fails while `down` is set, keeping what it took.
+    struct Flaky {
+        down: Arc<AtomicBool>,
+        took: Arc<Mutex<Vec<Event>>>,
+    }
+
+    impl EventSink for Flaky {
+        fn name(&self) -> &str {
+            "flaky"
+        }
+        fn send(&mut self, event: &Event) -> std::io::Result<()> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("no answer"));
+            }
+            self.took.lock().unwrap().push(event.clone());
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn dropped(window: &str) -> Event {
+        Event::Dropped(Dropped {
+            window: window.into(),
+            time: now_rfc3339(),
+            seconds: 1.0,
+            reason: "test".into(),
+        })
+    }
+
+    #[test]
+    fn a_failing_sink_becomes_one_failure_event_per_outage_for_the_others() {
+        let (down, up) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (bad_took, good_took) = (Arc::default(), Arc::<Mutex<Vec<Event>>>::default());
+        let mut sinks: Vec<Box<dyn EventSink>> = vec![
+            Box::new(Flaky {
+                down: down.clone(),
+                took: bad_took,
+            }),
+            Box::new(Flaky {
+                down: up,
+                took: good_took.clone(),
+            }),
+        ];
+        let mut reported = vec![false; 2];
+        down.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            deliver(&mut sinks, &mut reported, &dropped("w07"));
+        }
+        down.store(false, Ordering::SeqCst);
+        deliver(&mut sinks, &mut reported, &dropped("w07"));
+        down.store(true, Ordering::SeqCst);
+        deliver(&mut sinks, &mut reported, &dropped("w08"));
+        let failures: Vec<Failure> = good_took
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Failure(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failures.len(), 2, "one per outage: {failures:?}");
+        assert_eq!(failures[0].window, "w07");
+        assert_eq!(failures[0].error, "flaky: no answer");
+        assert_eq!(failures[1].window, "w08");
+        assert_eq!(good_took.lock().unwrap().len(), 5 + 2);
+    }
 }

@@ -120,6 +120,7 @@ mod tests {
             phrase: "不知道".into(),
             category: "推诿".into(),
             severity: 2,
+            clause: "文明服务用语规范 三、禁忌用语".into(),
             confidence: 1.0,
             method: Method::Exact,
             text: "这个我不知道".into(),

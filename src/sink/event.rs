@@ -37,6 +37,10 @@ pub struct Alert {
     pub phrase: String,
     pub category: String,
     pub severity: u8,
+    /// Where the regulation forbids it (`serde(default)`: alert logs written before it was added
+    /// still read).
+    #[serde(default)]
+    pub clause: String,
     pub confidence: f32,
     pub method: Method,
     /// The whole transcript of the utterance.

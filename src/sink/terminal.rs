@@ -196,6 +196,7 @@ mod tests {
             phrase: "有意见找领导去".into(),
             category: "推诿".into(),
             severity: 3,
+            clause: "文明服务用语规范 三、禁忌用语".into(),
             confidence: 0.93,
             method: Method::Sound,
             text: text.into(),

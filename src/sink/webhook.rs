@@ -12,7 +12,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -114,11 +114,8 @@ impl Webhook {
         let lock = take_lock(outbox_dir)?;
         remove_stale_temps(outbox_dir);
 
-        let shared = Arc::new(Shared {
-            // The thread's first pass scans the outbox: what an earlier run left goes out first.
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        });
+        // The thread's first pass scans the outbox: what an earlier run left goes out first.
+        let shared = Arc::new(Shared::new(State::default()));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(options.timeout))
@@ -286,18 +283,7 @@ struct State {
     last_error: Option<String>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled both ways: new work or stop for the thread, progress for `flush`.
-    changed: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere while holding the lock leaves plain counters: still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+type Shared = super::watched::Watched<State>;
 
 /// The delivery thread's side.
 struct Delivery {
@@ -600,6 +586,7 @@ mod tests {
             phrase: "不知道".into(),
             category: "推诿".into(),
             severity: 2,
+            clause: "文明服务用语规范 三、禁忌用语".into(),
             confidence: 1.0,
             method: Method::Exact,
             text: "不知道".into(),

@@ -15,9 +15,11 @@
 //! assert_eq!(rows[0].i64("n").unwrap(), 0);
 //! ```
 
+mod alerts;
 mod days;
 mod desk;
 mod lease;
+mod playlists;
 mod records;
 mod runs;
 mod schema;
@@ -27,8 +29,10 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use alerts::{Acknowledged, Acknowledgement, NewAlert, StoredAlert};
 pub use desk::{AuditEntry, User, WebSession};
 pub use lease::Lease;
+pub use playlists::{NewPlaylistItem, Playlist, PlaylistItem};
 pub use records::*;
 pub use sql::{Dialect, Row, Value};
 

@@ -237,7 +237,9 @@ CREATE TABLE regressions (
 );
 CREATE TABLE alerts (
     id {id},
+    event_id TEXT NOT NULL UNIQUE,
     "window" TEXT NOT NULL,
+    label TEXT NOT NULL,
     day TEXT NOT NULL,
     at TEXT NOT NULL,
     phrase TEXT NOT NULL,
@@ -249,13 +251,14 @@ CREATE TABLE alerts (
     span_start {int} NOT NULL,
     span_end {int} NOT NULL,
     confidence {real} NOT NULL,
+    method TEXT NOT NULL,
     clip TEXT,
     host TEXT NOT NULL,
     acknowledged_by TEXT,
     acknowledged_at TEXT,
     note TEXT
 );
-CREATE INDEX alerts_day ON alerts (day, "window");
+CREATE INDEX alerts_day ON alerts (day, id);
 CREATE TABLE playlists (
     id {id},
     name TEXT NOT NULL,
@@ -274,6 +277,7 @@ CREATE TABLE playlist_items (
     added_at TEXT NOT NULL,
     PRIMARY KEY (playlist_id, item)
 );
+CREATE INDEX playlist_items_order ON playlist_items (playlist_id, position);
 ALTER TABLE window_scores ADD COLUMN reviewed_score {real};
 ALTER TABLE window_scores ADD COLUMN reviewed_banned_hits {int} NOT NULL DEFAULT 0;
 ALTER TABLE window_scores ADD COLUMN judged_hits {int} NOT NULL DEFAULT 0;

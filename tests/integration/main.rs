@@ -7,6 +7,7 @@ mod browser;
 mod capture;
 mod cli;
 mod desk;
+mod desk_data;
 mod formats;
 mod hardening;
 mod live;

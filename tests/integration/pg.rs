@@ -38,13 +38,8 @@ pub fn database() -> PgDatabase {
         }
     };
     let name = format!("courtesy_{}", NEXT.fetch_add(1, Ordering::SeqCst));
-    let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls)
-        .expect("connect to the private PostgreSQL");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create the test database");
     PgDatabase {
-        url: server.url(&name),
+        url: server.create_database(&name),
         _server: server,
     }
 }
@@ -133,6 +128,14 @@ impl PgServer {
                 "--no-sync",
             ],
         ));
+        server.launch();
+        server
+    }
+
+    /// Starts the initialised server (again, after [`PgServer::stop`]) on its port.
+    fn launch(&self) {
+        let server = self;
+        let data = server.data.to_string_lossy().to_string();
         let socket_dir = server.data.parent().unwrap_or(Path::new("/tmp"));
         // Durability settings off: a test server's data is thrown away anyway.
         let options = format!(
@@ -168,7 +171,34 @@ impl PgServer {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
             panic!("the private PostgreSQL did not start:\n{log}");
         }
-        server
+    }
+
+    /// A server of the test's own, for a test that stops and starts it (a database outage)
+    /// without disturbing the tests sharing [`database`]'s server.
+    pub fn own() -> PgServer {
+        PgServer::start()
+    }
+
+    /// A fresh database on this server; its URL.
+    pub fn create_database(&self, name: &str) -> String {
+        let mut admin = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
+            .expect("connect to the private PostgreSQL");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        self.url(name)
+    }
+
+    /// Stops the server (fast mode: every connection is cut, what was committed is kept — the
+    /// test server runs without fsync, so a crash would lose it); [`PgServer::restart`] brings it
+    /// back on the same port with the same data.
+    pub fn stop(&self) {
+        let data = self.data.to_string_lossy().to_string();
+        run(&mut self.command("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]));
+    }
+
+    pub fn restart(&self) {
+        self.launch();
     }
 
     fn command(&self, tool: &str, args: &[&str]) -> Command {

@@ -62,6 +62,7 @@ fn alert(n: u32, phrase: &str, text: &str, char_span: [usize; 2]) -> Event {
         phrase: phrase.into(),
         category: "推诿扯皮".into(),
         severity: 3,
+        clause: "文明服务用语规范 三、禁忌用语".into(),
         confidence: 0.92,
         method: Method::Sound,
         text: text.into(),
