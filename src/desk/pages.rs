@@ -1,5 +1,5 @@
 //! The desk's own pages: home (the navigation for the role), the admins' users and audit
-//! pages, the clips, and the page for unknown paths.
+//! pages, who is logged in (`/api/me`), the clips, and the page for unknown paths.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -66,6 +66,14 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: Method::GET,
+        path: "/api/me",
+        access: Access::AnyUser,
+        kind: Kind::Api,
+        nav: None,
+        handler: |m| on(m, me),
+    },
+    Route {
+        method: Method::GET,
         path: "/clips/{*path}",
         access: Access::AnyUser,
         kind: Kind::Clip,
@@ -102,6 +110,16 @@ async fn home(viewer: Viewer) -> Response {
         ),
     )
     .into_response()
+}
+
+/// `GET /api/me`: who is logged in, for a page's script.
+async fn me(viewer: Viewer) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "name": viewer.name,
+        "role": viewer.role,
+        "role_label": viewer.role.label(),
+        "csrf": viewer.csrf,
+    }))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -96,18 +96,17 @@ impl Server {
         let addr = config.addr;
         let app = app(config);
         let shared = app.shared.clone();
-        let background =
-            Background::start(addr, "courtesy-http", move |listener, stopped| {
-                let router = routes::router(routes::App {
-                    stopped: stopped.clone(),
-                    ..app
-                });
-                async move {
-                    let _ = axum::serve(listener, router)
-                        .with_graceful_shutdown(background::until(stopped))
-                        .await;
-                }
-            })?;
+        let background = Background::start(addr, "courtesy-http", move |listener, stopped| {
+            let router = routes::router(routes::App {
+                stopped: stopped.clone(),
+                ..app
+            });
+            async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(background::until(stopped))
+                    .await;
+            }
+        })?;
         Ok(Server { background, shared })
     }
 

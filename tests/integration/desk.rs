@@ -389,6 +389,11 @@ fn logging_in_sets_a_strict_http_only_cookie_and_logging_out_ends_it() {
     assert!(home.body.contains("王芳") && home.body.contains("培训人员"));
     let csrf = meta_csrf(&home.body).unwrap();
     assert_eq!(csrf, rows[0].str("csrf").unwrap());
+    let me: serde_json::Value = serde_json::from_str(&c.get("/api/me").body).unwrap();
+    assert_eq!(
+        me,
+        serde_json::json!({"name": "王芳", "role": "trainer", "role_label": "培训人员", "csrf": csrf})
+    );
     for header in [
         "content-security-policy",
         "x-frame-options",
@@ -582,6 +587,7 @@ fn expired_sessions_and_disabled_users_are_refused() {
         .unwrap();
     assert_eq!(trainer.get("/").status, 303);
     assert_eq!(trainer.get("/clips/w07/a.wav").status, 401);
+    assert_eq!(trainer.get("/api/me").status, 401);
 
     let mut office = desk.login_as("李四", Role::Office);
     let mut admin = desk.login_as("admin", Role::Admin);
@@ -822,6 +828,35 @@ fn the_user_and_serve_commands() {
     assert!(
         err.contains("c.toml") && err.contains("desk.session_hours"),
         "{err}"
+    );
+}
+
+/// The same logins, sessions, users and audit on a PostgreSQL record.
+#[test]
+fn the_desk_on_postgresql() {
+    let pg = crate::pg::database();
+    let desk = Desk::start_with(|c| c.batch.db = pg.url.clone());
+    let mut admin = desk.login_as("admin", Role::Admin);
+    let added = admin.post_form(
+        "/admin/users",
+        &[
+            ("name", "王芳"),
+            ("role", "trainer"),
+            ("password", "long enough"),
+        ],
+    );
+    assert_eq!(added.status, 303, "{}", added.body);
+    let mut trainer = desk.login("王芳", "long enough");
+    assert_eq!(trainer.get("/").status, 200);
+    assert_eq!(trainer.get("/admin/users").status, 403);
+    let r = admin.post_form("/admin/users/disable", &[("name", "王芳")]);
+    assert_eq!(r.status, 303);
+    assert_eq!(trainer.get("/").status, 303);
+    assert_eq!(admin.post_form("/logout", &[]).status, 303);
+    let actions: Vec<String> = desk.audit().into_iter().map(|(a, _, _)| a).collect();
+    assert_eq!(
+        actions,
+        ["login", "user_add", "login", "user_disable", "logout"]
     );
 }
 
