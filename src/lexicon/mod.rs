@@ -5,11 +5,15 @@
 //! splits it into [`Part`]s at punctuation (a few words may be inserted there), `…` (likewise) and
 //! `××` slots (the speaker fills in a name), and checks every field, naming file and line of a bad one.
 
+mod changes;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::text::Normalizer;
+
+pub use changes::{Change, ChangeKind, MAX_CHANGE_CHARS};
 
 /// Whether a phrase is one staff must use or one they must never use.
 #[derive(
