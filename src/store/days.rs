@@ -12,7 +12,7 @@ use super::{
 
 /// The roster entry covering an utterance's start. RFC 3339 strings in one local offset compare
 /// like the times they name.
-const STAFF: &str = "(SELECT {col} FROM roster ro WHERE ro.\"window\" = u.\"window\" \
+pub(super) const STAFF: &str = "(SELECT {col} FROM roster ro WHERE ro.\"window\" = u.\"window\" \
                      AND ro.valid_from <= u.clock_start AND u.clock_start < ro.valid_to \
                      ORDER BY ro.valid_from DESC, ro.staff_id LIMIT 1)";
 

@@ -21,6 +21,7 @@ mod desk;
 mod lease;
 mod playlists;
 mod records;
+mod review;
 mod runs;
 mod schema;
 mod sql;
@@ -34,6 +35,7 @@ pub use desk::{AuditEntry, User, WebSession};
 pub use lease::Lease;
 pub use playlists::{NewPlaylistItem, Playlist, PlaylistItem};
 pub use records::*;
+pub use review::*;
 pub use sql::{Dialect, Row, Value};
 
 use sql::{Backend, Conn};

@@ -181,14 +181,22 @@ pub struct ScoreCounts {
     pub banned_json: String,
     /// JSON `{situation: n}`.
     pub civil_json: String,
+    /// The score once the trainers' verdicts are applied: hits judged a false alarm or the
+    /// citizen's words dropped, the rest (judged or not) counted as the machine found them.
+    pub reviewed_score: Option<f64>,
+    /// Banned hits left after the verdicts.
+    pub reviewed_banned_hits: i64,
+    /// Banned hits that have a verdict (any).
+    pub judged_hits: i64,
 }
 
 impl ScoreCounts {
     /// The column names, in the order of [`ScoreCounts::values`].
     pub(crate) const COLUMNS: &'static str = "score, sessions, utterances, speech_seconds, \
-        greeting_sessions, farewell_sessions, civil_hits, banned_hits, banned, civil";
+        greeting_sessions, farewell_sessions, civil_hits, banned_hits, banned, civil, \
+        reviewed_score, reviewed_banned_hits, judged_hits";
 
-    pub(crate) fn values(&self) -> [super::Value; 10] {
+    pub(crate) fn values(&self) -> [super::Value; 13] {
         use super::Value;
         [
             Value::from(self.score),
@@ -201,6 +209,9 @@ impl ScoreCounts {
             Value::Int(self.banned_hits),
             Value::from(&self.banned_json),
             Value::from(&self.civil_json),
+            Value::from(self.reviewed_score),
+            Value::Int(self.reviewed_banned_hits),
+            Value::Int(self.judged_hits),
         ]
     }
 }

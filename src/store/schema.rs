@@ -203,6 +203,7 @@ CREATE INDEX audit_at ON audit (at);
 CREATE TABLE verdicts (
     id {id},
     item TEXT NOT NULL,
+    day TEXT,
     utterance_id {int},
     recording_id {int},
     phrase TEXT,
@@ -213,6 +214,7 @@ CREATE TABLE verdicts (
 );
 CREATE INDEX verdicts_item ON verdicts (item, id);
 CREATE INDEX verdicts_utterance ON verdicts (utterance_id);
+CREATE INDEX verdicts_day ON verdicts (day, item, id);
 CREATE TABLE rule_changes (
     id {id},
     at TEXT NOT NULL,

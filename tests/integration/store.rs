@@ -164,7 +164,7 @@ fn migrations_run_once_and_are_recorded(db: Db) {
         .iter()
         .map(|r| r.i64("version").unwrap())
         .collect();
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
     assert!(!again.describe().is_empty());
 }
 
