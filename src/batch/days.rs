@@ -1,6 +1,6 @@
 //! A day's scores from the record (per window, per staff member) and re-matching stored transcripts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::asr::{Piece, Transcript};
@@ -8,13 +8,15 @@ use crate::lexicon::Kind;
 use crate::matcher::{Hit, Matcher, Method};
 use crate::score::{score_window, ScoreWeights, WindowScore};
 use crate::store::{
-    DayScores, DayUtterance, RescoreUtterance, RescoredRecording, ScoreCounts, SessionRow,
-    StaffScoreRow, Store, StoreError, StoredHit, WindowScoreRow,
+    DayScores, DayUtterance, ItemKey, RescoreUtterance, RescoredRecording, Ritual, ScoreCounts,
+    SessionRow, StaffScoreRow, Store, StoreError, StoredHit, Verdict, VerdictRow, WindowScoreRow,
 };
 use crate::utterance::{TimedHit, Utterance};
 
 /// Scores `day` under `lexicon_version` from the record — every window, and every staff member
 /// the roster puts on duty — and replaces that day's sessions and scores in one transaction.
+/// Each score is computed twice: as the machine found the hits, and as the trainers judged them
+/// (see [`reviewed_utterances`]), with how many banned hits have a verdict.
 pub fn aggregate(
     store: &Store,
     day: &str,
@@ -40,9 +42,38 @@ pub fn aggregate(
             by_staff.entry(s.as_str()).or_default().push(i);
         }
     }
+    let machine: BTreeMap<&str, WindowScore> = by_window
+        .iter()
+        .map(|(window, idx)| {
+            let us: Vec<&Utterance> = idx.iter().map(|&i| &utterances[i]).collect();
+            (*window, score_window(window, &us, weights))
+        })
+        .collect();
+    // The same utterances as the trainers judged them.
+    let verdicts = store.latest_verdicts(day, day)?;
+    let reviewed = reviewed_utterances(&rows, &utterances, &machine, &verdicts);
+    let score_both = |name: &str, idx: &[usize], machine: &WindowScore| {
+        let us: Vec<&Utterance> = idx.iter().map(|&i| &reviewed[i]).collect();
+        let mut c = counts(machine);
+        let judged = score_window(name, &us, weights);
+        c.reviewed_score = judged.score;
+        c.reviewed_banned_hits = judged.banned_hits as i64;
+        c.judged_hits = idx
+            .iter()
+            .map(|&i| {
+                let r = &rows[i];
+                r.utterance
+                    .hits
+                    .iter()
+                    .filter(|h| h.kind == "banned")
+                    .filter(|h| hit_verdict(&verdicts, r.id, &h.phrase).is_some())
+                    .count() as i64
+            })
+            .sum();
+        c
+    };
     for (window, idx) in &by_window {
-        let us: Vec<&Utterance> = idx.iter().map(|&i| &utterances[i]).collect();
-        let ws = score_window(window, &us, weights);
+        let ws = &machine[window];
         for s in &ws.sessions {
             // The session's first and last utterance give its clock times and its staff member.
             let first = idx
@@ -70,7 +101,7 @@ pub fn aggregate(
         }
         out.window_scores.push(WindowScoreRow {
             window: window.to_string(),
-            counts: counts(&ws),
+            counts: score_both(window, idx, ws),
             failed_files: failed.get(*window).copied().unwrap_or(0),
         });
     }
@@ -84,11 +115,101 @@ pub fn aggregate(
             staff_id: staff.to_string(),
             name: idx.first().and_then(|&i| rows[i].staff_name.clone()),
             windows_json: serde_json::to_string(&windows).unwrap_or_default(),
-            counts: counts(&ws),
+            counts: score_both(staff, idx, &ws),
         });
     }
     store.replace_day(day, lexicon_version, run_id, &out)?;
     Ok(out)
+}
+
+/// The latest verdict on a hit of this utterance and phrase.
+fn hit_verdict(
+    verdicts: &HashMap<String, VerdictRow>,
+    utterance_id: i64,
+    phrase: &str,
+) -> Option<Verdict> {
+    let key = ItemKey::Hit {
+        utterance_id,
+        phrase: phrase.to_string(),
+    };
+    verdicts.get(&key.to_string()).map(|v| v.verdict)
+}
+
+/// The utterances as the trainers judged them: hits judged a false alarm or the citizen's words
+/// are gone, and a session whose missing greeting (farewell) was judged a false alarm gets one
+/// in its first (last) utterance. Unjudged hits stand as the machine found them.
+fn reviewed_utterances(
+    rows: &[DayUtterance],
+    utterances: &[Utterance],
+    machine: &BTreeMap<&str, WindowScore>,
+    verdicts: &HashMap<String, VerdictRow>,
+) -> Vec<Utterance> {
+    let mut out: Vec<Utterance> = rows
+        .iter()
+        .zip(utterances)
+        .map(|(r, u)| {
+            let mut u = u.clone();
+            u.hits.retain(|h| {
+                !hit_verdict(verdicts, r.id, &h.hit.phrase).is_some_and(Verdict::drops_hit)
+            });
+            u
+        })
+        .collect();
+    if verdicts.keys().all(|k| k.starts_with("hit:")) {
+        return out;
+    }
+    for ws in machine.values() {
+        for s in &ws.sessions {
+            let recording_id = recording_of(&s.file);
+            for (missing, said) in [
+                (Ritual::Greeting, s.greeting),
+                (Ritual::Farewell, s.farewell),
+            ] {
+                let key = ItemKey::session(recording_id, s.start, missing).to_string();
+                let granted = verdicts
+                    .get(&key)
+                    .is_some_and(|v| v.verdict == Verdict::FalseAlarm);
+                if said || !granted {
+                    continue;
+                }
+                let at = rows.iter().position(|r| {
+                    r.recording_id == recording_id
+                        && match missing {
+                            Ritual::Greeting => r.utterance.start_s == s.start,
+                            Ritual::Farewell => r.utterance.end_s == s.end,
+                        }
+                });
+                if let Some(i) = at {
+                    let u = &mut out[i];
+                    u.hits.push(reviewed_ritual(missing, u.start, u.end));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The greeting or farewell a trainer heard where the machine found none.
+fn reviewed_ritual(ritual: Ritual, start: f64, end: f64) -> TimedHit {
+    let (phrase, situation) = match ritual {
+        Ritual::Greeting => ("（审核：有迎声）", "greeting"),
+        Ritual::Farewell => ("（审核：有送声）", "farewell"),
+    };
+    TimedHit {
+        start,
+        end,
+        hit: Hit {
+            kind: Kind::Civil,
+            phrase: phrase.into(),
+            category: situation.into(),
+            severity: 1,
+            clause: "审核判定".into(),
+            matched: String::new(),
+            span: 0..0,
+            confidence: 1.0,
+            method: Method::Exact,
+        },
+    }
 }
 
 /// A scored group of utterances (a window's, or a staff member's) as the record keeps it.
@@ -104,6 +225,10 @@ fn counts(ws: &WindowScore) -> ScoreCounts {
         banned_hits: ws.banned_hits as i64,
         banned_json: serde_json::to_string(&ws.banned).unwrap_or_default(),
         civil_json: serde_json::to_string(&ws.civil).unwrap_or_default(),
+        // Filled in beside the machine's numbers by `aggregate`.
+        reviewed_score: ws.score,
+        reviewed_banned_hits: ws.banned_hits as i64,
+        judged_hits: 0,
     }
 }
 
