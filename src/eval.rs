@@ -56,6 +56,18 @@ pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
     let path = dir.join("labels.tsv");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
+    parse(&path, &text)
+}
+
+/// The labelled set shipped with the program (a copy of `samples/labelled/labels.tsv` taken at
+/// build time): the sentences every rule change is checked against, wherever it is made.
+pub fn builtin() -> Vec<Labelled> {
+    const LABELS: &str = include_str!("../samples/labelled/labels.tsv");
+    parse(Path::new("samples/labelled/labels.tsv"), LABELS).unwrap_or_default()
+}
+
+/// Reads the text of a `labels.tsv` read from `path`.
+fn parse(path: &Path, text: &str) -> Result<Vec<Labelled>, String> {
     let set = |s: &str| {
         s.split('|')
             .map(str::trim)
@@ -293,5 +305,13 @@ mod tests {
             "{e}"
         );
         assert_eq!(e.lines().count(), 1, "{e}");
+    }
+
+    #[test]
+    fn the_builtin_set_is_the_samples_file() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/labelled");
+        let set = builtin();
+        assert_eq!(set, load(&dir).unwrap());
+        assert!(set.len() > 100, "{}", set.len());
     }
 }

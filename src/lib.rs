@@ -36,6 +36,7 @@ pub mod message;
 pub mod model;
 pub mod pipeline;
 pub mod report;
+pub mod review;
 pub mod roster;
 pub mod score;
 pub mod serve;
