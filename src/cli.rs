@@ -66,6 +66,15 @@ enum Command {
         /// many seconds, as `courtesy live` does.
         #[arg(long)]
         pack: Option<f64>,
+        /// Instead: check the record's regression sentences (false alarms fixed at the desk)
+        /// against the effective lexicon (the lexicon files plus the record's rule changes);
+        /// exit 1 listing each one that fails.
+        #[arg(long, conflicts_with_all = ["audio", "pack"])]
+        regressions: bool,
+        /// With --regressions: the record (default: $COURTESY_DB, else `[batch] db`, else
+        /// courtesy.db).
+        #[arg(long, requires = "regressions")]
+        db: Option<String>,
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
@@ -330,6 +339,7 @@ enum ReportTable {
     Staff,
     Hits,
     Sessions,
+    Precision,
 }
 
 /// Where the record is and how to read the rules.
@@ -527,12 +537,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { http, record } => serve(http, &record),
         Command::User { action } => user(action),
         Command::Eval {
+            regressions: true,
+            db,
+            json,
+            common,
+            ..
+        } => eval_regressions(db, json, &common),
+        Command::Eval {
             dir,
             audio,
             json,
             pack,
             common,
             audio_flags,
+            ..
         } => eval(&dir, audio, json, pack, &common, &audio_flags),
         Command::Model {
             action:
@@ -685,6 +703,14 @@ fn lexicon(config: &Config) -> anyhow::Result<Lexicon> {
     Ok(config.lexicon()?)
 }
 
+/// The lexicon the record is matched with: the lexicon files plus the record's rule changes.
+fn effective_lexicon(store: &Store, config: &Config) -> anyhow::Result<Lexicon> {
+    Ok(courtesy::review::rules::effective_lexicon(
+        store,
+        &lexicon(config)?,
+    )?)
+}
+
 /// `courtesy batch`: the night into the record.
 fn batch(
     paths: Vec<PathBuf>,
@@ -700,7 +726,7 @@ fn batch(
         config.batch.clips = Some(c);
     }
     let store = open_store(&config)?;
-    let lexicon = lexicon(&config)?;
+    let lexicon = effective_lexicon(&store, &config)?;
     let matcher = Matcher::with_config(&lexicon, config.matcher);
     let model = model::resolve(config.model.as_deref());
     let transcriber = Transcriber::load(&model.path, config.asr.clone())?;
@@ -847,6 +873,7 @@ fn csv_table(t: ReportTable) -> courtesy::report::csv::Table {
         ReportTable::Staff => Table::Staff,
         ReportTable::Hits => Table::Hits,
         ReportTable::Sessions => Table::Sessions,
+        ReportTable::Precision => Table::Precision,
     }
 }
 
@@ -894,7 +921,7 @@ fn rescore(from: &str, to: &str, record: &RecordFlags) -> anyhow::Result<ExitCod
         anyhow::bail!("--to {to} is before --from {from} — swap them");
     }
     let store = open_store(&config)?;
-    let lexicon = lexicon(&config)?;
+    let lexicon = effective_lexicon(&store, &config)?;
     let matcher = Matcher::with_config(&lexicon, config.matcher);
     let r = courtesy::batch::rescore(
         &store,
@@ -1096,6 +1123,46 @@ fn eval(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `courtesy eval --regressions`: exit 1 when a regression sentence fails.
+fn eval_regressions(db: Option<String>, json: bool, common: &Common) -> anyhow::Result<ExitCode> {
+    let config = record_config(
+        &RecordFlags {
+            db,
+            config: common.config.clone(),
+            lexicons: common.lexicons.clone(),
+        },
+        None,
+    )?;
+    let store = open_store(&config)?;
+    let lexicon = effective_lexicon(&store, &config)?;
+    let regressions = store.regressions()?;
+    let matcher = Matcher::with_config(&lexicon, config.matcher);
+    let failures = courtesy::review::rules::check_regressions(&matcher, &regressions);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "lexicon_version": lexicon.version(),
+                "regressions": regressions.len(),
+                "failures": failures,
+            }))?
+        );
+    } else {
+        for f in &failures {
+            println!("FAIL {f}");
+        }
+        println!(
+            "{} regression sentences, {} failed, lexicon {} ({} rule changes), record {}",
+            regressions.len(),
+            failures.len(),
+            lexicon.version(),
+            store.rule_changes()?.len(),
+            store.describe()
+        );
+    }
+    Ok(exit_code(failures.is_empty()))
 }
 
 /// `courtesy model install`.

@@ -22,10 +22,18 @@ pub enum Table {
     Hits,
     /// Greeting and farewell per session.
     Sessions,
+    /// Per phrase: hits, verdicts and the share judged false.
+    Precision,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Windows, Table::Staff, Table::Hits, Table::Sessions];
+    pub const ALL: [Table; 5] = [
+        Table::Windows,
+        Table::Staff,
+        Table::Hits,
+        Table::Sessions,
+        Table::Precision,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +41,7 @@ impl Table {
             Table::Staff => "staff",
             Table::Hits => "hits",
             Table::Sessions => "sessions",
+            Table::Precision => "precision",
         }
     }
 }
@@ -51,7 +60,9 @@ impl FromStr for Table {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| {
-                format!("unknown CSV table `{s}` — use one of windows, staff, hits, sessions")
+                format!(
+                    "unknown CSV table `{s}` — use one of windows, staff, hits, sessions, precision"
+                )
             })
     }
 }
@@ -63,6 +74,7 @@ pub fn write(report: &Report, table: Table, out: &mut dyn Write) -> io::Result<(
         Table::Staff => staff(report, out),
         Table::Hits => hits(report, out),
         Table::Sessions => sessions(report, out),
+        Table::Precision => precision(report, out),
     }
 }
 
@@ -125,6 +137,9 @@ pub fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         "说话秒数",
         "文明用语次数",
         "禁忌用语次数",
+        "审核后得分（日均）",
+        "审核后禁忌用语次数",
+        "已判定禁忌用语次数",
         "未能分析文件数",
     ])?;
     for x in &r.windows {
@@ -132,6 +147,7 @@ pub fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let row = [rank(x.rank), cell(&x.window), score(x.score)]
             .into_iter()
             .chain(totals(x.days_scored, x.days, t))
+            .chain(reviewed(x.reviewed_score, t))
             .chain([x.failed_files.to_string()]);
         w.write_record(row)?;
     }
@@ -154,6 +170,15 @@ fn totals(days_scored: usize, days: usize, t: &super::Totals) -> [String; 9] {
     ]
 }
 
+/// The reviewed cells every ranked row shares: reviewed score, banned hits left, judged hits.
+fn reviewed(s: Option<f64>, t: &super::Totals) -> [String; 3] {
+    [
+        score(s),
+        t.reviewed_banned_hits.to_string(),
+        t.judged_hits.to_string(),
+    ]
+}
+
 /// The staff members ranked, as CSV.
 pub fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out)?;
@@ -172,6 +197,9 @@ pub fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         "说话秒数",
         "文明用语次数",
         "禁忌用语次数",
+        "审核后得分（日均）",
+        "审核后禁忌用语次数",
+        "已判定禁忌用语次数",
     ])?;
     for x in &r.staff {
         let t = &x.totals;
@@ -183,7 +211,8 @@ pub fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             score(x.score),
         ]
         .into_iter()
-        .chain(totals(x.days_scored, x.days, t));
+        .chain(totals(x.days_scored, x.days, t))
+        .chain(reviewed(x.reviewed_score, t));
         w.write_record(row)?;
     }
     finish(w)
@@ -213,6 +242,8 @@ pub fn hits(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         "结束秒",
         "片段",
         "词库版本",
+        "审核项",
+        "审核结论",
     ])?;
     for h in &r.hits {
         w.write_record([
@@ -236,6 +267,8 @@ pub fn hits(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             format!("{:.2}", h.end),
             opt(h.clip.as_deref()),
             cell(&h.lexicon_version),
+            cell(&h.item),
+            opt(h.verdict.as_deref()),
         ])?;
     }
     finish(w)
@@ -276,6 +309,36 @@ pub fn sessions(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             cell(&s.file),
             format!("{:.2}", s.start_s),
             format!("{:.2}", s.end_s),
+        ])?;
+    }
+    finish(w)
+}
+
+/// Per phrase: machine hits, verdicts and the share judged false, as CSV.
+pub fn precision(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = writer(out)?;
+    w.write_record([
+        "短语",
+        "机器命中次数",
+        "已判定",
+        "属实",
+        "误报",
+        "群众说的",
+        "听不清",
+        "误报率",
+    ])?;
+    for p in &r.precision {
+        w.write_record([
+            cell(&p.phrase),
+            p.hits.to_string(),
+            p.judged.to_string(),
+            p.confirmed.to_string(),
+            p.false_alarm.to_string(),
+            p.citizen.to_string(),
+            p.unclear.to_string(),
+            p.false_share
+                .map(|x| format!("{:.3}", x))
+                .unwrap_or_default(),
         ])?;
     }
     finish(w)
@@ -340,6 +403,7 @@ mod tests {
             (Table::Staff, 3, "名次"),
             (Table::Hits, 3, "日期"),
             (Table::Sessions, 3, "日期"),
+            (Table::Precision, 3, "短语"),
         ] {
             let r = records(&table(t));
             assert_eq!(r.len(), rows, "{t}");
@@ -349,6 +413,19 @@ mod tests {
         assert_eq!(w[3][..3], ["".to_string(), "w09".into(), "".into()]);
         let s = records(&table(Table::Sessions));
         assert_eq!(s[1][6..8], ["是".to_string(), "否".into()]);
+        // Reviewed beside the machine: w08<b> has 2 banned hits, 1 left after review, 2 judged.
+        let w08 = w.iter().find(|r| r[1] == "w08<b>").unwrap();
+        assert_eq!(w08[2], "40.2");
+        assert_eq!(w08[12..15], ["70.2".to_string(), "1".into(), "2".into()]);
+        let p = records(&table(Table::Precision));
+        assert_eq!(p[1][0], "'=cmd|' /C calc'!A0");
+        assert_eq!(p[1][7], "1.000");
+        assert_eq!(
+            p[2][1..8],
+            ["1", "2", "1", "0", "0", "1", "0.000"].map(String::from)
+        );
+        let h = records(&table(Table::Hits));
+        assert_eq!(h[1][21], "confirmed");
     }
 
     #[test]
@@ -356,6 +433,9 @@ mod tests {
         assert_eq!("hits".parse::<Table>(), Ok(Table::Hits));
         assert_eq!(Table::default(), Table::Hits);
         let e = "rows".parse::<Table>().unwrap_err();
-        assert!(e.contains("windows, staff, hits, sessions"), "{e}");
+        assert!(
+            e.contains("windows, staff, hits, sessions, precision"),
+            "{e}"
+        );
     }
 }

@@ -42,6 +42,7 @@ pub fn render(report: &Report, clips: &str) -> String {
     h.push_str(
         "<nav><a href=\"#overview\">概览</a><a href=\"#windows\">窗口排名</a>\
          <a href=\"#staff\">人员排名</a><a href=\"#banned\">禁忌用语</a>\
+         <a href=\"#precision\">误报率</a>\
          <a href=\"#sessions\">服务环节</a><a href=\"#trend\">趋势</a>\
          <a href=\"#failures\">未能分析的文件</a></nav>\n<main>\n",
     );
@@ -49,6 +50,7 @@ pub fn render(report: &Report, clips: &str) -> String {
     windows(&mut h, report);
     staff(&mut h, report);
     banned(&mut h, report, clips, single);
+    precision(&mut h, report);
     sessions(&mut h, report, single);
     trend(&mut h, report);
     failures(&mut h, report);
@@ -244,21 +246,25 @@ fn windows(h: &mut String, r: &Report) {
     }
     h.push_str(
         "<div class=\"scroll\"><table><thead><tr><th class=\"n\">名次</th><th>窗口</th>\
-         <th class=\"c\">得分（日均）</th><th class=\"n\">有得分天数</th><th class=\"n\">服务次数</th>\
+         <th class=\"c\">得分（日均）</th><th class=\"c\">审核后得分</th><th class=\"n\">有得分天数</th>\
+         <th class=\"n\">服务次数</th>\
          <th class=\"n\">来有迎声</th><th class=\"n\">走有送声</th><th class=\"n\">文明用语</th>\
-         <th class=\"n\">禁忌用语</th><th class=\"n\">说话时长</th><th class=\"n\">未能分析</th>\
+         <th class=\"n\">禁忌用语（机器）</th><th class=\"n\">审核后（已判定）</th>\
+         <th class=\"n\">说话时长</th><th class=\"n\">未能分析</th>\
          </tr></thead><tbody>",
     );
     for w in &r.windows {
         let t = &w.totals;
         let _ = write!(
             h,
-            "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"c\">{}</td><td class=\"n\">{}/{}</td>\
+            "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"c\">{}</td><td class=\"c\">{}</td>\
+             <td class=\"n\">{}/{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             rank_cell(w.rank),
             esc(&w.window),
             score_badge(w.score),
+            score_badge(w.reviewed_score),
             w.days_scored,
             w.days,
             t.sessions,
@@ -266,6 +272,7 @@ fn windows(h: &mut String, r: &Report) {
             ratio(t.farewell_sessions, t.sessions),
             t.civil_hits,
             banned_count(t.banned_hits),
+            reviewed_count(t),
             minutes(t.speech_seconds),
             w.failed_files
         );
@@ -283,9 +290,11 @@ fn staff(h: &mut String, r: &Report) {
     }
     h.push_str(
         "<div class=\"scroll\"><table><thead><tr><th class=\"n\">名次</th><th>工号</th><th>姓名</th>\
-         <th>窗口</th><th class=\"c\">得分（日均）</th><th class=\"n\">有得分天数</th>\
+         <th>窗口</th><th class=\"c\">得分（日均）</th><th class=\"c\">审核后得分</th>\
+         <th class=\"n\">有得分天数</th>\
          <th class=\"n\">服务次数</th><th class=\"n\">来有迎声</th><th class=\"n\">走有送声</th>\
-         <th class=\"n\">文明用语</th><th class=\"n\">禁忌用语</th><th class=\"n\">说话时长</th>\
+         <th class=\"n\">文明用语</th><th class=\"n\">禁忌用语（机器）</th>\
+         <th class=\"n\">审核后（已判定）</th><th class=\"n\">说话时长</th>\
          </tr></thead><tbody>",
     );
     for s in &r.staff {
@@ -293,13 +302,15 @@ fn staff(h: &mut String, r: &Report) {
         let _ = write!(
             h,
             "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"c\">{}</td>\
+             <td class=\"c\">{}</td>\
              <td class=\"n\">{}/{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             rank_cell(s.rank),
             esc(&s.staff_id),
             esc(s.name.as_deref().unwrap_or("")),
             esc(&s.windows.join("、")),
             score_badge(s.score),
+            score_badge(s.reviewed_score),
             s.days_scored,
             s.days,
             t.sessions,
@@ -307,6 +318,7 @@ fn staff(h: &mut String, r: &Report) {
             ratio(t.farewell_sessions, t.sessions),
             t.civil_hits,
             banned_count(t.banned_hits),
+            reviewed_count(t),
             minutes(t.speech_seconds)
         );
     }
@@ -324,15 +336,15 @@ fn banned(h: &mut String, r: &Report, clips: &str, single: bool) {
     h.push_str(
         "<h3>逐条记录</h3><div class=\"scroll\"><table><thead><tr><th>时间</th><th>窗口</th>\
          <th>人员</th><th>禁忌用语</th><th>类别</th><th class=\"c\">严重程度</th><th>条款</th>\
-         <th class=\"text\">转写文本</th><th class=\"n\">置信度</th><th>识别方式</th><th>录音</th>\
-         </tr></thead><tbody>",
+         <th class=\"text\">转写文本</th><th class=\"n\">置信度</th><th>识别方式</th><th>审核</th>\
+         <th>录音</th></tr></thead><tbody>",
     );
     for hit in &r.hits {
         let _ = write!(
             h,
             "<tr><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td>\
              <td class=\"c\"><span class=\"sev sev{}\">{}</span></td><td>{}</td><td class=\"text\">{}</td>\
-             <td class=\"n\">{:.2}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
+             <td class=\"n\">{:.2}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td>{}</td></tr>",
             when(&hit.day, hit.clock_time.as_deref(), single),
             esc(&hit.window),
             person(hit.staff_id.as_deref(), hit.staff_name.as_deref()),
@@ -344,7 +356,44 @@ fn banned(h: &mut String, r: &Report, clips: &str, single: bool) {
             transcript(hit),
             hit.confidence,
             method(&hit.method),
+            verdict(hit.verdict.as_deref()),
             evidence(hit, clips)
+        );
+    }
+    h.push_str("</tbody></table></div></section>\n");
+}
+
+/// The share of judged hits that were false alarms, per phrase.
+fn precision(h: &mut String, r: &Report) {
+    h.push_str("<section id=\"precision\"><h2>误报率（按短语）</h2>");
+    let _ = write!(h, "<p class=\"note\">{}</p>", esc(&r.precision_rule));
+    if r.precision.is_empty() {
+        h.push_str("<p class=\"empty\">本期间没有命中，也没有审核结论。</p></section>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"scroll\"><table><thead><tr><th>短语</th><th class=\"n\">机器命中</th>\
+         <th class=\"n\">已判定</th><th class=\"n\">属实</th><th class=\"n\">误报</th>\
+         <th class=\"n\">群众说的</th><th class=\"n\">听不清</th><th class=\"n\">误报率</th>\
+         </tr></thead><tbody>",
+    );
+    for p in &r.precision {
+        let share = match p.false_share {
+            Some(x) => format!("{:.0}%", x * 100.0),
+            None => "—".into(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&p.phrase),
+            p.hits,
+            p.judged,
+            p.confirmed,
+            p.false_alarm,
+            p.citizen,
+            p.unclear,
+            share
         );
     }
     h.push_str("</tbody></table></div></section>\n");
@@ -854,6 +903,28 @@ fn ratio(part: i64, whole: i64) -> String {
     }
 }
 
+/// The banned hits left after review, and how many were judged.
+fn reviewed_count(t: &super::Totals) -> String {
+    format!(
+        "{}（{}）",
+        banned_count(t.reviewed_banned_hits),
+        t.judged_hits
+    )
+}
+
+/// A hit's latest verdict as the office reads it.
+fn verdict(v: Option<&str>) -> String {
+    let label = match v {
+        None => return "<span class=\"gone\">未审核</span>".into(),
+        Some("confirmed") => "属实",
+        Some("false_alarm") => "误报",
+        Some("citizen") => "群众说的",
+        Some("unclear") => "听不清",
+        Some(other) => other,
+    };
+    esc(label)
+}
+
 fn banned_count(n: i64) -> String {
     if n > 0 {
         format!("<b class=\"no\">{n}</b>")
@@ -955,6 +1026,30 @@ mod tests {
         assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
         assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("@import"));
         assert!(!html.contains("url("), "no CSS fetches");
+    }
+
+    #[test]
+    fn reviewed_numbers_stand_beside_the_machines_and_precision_per_phrase() {
+        let html = render(&sample(), "clips");
+        assert!(html.contains("<h2>误报率（按短语）</h2>"));
+        assert!(html.contains("<a href=\"#precision\">"));
+        // w08<b>: machine 40.3 with 2 banned hits; reviewed 70.3 with 1 left, 2 judged.
+        let row = html
+            .split("<tr>")
+            .find(|r| r.contains("w08&lt;b&gt;</td>"))
+            .unwrap();
+        assert!(row.contains(">40.2<") || row.contains(">40.3<"), "{row}");
+        assert!(row.contains(">70.2<") || row.contains(">70.3<"), "{row}");
+        assert!(row.contains("（2）"), "{row}");
+        // The precision table: the false alarm's phrase first at 100 %, escaped.
+        let table = &html[html.find("<h2>误报率").unwrap()..];
+        let first = table.split("<tr>").nth(2).unwrap();
+        assert!(first.contains(&esc("=cmd|' /C calc'!A0")), "{first}");
+        assert!(first.contains(">100%<"), "{first}");
+        assert!(table.contains(">0%<"));
+        // Each hit says how it was judged.
+        assert!(html.contains("<td class=\"nowrap\">属实</td>"));
+        assert!(html.contains("<td class=\"nowrap\">误报</td>"));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! [`query`] reads the record into a [`Report`]; [`html`], [`csv`] and [`json`] write it. Rankings over
 //! more than one day are the mean of the daily scores (a day counts once whatever it held), so a quiet day
 //! weighs as much as a busy one; days with nothing said have no score and do not count.
+//!
+//! Beside the machine's numbers stand the reviewed ones (the trainers' verdicts applied: hits judged
+//! a false alarm or the citizen's words dropped), and per phrase the share of judged hits that were
+//! false alarms — the office's measure of the rules' precision.
 
 pub mod csv;
 pub mod html;
@@ -73,6 +77,10 @@ impl Period {
 pub const RANKING_RULE: &str =
     "多日排名按每日得分的平均值计算（每天权重相同）；未说话的日子无得分、不计入平均；整个期间无得分者列于最后、不参与排名。";
 
+/// How the false-alarm share per phrase is computed, stated in every rendering.
+pub const PRECISION_RULE: &str =
+    "误报率 = 判为“误报”的条数 ÷ 已判定的条数（“听不清”不计）；“群众说的”算作识别正确（话确实有人说了），但不计入得分。审核后得分去掉判为误报或群众说的命中，未判定的按机器结果计。";
+
 /// Everything a report shows, read from the record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -104,6 +112,26 @@ pub struct Report {
     pub recordings: RecordingStats,
     /// Files that could not be analysed.
     pub failures: Vec<FailureRow>,
+    /// How each phrase's hits were judged, worst false-alarm share first ([`PRECISION_RULE`]).
+    pub precision: Vec<PhrasePrecision>,
+    /// [`PRECISION_RULE`].
+    pub precision_rule: String,
+}
+
+/// One phrase's hits of the period and the trainers' verdicts on them (latest per item).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PhrasePrecision {
+    pub phrase: String,
+    /// Banned hits of the period as the machine found them.
+    pub hits: i64,
+    /// Items with a verdict (a verdict covers every find of the phrase in one utterance).
+    pub judged: i64,
+    pub confirmed: i64,
+    pub false_alarm: i64,
+    pub citizen: i64,
+    pub unclear: i64,
+    /// `false_alarm / (judged − unclear)`; `None` until one is decided.
+    pub false_share: Option<f64>,
 }
 
 /// The lexicon version a day is reported with.
@@ -142,6 +170,10 @@ pub struct Totals {
     pub farewell_sessions: i64,
     pub civil_hits: i64,
     pub banned_hits: i64,
+    /// Banned hits left once the verdicts are applied.
+    pub reviewed_banned_hits: i64,
+    /// Banned hits with a verdict.
+    pub judged_hits: i64,
 }
 
 impl Totals {
@@ -153,6 +185,8 @@ impl Totals {
         self.farewell_sessions += o.farewell_sessions;
         self.civil_hits += o.civil_hits;
         self.banned_hits += o.banned_hits;
+        self.reviewed_banned_hits += o.reviewed_banned_hits;
+        self.judged_hits += o.judged_hits;
     }
 }
 
@@ -164,6 +198,8 @@ pub struct WindowRow {
     pub window: String,
     /// Mean of the daily scores; `None` when no day has one.
     pub score: Option<f64>,
+    /// Mean of the daily reviewed scores.
+    pub reviewed_score: Option<f64>,
     /// Days with a score.
     pub days_scored: usize,
     /// Days with a row at all (scored or not).
@@ -183,6 +219,7 @@ pub struct StaffRow {
     /// Every window the member served at in the period.
     pub windows: Vec<String>,
     pub score: Option<f64>,
+    pub reviewed_score: Option<f64>,
     pub days_scored: usize,
     pub days: usize,
     #[serde(flatten)]
@@ -207,6 +244,7 @@ pub struct DayRow {
     /// The staff member's name (staff rows).
     pub name: Option<String>,
     pub score: Option<f64>,
+    pub reviewed_score: Option<f64>,
     #[serde(flatten)]
     pub totals: Totals,
     pub lexicon_version: String,
@@ -243,6 +281,9 @@ pub struct HitRow {
     /// The evidence clip, relative to the clip folder.
     pub clip: Option<String>,
     pub lexicon_version: String,
+    /// The review item (`hit:{utterance}:{phrase}`) and its latest verdict, if judged.
+    pub item: String,
+    pub verdict: Option<String>,
 }
 
 /// One service session: was the citizen greeted and seen off?
@@ -363,6 +404,7 @@ pub(crate) mod tests {
             rank: None,
             window: window.into(),
             score,
+            reviewed_score: score,
             days_scored: score.is_some() as usize,
             days: 1,
             totals: Totals::default(),
@@ -422,6 +464,8 @@ pub(crate) mod tests {
             farewell_sessions: sessions,
             civil_hits: sessions * 3,
             banned_hits: banned,
+            reviewed_banned_hits: banned.min(1),
+            judged_hits: banned,
         };
         let day = |day: &str, subject, id: &str, score| DayRow {
             day: day.into(),
@@ -429,6 +473,7 @@ pub(crate) mod tests {
             id: id.into(),
             name: None,
             score,
+            reviewed_score: score,
             totals: totals(3, 0),
             lexicon_version: "v2026-11-abcdef012345".into(),
         };
@@ -459,6 +504,7 @@ pub(crate) mod tests {
                     rank: Some(1),
                     window: "w07".into(),
                     score: Some(91.5),
+                    reviewed_score: Some(91.5),
                     days_scored: 2,
                     days: 2,
                     totals: totals(6, 0),
@@ -468,6 +514,7 @@ pub(crate) mod tests {
                     rank: Some(2),
                     window: "w08<b>".into(),
                     score: Some(40.25),
+                    reviewed_score: Some(70.25),
                     days_scored: 2,
                     days: 2,
                     totals: totals(5, 2),
@@ -477,6 +524,7 @@ pub(crate) mod tests {
                     rank: None,
                     window: "w09".into(),
                     score: None,
+                    reviewed_score: None,
                     days_scored: 0,
                     days: 2,
                     totals: Totals::default(),
@@ -490,6 +538,7 @@ pub(crate) mod tests {
                     name: Some("张三".into()),
                     windows: vec!["w07".into()],
                     score: Some(91.5),
+                    reviewed_score: Some(91.5),
                     days_scored: 2,
                     days: 2,
                     totals: totals(6, 0),
@@ -500,6 +549,7 @@ pub(crate) mod tests {
                     name: Some("李四".into()),
                     windows: vec!["w07".into(), "w08<b>".into()],
                     score: Some(40.25),
+                    reviewed_score: Some(70.25),
                     days_scored: 2,
                     days: 2,
                     totals: totals(5, 2),
@@ -535,6 +585,8 @@ pub(crate) mod tests {
                     end: 726.0,
                     clip: Some("w08/20261130-091203 #1.opus".into()),
                     lexicon_version: "v2026-11-abcdef012345".into(),
+                    item: "hit:17:有意见找领导去".into(),
+                    verdict: Some("confirmed".into()),
                 },
                 HitRow {
                     day: "2026-11-30".into(),
@@ -556,6 +608,8 @@ pub(crate) mod tests {
                     end: 2.0,
                     clip: None,
                     lexicon_version: "v2026-11-abcdef012345".into(),
+                    item: "hit:18:=cmd|' /C calc'!A0".into(),
+                    verdict: Some("false_alarm".into()),
                 },
             ],
             sessions: vec![
@@ -605,6 +659,26 @@ pub(crate) mod tests {
                 window: "w08<b>".into(),
                 error: "/rec/w08/broken.amr: AMR is not supported — convert it with ffmpeg".into(),
             }],
+            precision: vec![
+                PhrasePrecision {
+                    phrase: "=cmd|' /C calc'!A0".into(),
+                    hits: 1,
+                    judged: 1,
+                    false_alarm: 1,
+                    false_share: Some(1.0),
+                    ..PhrasePrecision::default()
+                },
+                PhrasePrecision {
+                    phrase: "有意见找领导去".into(),
+                    hits: 1,
+                    judged: 2,
+                    confirmed: 1,
+                    unclear: 1,
+                    false_share: Some(0.0),
+                    ..PhrasePrecision::default()
+                },
+            ],
+            precision_rule: PRECISION_RULE.into(),
         }
     }
 }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::store::{Row, Store, StoreError, Value};
 
 use super::{
-    mean, rank, DayRow, DayVersion, FailureRow, HitRow, Period, RecordingStats, Report, RunRow,
-    SessionRow, StaffRow, Subject, Totals, WindowRow, RANKING_RULE,
+    mean, rank, DayRow, DayVersion, FailureRow, HitRow, Period, PhrasePrecision, RecordingStats,
+    Report, RunRow, SessionRow, StaffRow, Subject, Totals, WindowRow, PRECISION_RULE, RANKING_RULE,
 };
 
 /// Reads `period` from `store`. Each day is shown with the lexicon version of its window scores from
@@ -30,7 +30,8 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
     let mut failed_files: BTreeMap<String, i64> = BTreeMap::new();
     for row in store.query(
         "SELECT day, \"window\", lexicon_version, score, sessions, utterances, speech_seconds, \
-         greeting_sessions, farewell_sessions, civil_hits, banned_hits, failed_files \
+         greeting_sessions, farewell_sessions, civil_hits, banned_hits, failed_files, \
+         reviewed_score, reviewed_banned_hits, judged_hits \
          FROM window_scores WHERE day >= $1 AND day <= $2 ORDER BY day, \"window\"",
         &range,
     )? {
@@ -46,6 +47,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             id: window,
             name: None,
             score: opt_real(&row, "score")?,
+            reviewed_score: opt_real(&row, "reviewed_score")?,
             totals: totals(&row)?,
             lexicon_version: version,
         });
@@ -56,7 +58,8 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
     let mut names: HashMap<(String, String), String> = HashMap::new();
     for row in store.query(
         "SELECT day, staff_id, lexicon_version, name, windows, score, sessions, utterances, \
-         speech_seconds, greeting_sessions, farewell_sessions, civil_hits, banned_hits \
+         speech_seconds, greeting_sessions, farewell_sessions, civil_hits, banned_hits, \
+         reviewed_score, reviewed_banned_hits, judged_hits \
          FROM staff_scores WHERE day >= $1 AND day <= $2 ORDER BY day, staff_id",
         &range,
     )? {
@@ -79,6 +82,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             id: staff_id,
             name,
             score: opt_real(&row, "score")?,
+            reviewed_score: opt_real(&row, "reviewed_score")?,
             totals: totals(&row)?,
             lexicon_version: version,
         });
@@ -91,6 +95,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             failed_files: failed_files.get(&id).copied().unwrap_or(0),
             window: id,
             score: mean(&agg.scores),
+            reviewed_score: mean(&agg.reviewed),
             days_scored: agg.scores.iter().flatten().count(),
             days: agg.scores.len(),
             totals: agg.totals,
@@ -108,6 +113,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
                 .collect(),
             staff_id: id,
             score: mean(&agg.scores),
+            reviewed_score: mean(&agg.reviewed),
             days_scored: agg.scores.iter().flatten().count(),
             days: agg.scores.len(),
             totals: agg.totals,
@@ -163,7 +169,8 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
         });
     }
 
-    // Banned hits with the utterance they were heard in.
+    // Banned hits with the utterance they were heard in, and the trainers' latest verdicts.
+    let verdicts = store.latest_verdicts(&from, &to)?;
     let mut hits = Vec::new();
     for row in store.query(
         "SELECT h.day AS day, h.lexicon_version AS lexicon_version, h.clock_time AS clock_time, \
@@ -171,7 +178,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
          h.category AS category, h.severity AS severity, h.clause AS clause, h.matched AS matched, \
          h.span_start AS span_start, h.span_end AS span_end, h.confidence AS confidence, \
          h.method AS method, u.text AS text, u.clip AS clip, u.recording_id AS recording_id, \
-         u.start_s AS utterance_start, r.path AS path \
+         u.start_s AS utterance_start, h.utterance_id AS utterance_id, r.path AS path \
          FROM hits h JOIN utterances u ON u.id = h.utterance_id \
          JOIN recordings r ON r.id = u.recording_id \
          WHERE h.kind = 'banned' AND h.day >= $1 AND h.day <= $2 \
@@ -189,7 +196,15 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             .and_then(|v| v.iter().find(|(s, e, _)| *s <= at && at <= *e))
             .and_then(|(_, _, staff)| staff.clone());
         let span = |col| int(&row, col).map(|v| usize::try_from(v).unwrap_or(0));
+        let phrase = text(&row, "phrase")?;
+        let item = crate::store::ItemKey::Hit {
+            utterance_id: int(&row, "utterance_id")?,
+            phrase: phrase.clone(),
+        }
+        .to_string();
         hits.push(HitRow {
+            verdict: verdicts.get(&item).map(|v| v.verdict.as_str().to_string()),
+            item,
             staff_name: staff_id
                 .as_ref()
                 .and_then(|s| names.get(&(day.clone(), s.clone())).cloned()),
@@ -197,7 +212,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             day,
             clock_time: opt_text(&row, "clock_time")?,
             window: text(&row, "window")?,
-            phrase: text(&row, "phrase")?,
+            phrase,
             category: text(&row, "category")?,
             severity: int(&row, "severity")?,
             clause: text(&row, "clause")?,
@@ -214,6 +229,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
         });
     }
 
+    let precision = precision(store, &from, &to, &hits)?;
     let (recordings, failures) = recordings(store, &range)?;
     let runs = runs(store, &day_versions)?;
     let lexicon_versions = day_versions
@@ -237,7 +253,52 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
         sessions,
         recordings,
         failures,
+        precision,
+        precision_rule: PRECISION_RULE.into(),
     })
+}
+
+/// Per phrase: the period's banned hits and the latest verdicts on them, worst false-alarm share
+/// first ([`PRECISION_RULE`]).
+fn precision(
+    store: &Store,
+    from: &str,
+    to: &str,
+    hits: &[HitRow],
+) -> Result<Vec<PhrasePrecision>, StoreError> {
+    fn row<'a>(
+        m: &'a mut BTreeMap<String, PhrasePrecision>,
+        phrase: &str,
+    ) -> &'a mut PhrasePrecision {
+        m.entry(phrase.to_string())
+            .or_insert_with(|| PhrasePrecision {
+                phrase: phrase.to_string(),
+                ..PhrasePrecision::default()
+            })
+    }
+    let mut by_phrase: BTreeMap<String, PhrasePrecision> = BTreeMap::new();
+    for h in hits {
+        row(&mut by_phrase, &h.phrase).hits += 1;
+    }
+    for v in store.phrase_verdicts(from, to)? {
+        let p = row(&mut by_phrase, &v.phrase);
+        p.confirmed = v.confirmed;
+        p.false_alarm = v.false_alarm;
+        p.citizen = v.citizen;
+        p.unclear = v.unclear;
+        p.judged = v.confirmed + v.false_alarm + v.citizen + v.unclear;
+        let decided = p.judged - p.unclear;
+        p.false_share = (decided > 0).then(|| p.false_alarm as f64 / decided as f64);
+    }
+    let mut out: Vec<PhrasePrecision> = by_phrase.into_values().collect();
+    out.sort_by(|a, b| {
+        b.false_share
+            .unwrap_or(-1.0)
+            .total_cmp(&a.false_share.unwrap_or(-1.0))
+            .then(b.hits.cmp(&a.hits))
+            .then_with(|| a.phrase.cmp(&b.phrase))
+    });
+    Ok(out)
 }
 
 /// For each day of the range: the version of the newest run's window scores, or `lexicon` where that
@@ -341,6 +402,7 @@ fn recordings(
 #[derive(Default)]
 struct Aggregate {
     scores: Vec<Option<f64>>,
+    reviewed: Vec<Option<f64>>,
     totals: Totals,
     name: Option<String>,
 }
@@ -351,6 +413,7 @@ fn over_period(days: &[DayRow], subject: Subject) -> BTreeMap<String, Aggregate>
     for d in days.iter().filter(|d| d.subject == subject) {
         let a = out.entry(d.id.clone()).or_default();
         a.scores.push(d.score);
+        a.reviewed.push(d.reviewed_score);
         a.totals.add(&d.totals);
         if d.name.is_some() {
             a.name = d.name.clone();
@@ -368,6 +431,8 @@ fn totals(row: &Row) -> Result<Totals, StoreError> {
         farewell_sessions: int(row, "farewell_sessions")?,
         civil_hits: int(row, "civil_hits")?,
         banned_hits: int(row, "banned_hits")?,
+        reviewed_banned_hits: int(row, "reviewed_banned_hits")?,
+        judged_hits: int(row, "judged_hits")?,
     })
 }
 

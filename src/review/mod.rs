@@ -251,15 +251,15 @@ pub fn queue(store: &Store, filter: &Filter) -> Result<Vec<Item>, ReviewError> {
     for h in &hits {
         let key = ItemKey::Hit {
             utterance_id: h.utterance_id,
-            phrase: h.phrase.clone(),
+            phrase: h.hit.phrase.clone(),
         }
         .to_string();
         if let Some(&i) = by_key.get(&key) {
             items[i].finds += 1;
             continue;
         }
-        let low_confidence = h.confidence < filter.low_confidence;
-        let reason = if h.kind == "banned" && banned {
+        let low_confidence = h.hit.confidence < filter.low_confidence;
+        let reason = if h.hit.kind == "banned" && banned {
             Reason::Banned
         } else {
             Reason::LowConfidence
@@ -289,6 +289,7 @@ pub fn queue(store: &Store, filter: &Filter) -> Result<Vec<Item>, ReviewError> {
         (&a.day, &a.clock_time, &a.window, a.recording_id)
             .cmp(&(&b.day, &b.clock_time, &b.window, b.recording_id))
             .then(a.offset.total_cmp(&b.offset))
+            .then(a.reason.cmp(&b.reason))
             .then_with(|| a.key.cmp(&b.key))
     });
     Ok(items)
@@ -318,7 +319,8 @@ fn hit_item(
     context: &HashMap<i64, Vec<ContextUtterance>>,
 ) -> Item {
     let (_, before, after) = around(context, h.recording_id, |u| u.id == h.utterance_id);
-    let span = [h.span_start.max(0) as usize, h.span_end.max(0) as usize];
+    let hit = &h.hit;
+    let span = [hit.span_start.max(0) as usize, hit.span_end.max(0) as usize];
     let span_ok = h
         .text
         .as_deref()
@@ -327,29 +329,29 @@ fn hit_item(
         key,
         reason,
         low_confidence,
-        day: h.day.clone(),
+        day: hit.day.clone().unwrap_or_default(),
         window: h.window.clone(),
         staff_id: h.staff_id.clone(),
         staff_name: h.staff_name.clone(),
-        clock_time: h.clock_time.clone(),
+        clock_time: hit.clock_time.clone(),
         file: h.path.clone(),
         recording_id: h.recording_id,
-        offset: h.start_s,
+        offset: hit.start_s,
         utterance_id: Some(h.utterance_id),
-        phrase: Some(h.phrase.clone()),
-        category: Some(h.category.clone()),
-        severity: Some(h.severity),
-        clause: h.clause.clone(),
-        matched: Some(h.matched.clone()),
-        confidence: Some(h.confidence),
-        method: Some(h.method.clone()),
+        phrase: Some(hit.phrase.clone()),
+        category: Some(hit.category.clone()),
+        severity: Some(hit.severity),
+        clause: hit.clause.clone(),
+        matched: Some(hit.matched.clone()),
+        confidence: Some(hit.confidence),
+        method: Some(hit.method.clone()),
         finds: 1,
         text: h.text.clone(),
         span: span_ok.then_some(span),
         before,
         after,
         clip: h.clip.clone(),
-        clip_offset: (h.start_s - h.utterance_start).max(0.0),
+        clip_offset: (hit.start_s - h.utterance_start).max(0.0),
         lexicon_version: h.lexicon_version.clone(),
         verdict: None,
     }

@@ -127,7 +127,7 @@ pub struct Fix {
 pub enum FixOutcome {
     /// Recorded: the effective lexicon is now `change.version`.
     Accepted {
-        change: RuleChangeRow,
+        change: Box<RuleChangeRow>,
         /// Regression sentences checked (the new one included).
         regressions: usize,
         /// Labelled sentences checked.
@@ -266,7 +266,7 @@ pub fn fix_false_alarm(
             let (civil, banned) = next.sources();
             store.save_lexicon(&next.version(), next.label(), civil, banned)?;
             return Ok(FixOutcome::Accepted {
-                change,
+                change: Box::new(change),
                 regressions: regressions.len(),
                 labelled: labelled.len(),
             });

@@ -16,7 +16,8 @@ pub(super) const STAFF: &str = "(SELECT {col} FROM roster ro WHERE ro.\"window\"
                      AND ro.valid_from <= u.clock_start AND u.clock_start < ro.valid_to \
                      ORDER BY ro.valid_from DESC, ro.staff_id LIMIT 1)";
 
-fn hit(r: &Row) -> Result<StoredHit, StoreError> {
+/// A hit row: the columns of [`StoredHit`] under their own names.
+pub(super) fn hit(r: &Row) -> Result<StoredHit, StoreError> {
     Ok(StoredHit {
         day: r.opt_string("day")?,
         start_s: r.f64("start_s")?,

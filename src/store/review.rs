@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::days::STAFF;
+use super::days::{hit as stored_hit, STAFF};
 use super::lease::{id_list, ids_in};
 use super::records::now;
 use super::sql::{Dialect, Row};
-use super::{Store, StoreError, Value};
+use super::{Store, StoreError, StoredHit, Value};
 
 /// What a verdict is about, stable across rescoring: hits are written again under every lexicon
 /// version, so a hit is known by its utterance and phrase (two finds of one phrase in one
@@ -196,23 +196,10 @@ pub struct ReviewHit {
     pub utterance_id: i64,
     pub recording_id: i64,
     pub seq: i64,
-    pub day: String,
     pub window: String,
-    pub clock_time: Option<String>,
-    pub start_s: f64,
-    pub end_s: f64,
-    /// `civil` or `banned`.
-    pub kind: String,
-    pub phrase: String,
-    pub category: String,
-    pub severity: i64,
-    pub clause: String,
-    pub matched: String,
-    pub span_start: i64,
-    pub span_end: i64,
-    pub confidence: f64,
-    pub method: String,
     pub lexicon_version: String,
+    /// The hit as stored (its day is always there: the query asks for days).
+    pub hit: StoredHit,
     pub utterance_start: f64,
     /// `None` after text retention.
     pub text: Option<String>,
@@ -572,22 +559,9 @@ impl Store {
                     utterance_id: r.i64("utterance_id")?,
                     recording_id: r.i64("recording_id")?,
                     seq: r.i64("seq")?,
-                    day: r.string("day")?,
                     window: r.string("window")?,
-                    clock_time: r.opt_string("clock_time")?,
-                    start_s: r.f64("start_s")?,
-                    end_s: r.f64("end_s")?,
-                    kind: r.string("kind")?,
-                    phrase: r.string("phrase")?,
-                    category: r.string("category")?,
-                    severity: r.i64("severity")?,
-                    clause: r.string("clause")?,
-                    matched: r.string("matched")?,
-                    span_start: r.i64("span_start")?,
-                    span_end: r.i64("span_end")?,
-                    confidence: r.f64("confidence")?,
-                    method: r.string("method")?,
                     lexicon_version: r.string("lexicon_version")?,
+                    hit: stored_hit(r)?,
                     utterance_start: r.f64("utterance_start")?,
                     text: r.opt_string("text")?,
                     clip: r.opt_string("clip")?,

@@ -2,6 +2,8 @@
 
 mod alerts;
 mod audio;
+#[macro_use]
+mod backends;
 mod batch;
 mod browser;
 mod capture;
@@ -16,6 +18,7 @@ mod model;
 mod pg;
 mod pulse;
 mod report;
+mod review;
 mod samples;
 mod serve;
 mod store;

@@ -6,51 +6,7 @@ use std::time::{Duration, Instant};
 
 use courtesy::store::*;
 
-use crate::pg;
-
-/// An open store plus what keeps its database alive, and the URL to open it again.
-struct Db {
-    store: Store,
-    url: String,
-    _keep: Keep,
-}
-
-enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Pg(#[allow(dead_code)] pg::PgDatabase),
-}
-
-fn sqlite() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    let url = dir.path().join("courtesy.db").display().to_string();
-    Db {
-        store: Store::open(&url).unwrap(),
-        url,
-        _keep: Keep::Dir(dir),
-    }
-}
-
-fn postgres() -> Db {
-    let db = pg::database();
-    let url = db.url.clone();
-    Db {
-        store: Store::open(&url).unwrap(),
-        url,
-        _keep: Keep::Pg(db),
-    }
-}
-
-/// Instantiates each body once per backend: `store::sqlite::NAME` and `store::postgres::NAME`.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::sqlite()) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(super::postgres()) })*
-        }
-    };
-}
+use crate::backends::Db;
 
 both!(
     migrations_run_once_and_are_recorded,
@@ -510,6 +466,9 @@ fn a_day_is_aggregated_with_its_staff_and_replaced_not_doubled(db: Db) {
         .unwrap()[0];
     assert_eq!(w.i64("run_id").unwrap(), later);
     assert_eq!(w.opt_f64("score").unwrap(), Some(87.5));
+    assert_eq!(w.opt_f64("reviewed_score").unwrap(), Some(95.0));
+    assert_eq!(w.i64("reviewed_banned_hits").unwrap(), 1);
+    assert_eq!(w.i64("judged_hits").unwrap(), 2);
     assert_eq!(w.str("window").unwrap(), "W01");
     let none = &s
         .query(
@@ -550,6 +509,9 @@ fn day_scores(recording_id: i64) -> DayScores {
                 banned_hits: 2,
                 banned_json: r#"{"有意见找领导去":2}"#.into(),
                 civil_json: r#"{"greeting":2}"#.into(),
+                reviewed_score: Some(95.0),
+                reviewed_banned_hits: 1,
+                judged_hits: 2,
             },
             failed_files: 0,
         }],
@@ -681,7 +643,7 @@ fn both_backends_read_back_the_same_values(db: Db) {
 /// worker's file is taken over after its lease expired.
 #[test]
 fn three_workers_on_postgres_one_dies_every_file_done_once() {
-    let db = postgres();
+    let db = crate::backends::postgres();
     let ids = register(&db.store, 30);
     let run_id = run(&db.store);
     let lease_for = Duration::from_secs(1);
