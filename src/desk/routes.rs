@@ -23,7 +23,7 @@ use axum::Router;
 use super::{auth, pages, static_files, App};
 
 /// What a person may do at the desk. Admins may do everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// 培训人员: review flagged hits, give verdicts, build training sets.

@@ -113,6 +113,20 @@ impl Desk {
         self.login(name, &password)
     }
 
+    /// Chromium opened on `path` as `name`: the desk sends it to the login page, the form is
+    /// filled and sent as a person would, and it lands back on `path`.
+    pub fn browser_as(&self, name: &str, password: &str, path: &str) -> Browser {
+        let mut b = Browser::open(&format!("{}{path}", self.base));
+        if path != "/" {
+            b.wait_for_path(&format!("/login?next={}", encode(path)));
+        } else {
+            b.wait_for_path("/login");
+        }
+        log_in(&mut b, name, password);
+        b.wait_for_path(path);
+        b
+    }
+
     /// The audit log's actions (with their user and object), oldest first.
     pub fn audit(&self) -> Vec<(String, Option<String>, Option<String>)> {
         let mut log: Vec<_> = self
@@ -125,6 +139,16 @@ impl Desk {
         log.reverse();
         log
     }
+}
+
+/// Fills the login form on the page the browser shows and sends it with Enter.
+pub fn log_in(b: &mut Browser, name: &str, password: &str) {
+    b.wait("document.querySelector('form.login input[name=name]') !== null");
+    b.click("input[name=name]");
+    b.type_text(name);
+    b.click("input[name=password]");
+    b.type_text(password);
+    b.press("Enter");
 }
 
 /// The token in `<meta name="csrf-token" content="…">`.
@@ -868,11 +892,7 @@ fn logging_in_through_the_form_in_chromium_lands_on_home() {
     // A stranger is sent to the login page, which remembers where they were going.
     b.wait_for_path("/login?next=%2Fadmin%2Fusers");
     b.screenshot("desk-login.png");
-    b.click("input[name=name]");
-    b.type_text("王芳");
-    b.click("input[name=password]");
-    b.type_text(&password);
-    b.press("Enter");
+    log_in(&mut b, "王芳", &password);
     // A trainer may not manage users: the desk says so inside the frame.
     b.wait(
         "document.querySelector('h1') && document.querySelector('h1').textContent === '无权访问'",
@@ -902,4 +922,14 @@ fn logging_in_through_the_form_in_chromium_lands_on_home() {
         .iter()
         .map(|(a, _, _)| a.as_str())
         .eq(["login", "logout"]));
+    drop(b);
+
+    // An admin lands where they were going, and sees the users page in the frame.
+    let password = desk.user("管理员甲", Role::Admin);
+    let mut b = desk.browser_as("管理员甲", &password, "/admin/users");
+    let rows = b.eval("document.querySelectorAll('table.users tbody tr').length");
+    assert_eq!(rows, 2);
+    let fits = b.eval("document.documentElement.scrollWidth <= window.innerWidth");
+    assert_eq!(fits, serde_json::Value::Bool(true));
+    b.screenshot("desk-users.png");
 }
