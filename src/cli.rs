@@ -159,10 +159,12 @@ enum Command {
         /// Last day of a range.
         #[arg(long, requires = "from")]
         to: Option<String>,
-        /// html (one self-contained page), csv (UTF-8 with BOM, for Excel) or json.
+        /// html (one self-contained page), csv (UTF-8 with BOM, for Excel), json, or xlsx (every
+        /// table as a sheet of one Excel workbook; give --out).
         #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
         format: ReportFormat,
-        /// With csv: which table.
+        /// With csv: which table (clauses: banned hits per regulation clause; weeks, months:
+        /// scores and banned hits per window and staff member per ISO week or month).
         #[arg(long, value_enum, default_value_t = ReportTable::Hits)]
         table: ReportTable,
         /// Use this lexicon version's results (default: each day's latest).
@@ -331,6 +333,8 @@ enum ReportFormat {
     Html,
     Csv,
     Json,
+    /// Every table as a sheet of one Excel workbook.
+    Xlsx,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,6 +344,9 @@ enum ReportTable {
     Hits,
     Sessions,
     Precision,
+    Clauses,
+    Weeks,
+    Months,
 }
 
 /// Where the record is and how to read the rules.
@@ -836,6 +843,7 @@ fn report(
             }
             ReportFormat::Json => courtesy::report::json::write(&report, w),
             ReportFormat::Csv => courtesy::report::csv::write(&report, csv_table(table), w),
+            ReportFormat::Xlsx => courtesy::report::xlsx::write(&report, w),
         }
     };
     match out {
@@ -874,6 +882,9 @@ fn csv_table(t: ReportTable) -> courtesy::report::csv::Table {
         ReportTable::Hits => Table::Hits,
         ReportTable::Sessions => Table::Sessions,
         ReportTable::Precision => Table::Precision,
+        ReportTable::Clauses => Table::Clauses,
+        ReportTable::Weeks => Table::Weeks,
+        ReportTable::Months => Table::Months,
     }
 }
 

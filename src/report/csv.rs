@@ -8,6 +8,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+use super::sheet::{self, Cell, Sheet};
+use super::trend::Granularity;
 use super::Report;
 
 /// Which table to write.
@@ -22,16 +24,25 @@ pub enum Table {
     Hits,
     /// Greeting and farewell per session.
     Sessions,
+    /// Banned hits per regulation clause.
+    Clauses,
+    /// Scores and banned hits per window and staff member per ISO week.
+    Weeks,
+    /// The same per calendar month.
+    Months,
     /// Per phrase: hits, verdicts and the share judged false.
     Precision,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 8] = [
         Table::Windows,
         Table::Staff,
         Table::Hits,
         Table::Sessions,
+        Table::Clauses,
+        Table::Weeks,
+        Table::Months,
         Table::Precision,
     ];
 
@@ -41,7 +52,24 @@ impl Table {
             Table::Staff => "staff",
             Table::Hits => "hits",
             Table::Sessions => "sessions",
+            Table::Clauses => "clauses",
+            Table::Weeks => "weeks",
+            Table::Months => "months",
             Table::Precision => "precision",
+        }
+    }
+
+    /// The table of `report`.
+    pub fn sheet(self, report: &Report) -> Sheet {
+        match self {
+            Table::Windows => sheet::windows(report),
+            Table::Staff => sheet::staff(report),
+            Table::Hits => sheet::hits(report),
+            Table::Sessions => sheet::sessions(report),
+            Table::Clauses => sheet::clauses(report),
+            Table::Weeks => sheet::trend(report, Granularity::Week),
+            Table::Months => sheet::trend(report, Granularity::Month),
+            Table::Precision => sheet::precision(report),
         }
     }
 }
@@ -61,7 +89,8 @@ impl FromStr for Table {
             .find(|t| t.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown CSV table `{s}` — use one of windows, staff, hits, sessions, precision"
+                    "unknown CSV table `{s}` — use one of windows, staff, hits, sessions, \
+                     precision, clauses, weeks, months"
                 )
             })
     }
@@ -69,28 +98,27 @@ impl FromStr for Table {
 
 /// Writes one table of `report` to `out`.
 pub fn write(report: &Report, table: Table, out: &mut dyn Write) -> io::Result<()> {
-    match table {
-        Table::Windows => windows(report, out),
-        Table::Staff => staff(report, out),
-        Table::Hits => hits(report, out),
-        Table::Sessions => sessions(report, out),
-        Table::Precision => precision(report, out),
-    }
+    write_sheet(&table.sheet(report), out)
 }
 
 /// The UTF-8 byte order mark: without it Excel reads the file as the local code page and the Chinese
 /// comes out garbled.
 pub const BOM: &[u8] = "\u{feff}".as_bytes();
 
-fn writer(out: &mut dyn Write) -> io::Result<csv::Writer<&mut dyn Write>> {
+/// Writes any sheet as CSV: the BOM, the header, every row; text cells defused.
+pub fn write_sheet(sheet: &Sheet, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(BOM)?;
-    Ok(csv::WriterBuilder::new()
+    let mut w = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Necessary)
         .terminator(csv::Terminator::CRLF)
-        .from_writer(out))
-}
-
-fn finish(w: csv::Writer<&mut dyn Write>) -> io::Result<()> {
+        .from_writer(out);
+    w.write_record(&sheet.header)?;
+    for row in &sheet.rows {
+        w.write_record(row.iter().map(|c| match c {
+            Cell::Text(s) => cell(s),
+            other => other.display(),
+        }))?;
+    }
     w.into_inner()
         .map_err(|e| io::Error::other(e.to_string()))?
         .flush()
@@ -103,245 +131,6 @@ pub fn cell(s: &str) -> String {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
         _ => s.to_string(),
     }
-}
-
-fn opt(s: Option<&str>) -> String {
-    s.map(cell).unwrap_or_default()
-}
-
-fn score(s: Option<f64>) -> String {
-    s.map(|s| format!("{s:.1}")).unwrap_or_default()
-}
-
-fn rank(r: Option<usize>) -> String {
-    r.map(|r| r.to_string()).unwrap_or_default()
-}
-
-fn yes(b: bool) -> String {
-    if b { "是" } else { "否" }.to_string()
-}
-
-/// The windows ranked, as CSV.
-pub fn windows(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out)?;
-    w.write_record([
-        "名次",
-        "窗口",
-        "得分（日均）",
-        "有得分天数",
-        "天数",
-        "服务次数",
-        "来有迎声次数",
-        "走有送声次数",
-        "话语数",
-        "说话秒数",
-        "文明用语次数",
-        "禁忌用语次数",
-        "审核后得分（日均）",
-        "审核后禁忌用语次数",
-        "已判定禁忌用语次数",
-        "未能分析文件数",
-    ])?;
-    for x in &r.windows {
-        let t = &x.totals;
-        let row = [rank(x.rank), cell(&x.window), score(x.score)]
-            .into_iter()
-            .chain(totals(x.days_scored, x.days, t))
-            .chain(reviewed(x.reviewed_score, t))
-            .chain([x.failed_files.to_string()]);
-        w.write_record(row)?;
-    }
-    finish(w)
-}
-
-/// The cells every ranked row shares: days, sessions, greetings, farewells, utterances, speech,
-/// civil and banned hits.
-fn totals(days_scored: usize, days: usize, t: &super::Totals) -> [String; 9] {
-    [
-        days_scored.to_string(),
-        days.to_string(),
-        t.sessions.to_string(),
-        t.greeting_sessions.to_string(),
-        t.farewell_sessions.to_string(),
-        t.utterances.to_string(),
-        format!("{:.1}", t.speech_seconds),
-        t.civil_hits.to_string(),
-        t.banned_hits.to_string(),
-    ]
-}
-
-/// The reviewed cells every ranked row shares: reviewed score, banned hits left, judged hits.
-fn reviewed(s: Option<f64>, t: &super::Totals) -> [String; 3] {
-    [
-        score(s),
-        t.reviewed_banned_hits.to_string(),
-        t.judged_hits.to_string(),
-    ]
-}
-
-/// The staff members ranked, as CSV.
-pub fn staff(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out)?;
-    w.write_record([
-        "名次",
-        "工号",
-        "姓名",
-        "窗口",
-        "得分（日均）",
-        "有得分天数",
-        "天数",
-        "服务次数",
-        "来有迎声次数",
-        "走有送声次数",
-        "话语数",
-        "说话秒数",
-        "文明用语次数",
-        "禁忌用语次数",
-        "审核后得分（日均）",
-        "审核后禁忌用语次数",
-        "已判定禁忌用语次数",
-    ])?;
-    for x in &r.staff {
-        let t = &x.totals;
-        let row = [
-            rank(x.rank),
-            cell(&x.staff_id),
-            opt(x.name.as_deref()),
-            cell(&x.windows.join("、")),
-            score(x.score),
-        ]
-        .into_iter()
-        .chain(totals(x.days_scored, x.days, t))
-        .chain(reviewed(x.reviewed_score, t));
-        w.write_record(row)?;
-    }
-    finish(w)
-}
-
-/// Every banned hit with its evidence, as CSV.
-pub fn hits(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out)?;
-    w.write_record([
-        "日期",
-        "时间",
-        "窗口",
-        "工号",
-        "姓名",
-        "禁忌用语",
-        "类别",
-        "严重程度",
-        "条款",
-        "命中文字",
-        "转写文本",
-        "命中起始字节",
-        "命中结束字节",
-        "置信度",
-        "识别方式",
-        "录音文件",
-        "起始秒",
-        "结束秒",
-        "片段",
-        "词库版本",
-        "审核项",
-        "审核结论",
-    ])?;
-    for h in &r.hits {
-        w.write_record([
-            cell(&h.day),
-            opt(h.clock_time.as_deref()),
-            cell(&h.window),
-            opt(h.staff_id.as_deref()),
-            opt(h.staff_name.as_deref()),
-            cell(&h.phrase),
-            cell(&h.category),
-            h.severity.to_string(),
-            cell(&h.clause),
-            cell(&h.matched),
-            opt(h.text.as_deref()),
-            h.span[0].to_string(),
-            h.span[1].to_string(),
-            format!("{:.2}", h.confidence),
-            cell(&h.method),
-            cell(&h.file),
-            format!("{:.2}", h.offset),
-            format!("{:.2}", h.end),
-            opt(h.clip.as_deref()),
-            cell(&h.lexicon_version),
-            cell(&h.item),
-            opt(h.verdict.as_deref()),
-        ])?;
-    }
-    finish(w)
-}
-
-/// Greeting and farewell per session, as CSV.
-pub fn sessions(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out)?;
-    w.write_record([
-        "日期",
-        "开始时间",
-        "结束时间",
-        "窗口",
-        "工号",
-        "姓名",
-        "来有迎声",
-        "走有送声",
-        "话语数",
-        "文明用语情形",
-        "禁忌用语次数",
-        "录音文件",
-        "起始秒",
-        "结束秒",
-    ])?;
-    for s in &r.sessions {
-        w.write_record([
-            cell(&s.day),
-            opt(s.clock_start.as_deref()),
-            opt(s.clock_end.as_deref()),
-            cell(&s.window),
-            opt(s.staff_id.as_deref()),
-            opt(s.staff_name.as_deref()),
-            yes(s.greeting),
-            yes(s.farewell),
-            s.utterances.to_string(),
-            cell(&s.situations.join("、")),
-            s.banned.to_string(),
-            cell(&s.file),
-            format!("{:.2}", s.start_s),
-            format!("{:.2}", s.end_s),
-        ])?;
-    }
-    finish(w)
-}
-
-/// Per phrase: machine hits, verdicts and the share judged false, as CSV.
-pub fn precision(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out)?;
-    w.write_record([
-        "短语",
-        "机器命中次数",
-        "已判定",
-        "属实",
-        "误报",
-        "群众说的",
-        "听不清",
-        "误报率",
-    ])?;
-    for p in &r.precision {
-        w.write_record([
-            cell(&p.phrase),
-            p.hits.to_string(),
-            p.judged.to_string(),
-            p.confirmed.to_string(),
-            p.false_alarm.to_string(),
-            p.citizen.to_string(),
-            p.unclear.to_string(),
-            p.false_share
-                .map(|x| format!("{:.3}", x))
-                .unwrap_or_default(),
-        ])?;
-    }
-    finish(w)
 }
 
 #[cfg(test)]
@@ -403,6 +192,9 @@ mod tests {
             (Table::Staff, 3, "名次"),
             (Table::Hits, 3, "日期"),
             (Table::Sessions, 3, "日期"),
+            (Table::Clauses, 3, "条款"),
+            (Table::Weeks, 8, "周"),
+            (Table::Months, 5, "月"),
             (Table::Precision, 3, "短语"),
         ] {
             let r = records(&table(t));

@@ -538,120 +538,32 @@ fn failures(h: &mut String, r: &Report) {
     h.push_str("</tbody></table></div></section>\n");
 }
 
-/// Series colours, distinguishable in print and for the colour-blind (Okabe–Ito, then a darker set).
-const COLOURS: [&str; 12] = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C564B",
-    "#7F3C8D", "#3B7D23", "#A0522D", "#4B4B8F",
-];
-/// Past twelve series the lines repeat colours with a dash pattern.
-const DASHES: [&str; 3] = ["", "6 4", "2 3"];
-
 /// Daily scores per window: one line each, broken where a day has no score.
 fn line_chart(days: &[String], series: &BTreeMap<&str, BTreeMap<&str, Option<f64>>>) -> String {
-    let (w, ht) = (1000.0_f64, 300.0_f64);
-    let (left, right, top, bottom) = (44.0, 16.0, 14.0, 34.0);
-    let (pw, ph) = (w - left - right, ht - top - bottom);
-    let x = |i: usize| {
-        if days.len() == 1 {
-            left + pw / 2.0
-        } else {
-            left + pw * i as f64 / (days.len() - 1) as f64
-        }
-    };
-    let y = |s: f64| top + ph * (1.0 - s.clamp(0.0, 100.0) / 100.0);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {ht}\" \
-         role=\"img\" aria-label=\"各窗口每日得分折线图\">"
-    );
-    for g in (0..=100).step_by(20) {
-        let gy = y(g as f64);
-        let _ = write!(
-            s,
-            "<line x1=\"{left}\" y1=\"{gy:.1}\" x2=\"{:.1}\" y2=\"{gy:.1}\" stroke=\"#e3e8ee\" stroke-width=\"1\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"#5a6775\" text-anchor=\"end\">{g}</text>",
-            w - right,
-            left - 6.0,
-            gy + 4.0
-        );
-    }
-    // At most ~14 day labels, whatever the period.
-    let step = days.len().div_ceil(14).max(1);
-    for (i, d) in days.iter().enumerate() {
-        if i % step == 0 || i + 1 == days.len() {
-            let _ = write!(
-                s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"#5a6775\" text-anchor=\"middle\">{}</text>",
-                x(i),
-                ht - bottom + 18.0,
-                esc(d.get(5..).unwrap_or(d))
-            );
-        }
-    }
-    let _ = write!(
-        s,
-        "<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#8a96a3\" stroke-width=\"1\"/>",
-        top + ph,
-        w - right,
-        top + ph
-    );
-    for (k, (id, by_day)) in series.iter().enumerate() {
-        let colour = COLOURS[k % COLOURS.len()];
-        let dash = DASHES[(k / COLOURS.len()) % DASHES.len()];
-        let dash = if dash.is_empty() {
-            String::new()
-        } else {
-            format!(" stroke-dasharray=\"{dash}\"")
-        };
-        // Runs of consecutive scored days become one polyline each.
-        let mut run: Vec<(f64, f64)> = Vec::new();
-        let mut points = String::new();
-        let flush = |run: &mut Vec<(f64, f64)>, s: &mut String| {
-            if run.len() > 1 {
-                let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
-                let _ = write!(
-                    s,
-                    "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dash} points=\"{}\"/>",
-                    pts.join(" ")
-                );
-            }
-            run.clear();
-        };
-        for (i, d) in days.iter().enumerate() {
-            match by_day.get(d.as_str()).copied().flatten() {
-                Some(score) => {
-                    run.push((x(i), y(score)));
-                    let _ = write!(
-                        points,
-                        "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{colour}\"><title>{} {} {:.1}</title></circle>",
-                        x(i),
-                        y(score),
-                        esc(id),
-                        esc(d),
-                        score
-                    );
-                }
-                None => flush(&mut run, &mut s),
-            }
-        }
-        flush(&mut run, &mut s);
-        s.push_str(&points);
-    }
-    s.push_str("</svg>");
-    s.push_str("<div class=\"legend\">");
-    for (k, (id, by_day)) in series.iter().enumerate() {
-        let scored = by_day.values().any(|v| v.is_some());
-        let _ = write!(
-            s,
-            "<span><i style=\"background:{}\"></i>{}{}</span>",
-            COLOURS[k % COLOURS.len()],
-            esc(id),
-            if scored { "" } else { "（无得分）" }
-        );
-    }
-    s.push_str("</div>");
-    s
+    let x: Vec<(String, String)> = days
+        .iter()
+        .map(|d| (d.get(5..).unwrap_or(d).to_string(), d.clone()))
+        .collect();
+    let series: Vec<super::chart::Series> = series
+        .iter()
+        .map(|(id, by_day)| super::chart::Series {
+            name: id.to_string(),
+            points: days
+                .iter()
+                .map(|d| by_day.get(d.as_str()).copied().flatten())
+                .collect(),
+        })
+        .collect();
+    super::chart::line(&super::chart::LineChart {
+        caption: "各窗口每日得分折线图",
+        x: &x,
+        x_title: "日期",
+        y_title: "得分",
+        y_max: Some(100.0),
+        decimals: 1,
+        missing: "无得分",
+        series: &series,
+    })
 }
 
 /// Banned hits per phrase (with its clause), most frequent first, coloured by the worst severity.
@@ -708,7 +620,8 @@ fn bar_chart(hits: &[HitRow]) -> String {
     s
 }
 
-fn shorten(s: &str, chars: usize) -> String {
+/// `s` cut to `chars` characters, the last one `…` when anything was cut.
+pub(crate) fn shorten(s: &str, chars: usize) -> String {
     if s.chars().count() <= chars {
         s.to_string()
     } else {
@@ -805,8 +718,11 @@ pub fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // Control characters have no business in a page (and break XML tools reading it).
-            c if c.is_control() && c != '\n' && c != '\t' => {}
+            // Control characters and the noncharacters U+FFFE/U+FFFF have no business in a page
+            // (and break XML: the workbook's sheets use this escape too).
+            c if (c.is_control() && c != '\n' && c != '\t')
+                || c == '\u{fffe}'
+                || c == '\u{ffff}' => {}
             c => out.push(c),
         }
     }

@@ -8,10 +8,15 @@
 //! a false alarm or the citizen's words dropped), and per phrase the share of judged hits that were
 //! false alarms — the office's measure of the rules' precision.
 
+pub mod chart;
 pub mod csv;
+pub mod drill;
 pub mod html;
 pub mod json;
 mod query;
+pub mod sheet;
+pub mod trend;
+pub mod xlsx;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -284,6 +289,8 @@ pub struct HitRow {
     /// The review item (`hit:{utterance}:{phrase}`) and its latest verdict, if judged.
     pub item: String,
     pub verdict: Option<String>,
+    /// The utterance it was heard in (the review desk's and the training sets' key to it).
+    pub utterance_id: i64,
 }
 
 /// One service session: was the citizen greeted and seen off?
@@ -587,6 +594,7 @@ pub(crate) mod tests {
                     lexicon_version: "v2026-11-abcdef012345".into(),
                     item: "hit:17:有意见找领导去".into(),
                     verdict: Some("confirmed".into()),
+                    utterance_id: 17,
                 },
                 HitRow {
                     day: "2026-11-30".into(),
@@ -610,6 +618,7 @@ pub(crate) mod tests {
                     lexicon_version: "v2026-11-abcdef012345".into(),
                     item: "hit:18:=cmd|' /C calc'!A0".into(),
                     verdict: Some("false_alarm".into()),
+                    utterance_id: 18,
                 },
             ],
             sessions: vec![

@@ -226,6 +226,7 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             end: real(&row, "end_s")?,
             clip: opt_text(&row, "clip")?,
             lexicon_version: version,
+            utterance_id: int(&row, "utterance_id")?,
         });
     }
 

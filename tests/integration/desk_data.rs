@@ -256,3 +256,144 @@ fn live_alerts_survive_a_postgresql_outage() {
     let want: Vec<String> = (0..7).map(|n| format!("run1-w07-{n}-0")).collect();
     assert_eq!(got, want);
 }
+
+/// A month of the record read as the office reads it: the rankings, the weekly and monthly
+/// trends, the counts per clause; every number drills down to exactly the hits it counted; the
+/// workbook reads back with the same numbers.
+#[test]
+fn a_months_numbers_drill_down_to_their_evidence() {
+    use courtesy::report::drill::{self, Drill};
+    use courtesy::report::trend::{self, Granularity};
+    use courtesy::report::{self, Period, Subject};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("r.db").to_str().unwrap()).unwrap();
+    crate::weeks::fill(&store, &dir.path().join("clips"));
+    let period = Period::range(
+        crate::weeks::day(crate::weeks::FIRST),
+        crate::weeks::day(crate::weeks::LAST),
+    )
+    .unwrap();
+    let r = report::query(&store, period, None).unwrap();
+
+    let ranking: Vec<(&str, Option<usize>)> = r
+        .windows
+        .iter()
+        .map(|w| (w.window.as_str(), w.rank))
+        .collect();
+    assert_eq!(
+        ranking,
+        [("w03", Some(1)), ("w01", Some(2)), ("w02", Some(3))]
+    );
+    assert_eq!(
+        r.staff
+            .iter()
+            .map(|s| s.staff_id.as_str())
+            .collect::<Vec<_>>(),
+        ["S03", "S01", "S02"]
+    );
+    assert!(r.hits.len() > 20, "{} hits", r.hits.len());
+
+    // Every count leads to exactly its hits.
+    for w in &r.windows {
+        let e = drill::evidence(&r, Drill::Window(w.window.clone()));
+        assert_eq!(e.hits.len() as i64, w.totals.banned_hits, "{}", w.window);
+        assert_eq!(e.sessions.len() as i64, w.totals.sessions, "{}", w.window);
+    }
+    for s in &r.staff {
+        let e = drill::evidence(&r, Drill::Staff(s.staff_id.clone()));
+        assert_eq!(e.hits.len() as i64, s.totals.banned_hits, "{}", s.staff_id);
+        assert!(e.hits.iter().all(|h| h.staff_name == s.name));
+    }
+    let clauses = drill::clauses(&r);
+    assert_eq!(
+        clauses.len(),
+        1,
+        "every banned phrase is in the regulation's 三、禁忌用语"
+    );
+    assert_eq!(clauses[0].hits, r.hits.len());
+    assert_eq!(clauses[0].phrases[0].phrase, "有意见找领导去");
+    assert_eq!(clauses[0].windows, 3);
+    for p in &clauses[0].phrases {
+        assert_eq!(
+            drill::evidence(&r, Drill::Phrase(p.phrase.clone()))
+                .hits
+                .len(),
+            p.hits
+        );
+    }
+
+    // Four ISO weeks; w02's banned hits grow week by week and the weeks add up to the month.
+    let weeks = trend::trend(&r, Granularity::Week);
+    assert_eq!(
+        weeks
+            .buckets
+            .iter()
+            .map(|b| b.key.as_str())
+            .collect::<Vec<_>>(),
+        ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]
+    );
+    let w02 = |value: fn(&trend::TrendRow) -> Option<f64>| -> Vec<f64> {
+        let series = weeks.series(Subject::Window, value);
+        let w02 = series.into_iter().find(|s| s.0 == "w02").unwrap().2;
+        w02.into_iter().map(|v| v.unwrap()).collect()
+    };
+    let banned = w02(|row| Some(row.banned_hits as f64));
+    assert!(
+        banned.windows(2).all(|p| p[0] <= p[1]) && banned[0] < banned[3],
+        "{banned:?}"
+    );
+    let scores = w02(|row| row.score);
+    assert!(
+        scores[0] > scores[3],
+        "the score falls as the hits grow: {scores:?}"
+    );
+    let months = trend::trend(&r, Granularity::Month);
+    assert_eq!(months.buckets.len(), 1);
+    for w in &r.windows {
+        let row = months
+            .rows
+            .iter()
+            .find(|t| t.subject == Subject::Window && t.id == w.window)
+            .unwrap();
+        assert_eq!(row.banned_hits, w.totals.banned_hits);
+        assert_eq!(row.score, w.score, "a month's mean is the period's mean");
+    }
+
+    // A week's drill-down is the report of that week, filtered.
+    let week = &weeks.buckets[3];
+    let wr = report::query(
+        &store,
+        Period::range(crate::weeks::day(&week.from), crate::weeks::day(&week.to)).unwrap(),
+        None,
+    )
+    .unwrap();
+    let w02_week = weeks
+        .rows
+        .iter()
+        .find(|t| t.id == "w02" && t.bucket == week.key)
+        .unwrap();
+    assert_eq!(
+        drill::evidence(&wr, Drill::Window("w02".into())).hits.len() as i64,
+        w02_week.banned_hits
+    );
+
+    // The workbook of the month, read back.
+    use calamine::{Data, Reader, Xlsx};
+    let mut bytes = Vec::new();
+    report::xlsx::write(&r, &mut bytes).unwrap();
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let windows = book.worksheet_range("窗口排名").unwrap();
+    for (i, w) in r.windows.iter().enumerate() {
+        assert_eq!(
+            windows.get((i + 1, 1)),
+            Some(&Data::String(w.window.clone()))
+        );
+        assert_eq!(
+            windows.get((i + 1, 11)),
+            Some(&Data::Float(w.totals.banned_hits as f64))
+        );
+    }
+    let weekly = book.worksheet_range("周趋势").unwrap();
+    assert_eq!(weekly.height(), 1 + weeks.rows.len());
+}

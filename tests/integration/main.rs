@@ -23,6 +23,7 @@ mod samples;
 mod serve;
 mod store;
 mod text_limits;
+mod weeks;
 
 use std::path::{Path, PathBuf};
 

@@ -19,7 +19,7 @@ fn analyze(paths: &[PathBuf]) -> Analysis {
     pipeline::analyze(&recs, transcriber(), &matcher, &config).unwrap()
 }
 
-fn write_wav(path: &std::path::Path, samples: &[f32]) {
+pub fn write_wav(path: &std::path::Path, samples: &[f32]) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 16_000,
