@@ -90,6 +90,9 @@ enum Command {
         /// Replay speed (1 = real time).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+        /// With --replay: play each window's files again and again until Ctrl-C (soak tests).
+        #[arg(long = "loop", requires = "replay")]
+        looping: bool,
         /// `text`: readable lines for people; `jsonl`: every event as one JSON object per line.
         #[arg(long, value_enum, default_value_t = LiveFormat::Text)]
         format: LiveFormat,
@@ -479,6 +482,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Live {
             replay,
             speed,
+            looping,
             format,
             verbose,
             config: file,
@@ -506,7 +510,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if config.live.fit_encoder {
                 config.asr.fit_encoder = true;
             }
-            live(config, replay, speed, format, verbose)
+            live(config, replay, (speed, looping), format, verbose)
         }
         Command::Batch {
             paths,
@@ -1225,7 +1229,7 @@ fn join(paths: &[PathBuf]) -> String {
 fn live(
     config: Config,
     replay: Option<PathBuf>,
-    speed: f64,
+    (speed, looping): (f64, bool),
     format: LiveFormat,
     verbose: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -1243,6 +1247,7 @@ fn live(
         config,
         replay,
         speed,
+        looping,
         jsonl: format == LiveFormat::Jsonl,
         verbose,
         stop,

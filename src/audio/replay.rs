@@ -98,9 +98,14 @@ pub fn check_speed(speed: f64) -> Result<f64, String> {
 }
 
 /// One window's files as one real-time stream of [`AudioFrame`]s (stream time continues across
-/// files). A file that cannot be read is reported as an `Err` item and skipped.
+/// files). A file that cannot be read is reported as an `Err` item and skipped. With
+/// [`Replay::looping`] the files play again and again (soak tests), as long as a pass yields audio.
 pub struct Replay {
+    all: Vec<PathBuf>,
     files: std::vec::IntoIter<PathBuf>,
+    looping: bool,
+    /// Whether the current pass over the files has yielded a frame yet.
+    heard: bool,
     /// The file playing (or the last one tried), for naming it in a failure.
     file: Option<PathBuf>,
     current: Option<WavSource>,
@@ -118,7 +123,10 @@ impl Replay {
     /// must not panic the thread.
     pub fn new(files: Vec<PathBuf>, origin: Instant, speed: f64) -> Replay {
         Replay {
+            all: files.clone(),
             files: files.into_iter(),
+            looping: false,
+            heard: false,
             file: None,
             current: None,
             offset: 0.0,
@@ -134,6 +142,14 @@ impl Replay {
 }
 
 impl Replay {
+    /// Plays the files again from the first when the last ends, until the caller stops asking
+    /// (stream time goes on growing). A pass in which no file yielded audio ends the replay, so
+    /// a window of broken files cannot spin.
+    pub fn looping(mut self, on: bool) -> Replay {
+        self.looping = on;
+        self
+    }
+
     /// The file playing, or the last one tried: the one an `Err` item is about.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
@@ -146,7 +162,15 @@ impl Iterator for Replay {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.current.is_none() {
-                let file = self.files.next()?;
+                let file = match self.files.next() {
+                    Some(f) => f,
+                    None if self.looping && self.heard => {
+                        self.heard = false;
+                        self.files = self.all.clone().into_iter();
+                        continue;
+                    }
+                    None => return None,
+                };
                 self.offset = self.played;
                 self.file = Some(file.clone());
                 match WavSource::open(&file) {
@@ -162,6 +186,7 @@ impl Iterator for Replay {
                     return Some(Err(e));
                 }
                 Some(Ok(mut frame)) => {
+                    self.heard = true;
                     frame.start += self.offset;
                     self.played = frame.end();
                     // Hand the frame over when its last sample would have been heard.
@@ -245,6 +270,31 @@ mod tests {
             assert_eq!(frames, 1, "{speed}");
             assert!(t0.elapsed() < Duration::from_secs(2), "{speed}");
         }
+    }
+
+    #[test]
+    fn a_loop_plays_again_with_continuous_time_and_ends_on_broken_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.wav");
+        silent_wav(&p, 1_600);
+        let bad = dir.path().join("bad.wav");
+        std::fs::write(&bad, b"not a wav").unwrap();
+        let t0 = Instant::now();
+        let items: Vec<_> = Replay::new(vec![p.clone(), bad.clone()], t0, 100.0)
+            .looping(true)
+            .take(25)
+            .collect();
+        let frames: Vec<&AudioFrame> = items.iter().filter_map(|i| i.as_ref().ok()).collect();
+        // 0.1 s per pass and one failure per pass: 25 items are past the fifth pass.
+        assert!(frames.len() >= 10, "{}", frames.len());
+        for pair in frames.windows(2) {
+            assert!((pair[1].start - pair[0].end()).abs() < 1e-9);
+        }
+        // Nothing but broken files: one pass, then the end.
+        let n = Replay::new(vec![bad.clone(), bad], t0, 100.0)
+            .looping(true)
+            .count();
+        assert_eq!(n, 2);
     }
 
     #[test]

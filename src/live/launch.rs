@@ -19,6 +19,8 @@ pub struct Launch {
     pub replay: Option<PathBuf>,
     /// Replay speed (1 = real time).
     pub speed: f64,
+    /// Replay each window's files again and again until `stop` (soak tests).
+    pub looping: bool,
     /// Every event as JSON lines on stdout (else readable lines for people).
     pub jsonl: bool,
     /// With readable lines: every utterance and score change too.
@@ -41,6 +43,7 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
     };
     let sources = match &l.replay {
         Some(dir) => Sources::Replay {
+            looping: l.looping,
             speed: crate::audio::replay::check_speed(l.speed).map_err(Error::Input)?,
             windows: crate::audio::replay::replay_windows(dir).map_err(Error::Input)?,
         },

@@ -193,6 +193,8 @@ pub enum Sources {
     Replay {
         windows: Vec<(String, Vec<PathBuf>)>,
         speed: f64,
+        /// Play the files again and again until stopped (soak tests).
+        looping: bool,
     },
 }
 
@@ -518,12 +520,16 @@ fn spawn_sources<'scope, 'env>(
     ctx: SourceCtx<'env>,
 ) -> Vec<std::thread::ScopedJoinHandle<'scope, ()>> {
     match sources {
-        Sources::Replay { windows, speed } => windows
+        Sources::Replay {
+            windows,
+            speed,
+            looping,
+        } => windows
             .iter()
             .enumerate()
             .map(|(w, (_, files))| {
-                let (speed, ctx) = (*speed, ctx.clone());
-                s.spawn(move || replay_window(&ctx, w, files.clone(), speed))
+                let (speed, looping, ctx) = (*speed, *looping, ctx.clone());
+                s.spawn(move || replay_window(&ctx, w, files.clone(), speed, looping))
             })
             .collect(),
         Sources::Devices(windows) => devices(windows)
@@ -626,10 +632,10 @@ fn capture_device(ctx: &SourceCtx<'_>, spec: &DeviceSpec, members: &[usize]) {
 }
 
 /// A replayed window's thread.
-fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64) {
+fn replay_window(ctx: &SourceCtx<'_>, w: usize, files: Vec<PathBuf>, speed: f64, looping: bool) {
     ctx.status(w, true, &format!("replaying {} file(s)", files.len()));
     let mut listener = Listener::new(w, ctx.vad.clone(), ctx.wall_origin);
-    let mut replay = crate::audio::replay::Replay::new(files, ctx.origin, speed);
+    let mut replay = crate::audio::replay::Replay::new(files, ctx.origin, speed).looping(looping);
     while let Some(item) = replay.next() {
         if ctx.stop.load(Ordering::Relaxed) {
             break;
