@@ -211,7 +211,8 @@ impl Judge {
     }
 }
 
-/// Writes a clip at `path`, whose folder [`crate::inside::join`] made.
+/// Writes a clip at `path`, whose folder [`crate::inside::join`] made: under a temporary name,
+/// then renamed, so a full disk leaves no half clip for the page to serve.
 fn write_clip(path: &Path, samples: &[f32]) -> Result<(), String> {
     let spec = hound::WavSpec {
         channels: 1,
@@ -219,12 +220,20 @@ fn write_clip(path: &Path, samples: &[f32]) -> Result<(), String> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| e.to_string())?;
-    for &s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .map_err(|e| e.to_string())?;
-    }
-    w.finalize().map_err(|e| e.to_string())
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let written = (|| {
+        let mut w = hound::WavWriter::create(&tmp, spec)?;
+        for &s in samples {
+            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+        }
+        w.finalize()?;
+        std::fs::rename(&tmp, path).map_err(hound::Error::from)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        e.to_string()
+    })
 }
 
 /// The `q`-quantile (0–1) of `values`, nearest rank; `None` when empty.

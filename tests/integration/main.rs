@@ -10,6 +10,7 @@ mod capture;
 mod cli;
 mod desk;
 mod desk_data;
+mod disk_full;
 mod formats;
 mod hardening;
 mod live;
