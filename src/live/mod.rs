@@ -19,6 +19,7 @@ pub mod schedule;
 
 pub use launch::{launch, Launch};
 
+use std::mem::Discriminant;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -210,15 +211,23 @@ pub struct Live<'a> {
 }
 
 /// Gives `event` to every sink. A sink that fails is reported once per outage (until it takes an
-/// event again): on stderr, and as a `failure` event to the other sinks (the terminal, the alert
-/// log, the page), so a record or webhook that stops answering shows where alerts are read.
-fn deliver(sinks: &mut [Box<dyn EventSink>], reported: &mut [bool], event: &Event) {
+/// event of the kind it failed on again — the webhook takes every other kind by ignoring it, which
+/// says nothing about its outbox): on stderr, and as a `failure` event to the other sinks (the
+/// terminal, the alert log, the page), so a record or webhook that stops answering shows where
+/// alerts are read. `reported[i]` is the kind sink `i` is failing on.
+fn deliver(
+    sinks: &mut [Box<dyn EventSink>],
+    reported: &mut [Option<Discriminant<Event>>],
+    event: &Event,
+) {
+    let kind = std::mem::discriminant(event);
     let mut failures = Vec::new();
     for (i, sink) in sinks.iter_mut().enumerate() {
         match sink.send(event) {
-            Ok(()) => reported[i] = false,
-            Err(e) if !reported[i] => {
-                reported[i] = true;
+            Ok(()) if reported[i] == Some(kind) => reported[i] = None,
+            Ok(()) => {}
+            Err(e) if reported[i].is_none() => {
+                reported[i] = Some(kind);
                 eprintln!("warning: {}: {e} — other sinks go on", sink.name());
                 failures.push((
                     i,
@@ -296,7 +305,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let summary = std::thread::scope(|s| {
         // Sink thread: the only place events leave the program.
         let sink_thread = s.spawn(move || {
-            let mut reported = vec![false; sinks.len()];
+            let mut reported = vec![None; sinks.len()];
             for event in event_rx {
                 deliver(&mut sinks, &mut reported, &event);
             }
@@ -673,8 +682,9 @@ mod tests {
         fn name(&self) -> &str {
             "flaky"
         }
+        /// Like the webhook, it takes (ignores) every event but `dropped` even while down.
         fn send(&mut self, event: &Event) -> std::io::Result<()> {
-            if self.down.load(Ordering::SeqCst) {
+            if self.down.load(Ordering::SeqCst) && matches!(event, Event::Dropped(_)) {
                 return Err(std::io::Error::other("no answer"));
             }
             self.took.lock().unwrap().push(event.clone());
@@ -711,10 +721,16 @@ mod tests {
                 took: good_took.clone(),
             }),
         ];
-        let mut reported = vec![false; 2];
+        let mut reported = vec![None; 2];
         down.store(true, Ordering::SeqCst);
         for _ in 0..3 {
             deliver(&mut sinks, &mut reported, &dropped("w07"));
+            // Taken while down: not the end of the outage.
+            deliver(
+                &mut sinks,
+                &mut reported,
+                &Event::Summary(Summary::default()),
+            );
         }
         down.store(false, Ordering::SeqCst);
         deliver(&mut sinks, &mut reported, &dropped("w07"));
@@ -733,6 +749,6 @@ mod tests {
         assert_eq!(failures[0].window, "w07");
         assert_eq!(failures[0].error, "flaky: no answer");
         assert_eq!(failures[1].window, "w08");
-        assert_eq!(good_took.lock().unwrap().len(), 5 + 2);
+        assert_eq!(good_took.lock().unwrap().len(), 5 + 3 + 2);
     }
 }

@@ -248,6 +248,7 @@ read _"#;
         }
     });
     let mut alerts = 0;
+    let mut outbox_failures = 0;
     let mut before = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
@@ -265,6 +266,13 @@ read _"#;
                 fill(&inside.join("filler")).unwrap();
                 before = Some((files, contents));
             }
+        }
+        if event["type"] == "failure"
+            && event["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("outbox"))
+        {
+            outbox_failures += 1;
         }
         if event["type"] == "summary" {
             break;
@@ -293,6 +301,8 @@ read _"#;
         warnings.len() <= 2 && warnings.iter().all(|l| !l.contains('\n')),
         "{err}"
     );
+    // The outage is also one `failure` event where alerts are read.
+    assert_eq!(outbox_failures, 1, "{err}");
     // The alerts queued before the disk filled are still there, byte for byte.
     let now = queued();
     for (f, c) in files.iter().zip(&contents) {
