@@ -22,6 +22,7 @@ pub mod html;
 pub mod layout;
 pub mod pages;
 pub mod password;
+pub mod review;
 pub mod routes;
 pub mod static_files;
 pub mod tls;

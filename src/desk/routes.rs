@@ -20,7 +20,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 
-use super::{auth, pages, static_files, App};
+use super::{auth, pages, review, static_files, App};
 
 /// What a person may do at the desk. Admins may do everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -130,7 +130,12 @@ pub struct Route {
 }
 
 /// The tables, one per part of the desk. Add yours here.
-pub const TABLES: &[&[Route]] = &[pages::ROUTES, auth::ROUTES, static_files::ROUTES];
+pub const TABLES: &[&[Route]] = &[
+    pages::ROUTES,
+    auth::ROUTES,
+    review::ROUTES,
+    static_files::ROUTES,
+];
 
 /// Every route of the desk.
 pub fn all() -> impl Iterator<Item = &'static Route> {

@@ -20,6 +20,16 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("static/desk.js"),
     ),
+    (
+        "review.css",
+        "text/css; charset=utf-8",
+        include_bytes!("static/review.css"),
+    ),
+    (
+        "review.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("static/review.js"),
+    ),
 ];
 
 pub const ROUTES: &[Route] = &[Route {

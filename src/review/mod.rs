@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use crate::score::ScoreWeights;
 use crate::store::{
     ContextUtterance, HitQuery, ItemKey, ReviewHit, ReviewSession, Ritual, SessionQuery, Store,
-    StoreError, Verdict, VerdictRow, WindowScoreRow,
+    StoreError, Verdict, VerdictRow, WindowNumbers,
 };
 
 pub use rules::{fix_false_alarm, Fix, FixOutcome};
@@ -416,30 +416,6 @@ pub struct Judged {
     /// The day's window scores after the verdict (machine and reviewed numbers), when the day
     /// has been scored.
     pub windows: Vec<WindowNumbers>,
-}
-
-/// A window's day in both readings.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct WindowNumbers {
-    pub window: String,
-    pub score: Option<f64>,
-    pub reviewed_score: Option<f64>,
-    pub banned_hits: i64,
-    pub reviewed_banned_hits: i64,
-    pub judged_hits: i64,
-}
-
-impl From<&WindowScoreRow> for WindowNumbers {
-    fn from(w: &WindowScoreRow) -> Self {
-        WindowNumbers {
-            window: w.window.clone(),
-            score: w.counts.score,
-            reviewed_score: w.counts.reviewed_score,
-            banned_hits: w.counts.banned_hits,
-            reviewed_banned_hits: w.counts.reviewed_banned_hits,
-            judged_hits: w.counts.judged_hits,
-        }
-    }
 }
 
 /// Records `user`'s verdict on `item` and scores the item's day again under the version it is

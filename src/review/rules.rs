@@ -14,6 +14,7 @@ use crate::lexicon::{Change, ChangeKind, Kind, Lexicon};
 use crate::matcher::{MatchConfig, Matcher};
 use crate::store::{
     Expect, ItemKey, NewRegression, NewRuleChange, RegressionRow, RuleChangeRow, Store, Verdict,
+    WindowNumbers,
 };
 
 use super::ReviewError;
@@ -275,6 +276,30 @@ pub fn fix_false_alarm(
     refuse(format!(
         "the rules kept changing while this change was checked ({TRIES} tries) — try again"
     ))
+}
+
+/// Applies the effective lexicon to the days `from..=to` (no Whisper; earlier results stay):
+/// `courtesy rescore` for the desk, after a rule change. Returns what was done and the last
+/// day's window numbers.
+pub fn rescore(
+    store: &Store,
+    config: &crate::config::Config,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<(crate::batch::Rescored, Vec<WindowNumbers>), ReviewError> {
+    let lexicon = effective_lexicon(store, &config.lexicon()?)?;
+    let matcher = Matcher::with_config(&lexicon, config.matcher);
+    let done = crate::batch::rescore(
+        store,
+        &lexicon,
+        &matcher,
+        &config.score,
+        crate::batch::config_hash(config),
+        from,
+        to,
+    )?;
+    let numbers = store.window_numbers(&to.to_string())?;
+    Ok((done, numbers))
 }
 
 #[cfg(test)]

@@ -342,6 +342,41 @@ pub struct PhraseVerdicts {
     pub unclear: i64,
 }
 
+/// A window's day in both readings: the machine's numbers and the reviewed ones.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WindowNumbers {
+    pub window: String,
+    pub score: Option<f64>,
+    pub reviewed_score: Option<f64>,
+    pub banned_hits: i64,
+    pub reviewed_banned_hits: i64,
+    pub judged_hits: i64,
+}
+
+impl From<&super::WindowScoreRow> for WindowNumbers {
+    fn from(w: &super::WindowScoreRow) -> Self {
+        WindowNumbers {
+            window: w.window.clone(),
+            score: w.counts.score,
+            reviewed_score: w.counts.reviewed_score,
+            banned_hits: w.counts.banned_hits,
+            reviewed_banned_hits: w.counts.reviewed_banned_hits,
+            judged_hits: w.counts.judged_hits,
+        }
+    }
+}
+
+/// What the queue's filters can choose from over a period.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ReviewChoices {
+    /// Windows with scores.
+    pub windows: Vec<String>,
+    /// Staff ids and names on the roster.
+    pub staff: Vec<(String, String)>,
+    /// Banned phrases found.
+    pub phrases: Vec<String>,
+}
+
 const VERDICT_COLUMNS: &str =
     "id, item, day, utterance_id, recording_id, phrase, verdict, comment, user_name, at";
 
@@ -447,6 +482,73 @@ impl Store {
         .first()
         .map(|r| Ok((r.string("lexicon_version")?, r.i64("run_id")?)))
         .transpose()
+    }
+
+    /// The day's window numbers under its shown version, by window.
+    pub fn window_numbers(&self, day: &str) -> Result<Vec<WindowNumbers>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT \"window\", score, reviewed_score, banned_hits, reviewed_banned_hits, \
+                 judged_hits FROM window_scores ws WHERE day = $1 AND lexicon_version = {} \
+                 ORDER BY \"window\"",
+                SHOWN_VERSION.replace("{day}", "$1")
+            ),
+            &[Value::from(day)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(WindowNumbers {
+                window: r.string("window")?,
+                score: r.opt_f64("score")?,
+                reviewed_score: r.opt_f64("reviewed_score")?,
+                banned_hits: r.i64("banned_hits")?,
+                reviewed_banned_hits: r.i64("reviewed_banned_hits")?,
+                judged_hits: r.i64("judged_hits")?,
+            })
+        })
+        .collect()
+    }
+
+    /// The newest day with scores, if any.
+    pub fn latest_scored_day(&self) -> Result<Option<String>, StoreError> {
+        self.query("SELECT MAX(day) AS day FROM window_scores", &[])?
+            .first()
+            .map(|r| r.opt_string("day"))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    /// The windows, staff members and banned phrases the queue's filters offer for a period.
+    pub fn review_choices(&self, from: &str, to: &str) -> Result<ReviewChoices, StoreError> {
+        let range = [Value::from(from), Value::from(to)];
+        let strings = |sql: &str, col: &str| -> Result<Vec<String>, StoreError> {
+            self.query(sql, &range)?
+                .iter()
+                .map(|r| r.string(col))
+                .collect()
+        };
+        Ok(ReviewChoices {
+            windows: strings(
+                "SELECT DISTINCT \"window\" FROM window_scores WHERE day >= $1 AND day <= $2 \
+                 ORDER BY \"window\"",
+                "window",
+            )?,
+            staff: self
+                .query(
+                    "SELECT staff_id, MAX(name) AS name FROM roster \
+                     WHERE substr(valid_from, 1, 10) <= $2 AND substr(valid_to, 1, 10) >= $1 \
+                     GROUP BY staff_id ORDER BY staff_id",
+                    &range,
+                )?
+                .iter()
+                .map(|r| Ok((r.string("staff_id")?, r.string("name")?)))
+                .collect::<Result<_, StoreError>>()?,
+            phrases: strings(
+                "SELECT DISTINCT phrase FROM hits WHERE day >= $1 AND day <= $2 \
+                 AND kind = 'banned' ORDER BY phrase",
+                "phrase",
+            )?,
+        })
     }
 
     /// Every verdict on an item, oldest first.

@@ -20,6 +20,7 @@ mod pg;
 mod pulse;
 mod report;
 mod review;
+mod review_desk;
 mod samples;
 mod serve;
 mod store;

@@ -42,7 +42,32 @@ type Said = (
 /// The night as the batch would leave it: three windows' recordings (W01 and W03 on the roster),
 /// matched with `lexicon` and scored. Returns the lexicon version and the run.
 pub fn night(store: &Store, lexicon: &Lexicon) -> (String, i64) {
-    let files: [(&str, &str, &[Said]); 3] = [
+    night_with(store, lexicon, 0)
+}
+
+/// Banned sentences for a busy window.
+const RUDE: [&str; 4] = [
+    "有意见找领导去！",
+    "材料不全，不行，重填。",
+    "快点，要下班了。",
+    "没看见我正忙着吗？",
+];
+
+/// [`night`] plus a window W04 where `extra` banned sentences are said in one session, 5 s apart:
+/// `extra` more banned items (and the session's missing greeting and farewell when `extra` > 0).
+pub fn night_with(store: &Store, lexicon: &Lexicon, extra: usize) -> (String, i64) {
+    let busy: Vec<Said> = (0..extra)
+        .map(|i| {
+            (
+                i as f64 * 5.0,
+                i as f64 * 5.0 + 3.0,
+                RUDE[i % RUDE.len()],
+                false,
+                &[][..],
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &str, &[Said])> = vec![
         (
             "W01",
             "083000",
@@ -79,6 +104,9 @@ pub fn night(store: &Store, lexicon: &Lexicon) -> (String, i64) {
             ],
         ),
     ];
+    if extra > 0 {
+        files.push(("W04", "110000", &busy));
+    }
     let version = lexicon.version();
     let (civil, banned) = lexicon.sources();
     store
@@ -108,7 +136,7 @@ pub fn night(store: &Store, lexicon: &Lexicon) -> (String, i64) {
         })
         .collect();
     let ids: Vec<i64> = store.register(&new).unwrap().iter().map(|s| s.id).collect();
-    for (id, (window, hms, said)) in ids.iter().zip(files) {
+    for (id, (window, hms, said)) in ids.iter().zip(files.iter().copied()) {
         let lease = store
             .lease("box1", Duration::from_secs(60), &[*id])
             .unwrap()
@@ -162,7 +190,9 @@ pub fn night(store: &Store, lexicon: &Lexicon) -> (String, i64) {
         .unwrap();
     days::rematch(store, &Matcher::new(lexicon), &ids, &version, run).unwrap();
     days::aggregate(store, DAY, &version, run, &ScoreWeights::default()).unwrap();
-    store.end_run(run, "done", 3, 360.0, 0).unwrap();
+    store
+        .end_run(run, "done", files.len() as i64, 360.0, 0)
+        .unwrap();
     (version, run)
 }
 
