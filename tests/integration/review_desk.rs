@@ -202,18 +202,10 @@ fn the_review_api_judges_fixes_and_rescores_with_an_audit_row_for_each() {
     assert_eq!(changes, 2, "the refused fix is audited too");
 }
 
-/// A browser logged in as `name`, on `path`.
+/// A browser logged in as a new user `name` with `role`, on `path` with the queue loaded.
 fn browser(desk: &Desk, name: &str, role: Role, path: &str) -> Browser {
     let password = desk.user(name, role);
-    let mut b = Browser::open(&format!("{}/login", desk.base));
-    b.wait("document.querySelector('input[name=name]') !== null");
-    b.click("input[name=name]");
-    b.type_text(name);
-    b.click("input[name=password]");
-    b.type_text(&password);
-    b.press("Enter");
-    b.wait("document.querySelector('.bar .user') !== null");
-    b.navigate(&format!("{}{path}", desk.base));
+    let mut b = desk.browser_as(name, &password, path);
     b.wait("document.getElementById('review').dataset.ready === '1'");
     b
 }
