@@ -14,7 +14,7 @@ export COURTESY_WHEEL_DIR="$PWD/target/wheels"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --release --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=1
+cargo test --release --all-targets --test integration --no-fail-fast 2>&1 | tee -a "$log" || status=1
 cargo test --release --doc 2>&1 | tee -a "$log" || status=1
 
 echo
