@@ -105,7 +105,8 @@ enum Command {
         /// A folder with civil.toml and banned.toml (default: the built-in lexicons).
         #[arg(long)]
         lexicons: Option<PathBuf>,
-        /// Serve the supervisors' page on this address (e.g. 0.0.0.0:8080 → /alerts).
+        /// Serve the desk on this address, its live view at /live behind the desk's logins
+        /// (e.g. 0.0.0.0:8080); needs --db, where the users and alerts are kept.
         #[arg(long, value_name = "ADDR")]
         http: Option<String>,
         /// POST every alert to this URL (kept in an on-disk outbox until accepted).

@@ -43,6 +43,7 @@ pub mod serve;
 pub mod sink;
 pub mod store;
 pub mod text;
+pub mod training;
 pub mod utterance;
 pub mod vad;
 pub mod window_id;

@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod html;
 pub mod layout;
+pub mod live;
 pub mod pages;
 pub mod password;
 pub mod review;
@@ -141,12 +142,24 @@ struct Inner {
     clip_dir: PathBuf,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     limiter: auth::Limiter,
+    /// Window status and rolling scores when the desk runs inside `courtesy live --http`.
+    feed: Option<crate::serve::Feed>,
 }
 
 impl App {
     /// The app for a validated configuration; reads the TLS certificate and key if configured
     /// (a one-line error names the file that is unreadable or invalid).
     pub fn new(config: Config, store: Arc<Store>) -> Result<App, String> {
+        App::with_feed(config, store, None)
+    }
+
+    /// [`App::new`] inside a live run: the live view also shows each window's status and rolling
+    /// score from `feed`.
+    pub fn with_feed(
+        config: Config,
+        store: Arc<Store>,
+        feed: Option<crate::serve::Feed>,
+    ) -> Result<App, String> {
         config.desk.validate()?;
         let tls = match (&config.desk.tls_cert, &config.desk.tls_key) {
             (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
@@ -159,6 +172,7 @@ impl App {
                 config,
                 tls,
                 limiter: auth::Limiter::default(),
+                feed,
             }),
         })
     }
@@ -176,6 +190,11 @@ impl App {
     /// The folder `/clips/…` serves from (`[batch] clips`).
     pub fn clip_dir(&self) -> &std::path::Path {
         &self.inner.clip_dir
+    }
+
+    /// The live run's feed, when the desk runs inside `courtesy live --http`.
+    pub fn feed(&self) -> Option<&crate::serve::Feed> {
+        self.inner.feed.as_ref()
     }
 
     /// Whether the desk speaks HTTPS (cookies are then `Secure`).

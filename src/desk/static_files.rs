@@ -30,6 +30,16 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("static/review.js"),
     ),
+    (
+        "live.css",
+        "text/css; charset=utf-8",
+        include_bytes!("static/live.css"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("static/live.js"),
+    ),
 ];
 
 pub const ROUTES: &[Route] = &[Route {

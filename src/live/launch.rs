@@ -30,7 +30,7 @@ pub struct Launch {
 }
 
 /// Builds the sources and sinks (terminal or JSON lines, the alert log, the webhook's outbox, the
-/// record, the supervisors' page) and runs until the replay ends or `stop` is set.
+/// record, the desk with its live view) and runs until the replay ends or `stop` is set.
 pub fn launch(l: Launch) -> Result<Summary, Error> {
     let config = &l.config;
     // Checked again here: the command line may have changed the file's values (`--pack`), and
@@ -38,7 +38,18 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
     config.validate().map_err(Error::Input)?;
     // Before the model loads: a typo in the address should not cost that wait.
     let http = match &config.live.http {
-        Some(addr) => Some(crate::serve::resolve(addr).map_err(Error::Input)?),
+        Some(addr) => {
+            let resolved = crate::serve::resolve(addr).map_err(Error::Input)?;
+            // The page is the desk's live view, behind its logins: those live in the record.
+            if config.live.db.is_none() {
+                return Err(Error::Input(format!(
+                    "--http {addr}: the live view is part of the desk and open only to its users, \
+                     who are kept in the record — add --db URL (or [live] db), and a supervisor \
+                     with `courtesy user add NAME --role supervisor --db URL`"
+                )));
+            }
+            Some(resolved)
+        }
         None => None,
     };
     let sources = match &l.replay {
@@ -94,22 +105,34 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
             &crate::batch::host(),
         )));
     }
-    let server = match http {
-        Some(addr) => {
-            let server = crate::serve::Server::start(crate::serve::ServeConfig {
-                addr,
-                clip_dir: config.live.clips.clone(),
-                windows: super::windows(&sources, config)
+    let desk = match (http, &config.live.db) {
+        (Some(addr), Some(db)) => {
+            let store = crate::store::Store::open(db).map_err(|e| Error::Input(e.to_string()))?;
+            let feed = crate::serve::Feed::new(
+                &super::windows(&sources, config)
                     .into_iter()
                     .map(|w| (w.id, w.label))
-                    .collect(),
-            })
-            .map_err(|e| Error::Input(e.to_string()))?;
-            eprintln!("supervisors' page: http://{}/alerts", server.local_addr());
-            sinks.push(Box::new(server.sink()));
+                    .collect::<Vec<_>>(),
+            );
+            let mut desk_config = config.clone();
+            desk_config.desk.http = addr.to_string();
+            let app = crate::desk::App::with_feed(
+                desk_config,
+                std::sync::Arc::new(store),
+                Some(feed.clone()),
+            )
+            .map_err(Error::Input)?;
+            let scheme = if app.tls() { "https" } else { "http" };
+            let server =
+                crate::desk::Server::start(app).map_err(|e| Error::Input(e.to_string()))?;
+            eprintln!(
+                "the desk's live view: {scheme}://{}/live (log in as a supervisor)",
+                server.local_addr()
+            );
+            sinks.push(Box::new(feed.sink()));
             Some(server)
         }
-        None => None,
+        _ => None,
     };
     let summary = super::run(Live {
         transcriber: &transcriber,
@@ -119,8 +142,8 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
         sinks,
         stop: l.stop,
     })?;
-    if let Some(server) = server {
-        server.shutdown();
+    if let Some(desk) = desk {
+        desk.shutdown();
     }
     Ok(summary)
 }

@@ -52,7 +52,8 @@ pub struct LiveConfig {
     pub webhook: Option<String>,
     /// The webhook's outbox folder.
     pub outbox: PathBuf,
-    /// Serve the supervisors' page (`/alerts`) on this address, e.g. `0.0.0.0:8080`.
+    /// Serve the desk on this address (e.g. `0.0.0.0:8080`): the supervisors' live view at
+    /// `/live`, behind the desk's logins; needs `db`.
     pub http: Option<String>,
     /// Write every alert into this record (a SQLite file or `postgres://…`), where the desk's
     /// live view reads it and supervisors acknowledge it.

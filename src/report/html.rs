@@ -634,13 +634,19 @@ pub(crate) fn shorten(s: &str, chars: usize) -> String {
 /// The transcript with the hit in `<mark>`; each piece escaped on its own, so a span can never cut
 /// into an entity or a tag.
 fn transcript(hit: &HitRow) -> String {
-    let Some(text) = hit.text.as_deref() else {
+    marked(hit.text.as_deref(), hit.span, &hit.matched)
+}
+
+/// A transcript with the byte span `span` in `<mark>`, every piece escaped; when the text is gone
+/// (text retention) or the span does not fit it, the matched words are shown beside it.
+pub fn marked(text: Option<&str>, span: [usize; 2], matched: &str) -> String {
+    let Some(text) = text else {
         return format!(
             "<span class=\"gone\">（转写文本已按保留期删除）</span> 命中：<mark>{}</mark>",
-            esc(&hit.matched)
+            esc(matched)
         );
     };
-    let [a, b] = hit.span;
+    let [a, b] = span;
     if a <= b && b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b) {
         format!(
             "{}<mark>{}</mark>{}",
@@ -650,7 +656,7 @@ fn transcript(hit: &HitRow) -> String {
         )
     } else {
         // A span that does not fit the text (never written so): show both rather than guess.
-        format!("{} 命中：<mark>{}</mark>", esc(text), esc(&hit.matched))
+        format!("{} 命中：<mark>{}</mark>", esc(text), esc(matched))
     }
 }
 

@@ -1,37 +1,29 @@
-//! The live page for supervisors: `/alerts` (Server-Sent Events), clips and scores over HTTP.
+//! What the web servers share: the live feed (each window's status and rolling score, folded from
+//! `courtesy live`'s events and broadcast to the desk's live view), the clip handler, the
+//! background server thread, and reading `HOST:PORT`.
 //!
-//! [`Server::start`] binds and serves on its own thread with a small tokio runtime, so the live
-//! pipeline stays synchronous. [`Server::sink`] gives an [`EventSink`] that folds each event into
-//! the page's state ([`board`]) and broadcasts it; it never waits for a browser. A page that falls
-//! behind skips what it missed and goes on; a page that (re)connects first gets the current state.
+//! [`Feed::new`] makes the feed; [`Feed::sink`] gives the [`EventSink`] the live run writes to —
+//! cheap and non-blocking (a state update and a broadcast), it never waits for a browser. A
+//! page that falls behind skips what it missed; one that (re)connects first gets the current
+//! state ([`Feed::subscribe`]). The page itself is the desk's `/live`, behind its logins.
 //!
-//! Routes: `GET /` redirects to `/alerts` (the page), `/events` (SSE), `/api/state` (JSON
-//! snapshot), `/clips/<window>/<file>.wav` (the audio of an alert, from the clip folder only).
-//!
-//! ```no_run
-//! use courtesy::serve::{ServeConfig, Server};
+//! ```
+//! use courtesy::serve::Feed;
 //! use courtesy::sink::EventSink;
-//! let server = Server::start(ServeConfig {
-//!     addr: "127.0.0.1:8080".parse().unwrap(),
-//!     clip_dir: "clips".into(),
-//!     windows: vec![("w07".into(), "7号窗口".into())],
-//! })?;
-//! let mut sink = server.sink();
-//! sink.send(&courtesy::sink::Event::Summary(Default::default()))?;
-//! server.shutdown();
+//! let feed = Feed::new(&[("w07".into(), "7号窗口".into())]);
+//! feed.sink().send(&courtesy::sink::Event::Summary(Default::default()))?;
+//! assert_eq!(feed.state().windows[0].label, "7号窗口");
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
 pub(crate) mod background;
 pub mod board;
 pub(crate) mod clips;
-mod routes;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::sink::{Event, EventSink};
 pub(crate) use background::Background;
@@ -40,27 +32,16 @@ pub use board::{State, WindowState};
 /// Events a page may fall behind by before it skips ahead.
 const CHANNEL: usize = 1024;
 
-/// What the page serves.
-#[derive(Debug, Clone)]
-pub struct ServeConfig {
-    /// Where to listen (`127.0.0.1:0` picks a free port; see [`Server::local_addr`]).
-    pub addr: SocketAddr,
-    /// The folder the alerts' `clip` paths are relative to.
-    pub clip_dir: PathBuf,
-    /// The windows to show (id, label), in order, even before they report anything.
-    pub windows: Vec<(String, String)>,
-}
-
 /// One event, serialized once for every page that receives it.
 #[derive(Debug)]
-struct Message {
+pub struct Message {
     /// The SSE event name: the event's `type`.
-    kind: &'static str,
-    json: String,
+    pub kind: &'static str,
+    pub json: String,
 }
 
 impl Message {
-    fn new(event: &Event) -> serde_json::Result<Message> {
+    pub fn new(event: &Event) -> serde_json::Result<Message> {
         Ok(Message {
             kind: kind(event),
             json: serde_json::to_string(event)?,
@@ -82,96 +63,45 @@ impl Shared {
     }
 }
 
-/// The running page. Dropping it shuts it down too.
-#[derive(Debug)]
-pub struct Server {
-    background: Background,
+/// The live feed: shared by the sink the live run writes to and the pages that read it.
+#[derive(Debug, Clone)]
+pub struct Feed {
     shared: Arc<Shared>,
 }
 
-impl Server {
-    /// Binds `config.addr` and serves on a thread of its own. The error is one line naming the
-    /// address and what to do (e.g. the port is in use: choose another with `--http`).
-    pub fn start(config: ServeConfig) -> std::io::Result<Server> {
-        let addr = config.addr;
-        let app = app(config);
-        let shared = app.shared.clone();
-        let background = Background::start(addr, "courtesy-http", move |listener, stopped| {
-            let router = routes::router(routes::App {
-                stopped: stopped.clone(),
-                ..app
-            });
-            async move {
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(background::until(stopped))
-                    .await;
-            }
-        })?;
-        Ok(Server { background, shared })
+impl Feed {
+    /// A feed with the configured windows (id, label), in order, nothing reported yet.
+    pub fn new(windows: &[(String, String)]) -> Feed {
+        Feed {
+            shared: Arc::new(Shared {
+                board: Mutex::new(board::Board::new(windows)),
+                live: broadcast::channel(CHANNEL).0,
+            }),
+        }
     }
 
-    /// The address it listens on (the real port when the configuration asked for port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.background.local_addr()
-    }
-
-    /// A sink feeding the page: cheap and non-blocking (a state update and a broadcast).
+    /// A sink feeding the pages: cheap and non-blocking.
     pub fn sink(&self) -> ServeSink {
         ServeSink {
             shared: self.shared.clone(),
         }
     }
 
-    /// How many pages (or other `/events` clients) are connected now.
+    /// The events that rebuild the current state, and the events after them: taken under one
+    /// lock, so a page sees every event exactly once, in order.
+    pub fn subscribe(&self) -> (Vec<Event>, broadcast::Receiver<Arc<Message>>) {
+        let board = self.shared.board();
+        (board.replay(), self.shared.live.subscribe())
+    }
+
+    /// How many pages are connected now.
     pub fn clients(&self) -> usize {
         self.shared.live.receiver_count()
     }
 
-    /// The current state, as `/api/state` serves it.
+    /// The current state.
     pub fn state(&self) -> State {
         self.shared.board().state()
-    }
-
-    /// Ends every event stream, stops listening and waits (briefly) for the server thread.
-    pub fn shutdown(mut self) {
-        self.background.stop();
-    }
-}
-
-/// The routes [`Server::start`] serves, on a board of `config.windows` that no sink feeds: for
-/// tests and fuzzing, which call it as a tower service without a socket (`config.addr` is not
-/// used). Its event streams never end by themselves.
-///
-/// # Example
-/// ```
-/// use tower::ServiceExt;
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let app = courtesy::serve::router(courtesy::serve::ServeConfig {
-///     addr: "127.0.0.1:0".parse().unwrap(),
-///     clip_dir: "clips".into(),
-///     windows: vec![],
-/// });
-/// let request = axum::http::Request::get("/clips/../secret.wav")
-///     .body(axum::body::Body::empty())
-///     .unwrap();
-/// let response = app.oneshot(request).await.unwrap();
-/// assert_eq!(response.status(), 400);
-/// # });
-/// ```
-pub fn router(config: ServeConfig) -> axum::Router {
-    routes::router(app(config))
-}
-
-/// What every handler sees, on a fresh board of `config.windows`.
-fn app(config: ServeConfig) -> routes::App {
-    routes::App {
-        shared: Arc::new(Shared {
-            board: Mutex::new(board::Board::new(&config.windows)),
-            live: broadcast::channel(CHANNEL).0,
-        }),
-        page: routes::render_page(&config.windows),
-        clip_dir: config.clip_dir,
-        stopped: watch::channel(false).1,
     }
 }
 
@@ -275,7 +205,8 @@ mod tests {
     fn public_types_are_send() {
         fn send<T: Send>() {}
         fn sync<T: Sync>() {}
-        send::<Server>();
+        send::<Feed>();
+        sync::<Feed>();
         send::<ServeSink>();
         sync::<ServeSink>();
     }
@@ -315,12 +246,7 @@ mod tests {
     fn a_taken_port_is_one_line_with_the_fix() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
-        let e = Server::start(ServeConfig {
-            addr,
-            clip_dir: ".".into(),
-            windows: vec![],
-        })
-        .unwrap_err();
+        let e = Background::start(addr, "test", |_, _| async {}).unwrap_err();
         let msg = e.to_string();
         assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
         assert!(

@@ -36,6 +36,11 @@ impl Desk {
 
     /// A desk whose configuration `edit` may change (the record and clips are set first).
     pub fn start_with(edit: impl FnOnce(&mut Config)) -> Desk {
+        Desk::start_fed(edit, None)
+    }
+
+    /// [`Desk::start_with`] as `courtesy live --http` runs it: with the live run's feed.
+    pub fn start_fed(edit: impl FnOnce(&mut Config), feed: Option<courtesy::serve::Feed>) -> Desk {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("clips")).unwrap();
         let mut config = Config::default();
@@ -49,7 +54,8 @@ impl Desk {
             .tls_cert
             .as_ref()
             .map(|p| std::fs::read(p).unwrap());
-        let app = desk::App::new(config, store.clone()).expect("the desk's configuration");
+        let app =
+            desk::App::with_feed(config, store.clone(), feed).expect("the desk's configuration");
         let server = desk::Server::start(app).expect("the desk starts");
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = format!("{scheme}://{}", server.local_addr());
@@ -297,7 +303,7 @@ impl Client {
         )
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -163,13 +163,30 @@ fn issue_11_http_accepts_a_host_name() {
         wav.write_sample(0i16).unwrap();
     }
     wav.finalize().unwrap();
+    let db = dir.path().join("courtesy.db");
+    let out = live(
+        &[
+            "--replay",
+            rec.to_str().unwrap(),
+            "--http",
+            "localhost:0",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("the desk's live view: http://"), "{err}");
+    // Without a record there are no logins, so no page: refused before the model loads.
     let out = live(
         &["--replay", rec.to_str().unwrap(), "--http", "localhost:0"],
         dir.path(),
     );
     let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    assert!(err.contains("supervisors' page: http://"), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--db") && err.contains("supervisor"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
     let out = live(
         &[
             "--replay",

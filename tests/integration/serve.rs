@@ -1,86 +1,73 @@
-//! The supervisors' page over real HTTP: state, the event stream, clips, and the page in Chromium.
+//! The desk's live view over real HTTP and in Chromium: today's alerts from the record, new ones
+//! and acknowledgements pushed within a second or two, the live run's window status and scores,
+//! clips from the live clip folder only, and the feed that never waits for a page.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::browser::Browser;
-use courtesy::matcher::Method;
-use courtesy::serve::{ServeConfig, Server, State};
-use courtesy::sink::event::{Alert, Event, ScoreUpdate, WindowStatus};
+use courtesy::desk::Role;
+use courtesy::serve::Feed;
+use courtesy::sink::event::{Event, ScoreUpdate, WindowStatus};
 use courtesy::sink::EventSink;
+use courtesy::store::{NewAlert, Store};
 
-const TIME: &str = "2026-11-27T11:48:03.250+08:00";
+use crate::desk::Desk;
 
-/// A clip folder with `w07/20261127-114803-0005.wav` (0.1 s of a tone); returns its bytes too.
-fn clip_dir() -> (tempfile::TempDir, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("clips/w07")).unwrap();
-    let path = dir.path().join("clips/w07/20261127-114803-0005.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).unwrap();
-    for i in 0..1600 {
-        let t = i as f32 / 16_000.0;
-        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
-    // A file next to the clip folder that must never be served.
-    std::fs::write(dir.path().join("secret.wav"), b"not yours").unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    (dir, bytes)
+/// Today, as the live view shows it.
+fn today() -> String {
+    chrono::Local::now().format("%Y-%m-%d").to_string()
 }
 
-fn start(clips: &Path) -> Server {
-    Server::start(ServeConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        clip_dir: clips.join("clips"),
-        windows: vec![
-            ("w07".into(), "7号窗口".into()),
-            ("w08".into(), "8号窗口".into()),
-        ],
-    })
-    .expect("server starts")
-}
-
-/// An alert at w07 whose sentence holds `matched` at the given characters.
-fn alert(n: u32, phrase: &str, text: &str, char_span: [usize; 2]) -> Event {
-    let chars: Vec<char> = text.chars().collect();
-    let matched: String = chars[char_span[0]..char_span[1]].iter().collect();
-    let byte = |c: usize| chars[..c].iter().map(|c| c.len_utf8()).sum::<usize>();
-    Event::Alert(Alert {
-        id: format!("w07-{n}-0"),
-        window: "w07".into(),
-        label: "7号窗口".into(),
-        time: TIME.into(),
+/// An alert at `window` today whose transcript holds `matched` (found by its text).
+pub fn new_alert(n: u32, window: &str, phrase: &str, text: &str, matched: &str) -> NewAlert {
+    let start = text
+        .find(matched)
+        .expect("the matched words are in the text");
+    let day = today();
+    NewAlert {
+        event_id: format!("run1-{window}-{n}-0"),
+        window: window.into(),
+        label: format!(
+            "{}号窗口",
+            window.trim_start_matches('w').trim_start_matches('0')
+        ),
+        at: format!("{day}T11:48:{:02}.250+08:00", n % 60),
+        day,
         phrase: phrase.into(),
-        category: "推诿扯皮".into(),
+        category: "推诿".into(),
         severity: 3,
         clause: "文明服务用语规范 三、禁忌用语".into(),
-        confidence: 0.92,
-        method: Method::Sound,
         text: text.into(),
-        matched,
-        span: [byte(char_span[0]), byte(char_span[1])],
-        char_span,
-        clip: Some(PathBuf::from("w07/20261127-114803-0005.wav")),
-        latency: 1.4,
-    })
+        matched: matched.into(),
+        span: [start as i64, (start + matched.len()) as i64],
+        confidence: 0.92,
+        method: "exact".into(),
+        clip: Some(format!("{window}/20261127-114803-{n:04}.wav")),
+        host: "box1".into(),
+    }
 }
 
-fn online(window: &str, label: &str, online: bool) -> Event {
+/// 0.1 s of a tone at `clips/<window>/20261127-114803-<n>.wav`, and a secret beside the folder.
+fn clip(clips: &Path, window: &str, n: u32) -> PathBuf {
+    let path = clips.join(format!("{window}/20261127-114803-{n:04}.wav"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tone: Vec<f32> = (0..1600)
+        .map(|i| (i as f32 / 16_000.0 * 440.0 * std::f32::consts::TAU).sin() * 0.25)
+        .collect();
+    crate::samples::write_wav(&path, &tone);
+    std::fs::write(clips.parent().unwrap().join("secret.wav"), b"not yours").unwrap();
+    path
+}
+
+fn status(window: &str, label: &str, online: bool) -> Event {
     Event::Window(WindowStatus {
         window: window.into(),
         label: label.into(),
-        time: TIME.into(),
+        time: format!("{}T11:48:00.000+08:00", today()),
         online,
-        detail: if online { "hw:1,0" } else { "设备已断开" }.into(),
+        detail: if online { "hw:1" } else { "device unplugged" }.into(),
     })
 }
 
@@ -88,12 +75,43 @@ fn score(window: &str, label: &str, score: f64) -> Event {
     Event::Score(ScoreUpdate {
         window: window.into(),
         label: label.into(),
-        time: TIME.into(),
+        time: format!("{}T11:48:00.000+08:00", today()),
         score: Some(score),
         utterances: 12,
         civil_hits: 5,
         banned_hits: 2,
     })
+}
+
+/// A desk with a live clip folder, two configured windows and the live run's feed.
+fn live_desk() -> (Desk, Feed, PathBuf) {
+    let feed = Feed::new(&[
+        ("w07".into(), "7号窗口".into()),
+        ("w08".into(), "8号窗口".into()),
+    ]);
+    let clips = std::cell::RefCell::new(PathBuf::new());
+    let desk = Desk::start_fed(
+        |c| {
+            let dir = PathBuf::from(&c.batch.db)
+                .parent()
+                .unwrap()
+                .join("live/clips");
+            std::fs::create_dir_all(&dir).unwrap();
+            c.live.clips = dir.clone();
+            *clips.borrow_mut() = dir;
+            for (id, label) in [("w07", "7号窗口"), ("w08", "8号窗口")] {
+                c.window.push(courtesy::live::WindowConfig {
+                    id: id.into(),
+                    label: Some(label.into()),
+                    device: "default".into(),
+                    channel: 1,
+                });
+            }
+        },
+        Some(feed.clone()),
+    );
+    let clips = clips.into_inner();
+    (desk, feed, clips)
 }
 
 /// One HTTP/1.1 GET over a raw socket (so that paths like `/clips/../x` reach the server as
@@ -143,12 +161,15 @@ fn read_events(
     events
 }
 
-/// Opens `/events`, past the response head. The server sends the body chunked; chunk-size lines
-/// are neither `event:` nor `data:` lines, so [`read_events`] skips them.
-fn open_events(addr: SocketAddr) -> BufReader<TcpStream> {
+/// Opens `path` (an event stream) with a session cookie, past the response head.
+fn open_events(addr: SocketAddr, path: &str, cookie: &str) -> BufReader<TcpStream> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
     let mut reader = BufReader::new(s);
     let mut head = String::new();
     loop {
@@ -168,315 +189,373 @@ fn open_events(addr: SocketAddr) -> BufReader<TcpStream> {
     reader
 }
 
-fn wait_for_clients(server: &Server, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.clients() < n {
-        assert!(Instant::now() < deadline, "no client connected to /events");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
+/// The stream pushes today's alerts, then new ones and acknowledgements given anywhere, read
+/// from the record; the acknowledgement API records who and when, once.
 #[test]
-fn state_holds_the_latest_status_score_and_alerts() {
-    let (dir, _) = clip_dir();
-    let server = start(dir.path());
-    let mut sink = server.sink();
-    sink.send(&online("w07", "7号窗口", true)).unwrap();
-    sink.send(&score("w07", "7号窗口", 91.0)).unwrap();
-    sink.send(&score("w07", "7号窗口", 87.5)).unwrap();
-    sink.send(&alert(1, "不知道", "这个我不知道", [3, 6]))
+fn the_stream_pushes_todays_alerts_and_acknowledgements_from_the_record() {
+    let (desk, feed, _clips) = live_desk();
+    let store: &Store = &desk.store;
+    let first = store
+        .insert_alert(&new_alert(
+            1,
+            "w07",
+            "不知道",
+            "这个事情我不知道啊",
+            "不知道",
+        ))
         .unwrap();
-    sink.send(&online("w08", "8号窗口", false)).unwrap();
+    let mut yesterday = new_alert(2, "w07", "不知道", "不知道", "不知道");
+    yesterday.day = "2000-01-01".into();
+    store.insert_alert(&yesterday).unwrap();
+    feed.sink().send(&status("w07", "7号窗口", true)).unwrap();
 
-    let (status, head, body) = get(server.local_addr(), "/api/state", "");
-    assert_eq!(status, 200);
-    assert!(head.contains("application/json"), "{head}");
-    let state: State = serde_json::from_slice(&body).unwrap();
-    let ids: Vec<&str> = state.windows.iter().map(|w| w.id.as_str()).collect();
-    assert_eq!(ids, ["w07", "w08"]);
-    assert_eq!(state.windows[0].label, "7号窗口");
-    assert!(state.windows[0].status.as_ref().unwrap().online);
-    assert_eq!(state.windows[0].score.as_ref().unwrap().score, Some(87.5));
-    assert!(!state.windows[1].status.as_ref().unwrap().online);
-    assert!(state.windows[1].score.is_none());
-    assert_eq!(state.alerts.len(), 1);
-    assert_eq!(state.alerts[0].phrase, "不知道");
-    assert_eq!(state, server.state());
+    let mut supervisor = desk.login_as("王主管", Role::Supervisor);
+    let cookie = supervisor.cookie_header();
+    let mut stream = open_events(desk.addr(), "/live/events", &cookie);
+    let seen = read_events(&mut stream, |e| {
+        e.iter().any(|(n, _)| n == "alert") && e.iter().any(|(n, _)| n == "window")
+    });
+    let alerts: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|(n, _)| n == "alert")
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 1, "only today's: {seen:?}");
+    assert_eq!(alerts[0]["id"], first);
+    assert_eq!(alerts[0]["char_span"], serde_json::json!([5, 8]));
+    assert_eq!(alerts[0]["clip"], "w07/20261127-114803-0001.wav");
 
-    let (status, head, _) = get(server.local_addr(), "/", "");
-    assert!(status == 307 || status == 303, "{status}");
-    assert!(head.contains("location: /alerts"), "{head}");
-    let (status, _, page) = get(server.local_addr(), "/alerts", "");
-    assert_eq!(status, 200);
-    let page = String::from_utf8(page).unwrap();
-    assert!(
-        page.contains("实时告警") && page.contains("7号窗口"),
-        "{page}"
-    );
-    assert!(
-        !page.contains("/*WINDOWS*/"),
-        "the window list was not filled in"
-    );
-    server.shutdown();
-}
-
-#[test]
-fn events_replay_the_state_then_stream_live() {
-    let (dir, _) = clip_dir();
-    let server = start(dir.path());
-    let mut sink = server.sink();
-    sink.send(&alert(1, "不知道", "这个我不知道", [3, 6]))
-        .unwrap();
-    sink.send(&online("w07", "7号窗口", true)).unwrap();
-    sink.send(&score("w07", "7号窗口", 87.5)).unwrap();
-    sink.send(&alert(2, "我不管", "我不管你的事", [0, 3]))
-        .unwrap();
-
-    let mut stream = open_events(server.local_addr());
-    let replay = read_events(&mut stream, |e| e.len() == 4);
-    let names: Vec<&str> = replay.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["window", "score", "alert", "alert"]);
-    // Each data line is the event's own JSON; alerts come oldest first.
-    let third: Event = serde_json::from_str(&replay[2].1).unwrap();
-    assert_eq!(third, alert(1, "不知道", "这个我不知道", [3, 6]));
-    let fourth: Event = serde_json::from_str(&replay[3].1).unwrap();
-    assert_eq!(fourth, alert(2, "我不管", "我不管你的事", [0, 3]));
-
-    // Now live: what the sink sends after the page connected.
-    wait_for_clients(&server, 1);
-    sink.send(&score("w07", "7号窗口", 80.0)).unwrap();
-    let live_alert = alert(3, "有意见找领导去", "有意见找领导去！", [0, 7]);
-    sink.send(&live_alert).unwrap();
-    let live = read_events(&mut stream, |e| e.len() == 2);
-    assert_eq!(live[0].0, "score");
-    assert_eq!(
-        serde_json::from_str::<Event>(&live[0].1).unwrap(),
-        score("w07", "7号窗口", 80.0)
-    );
-    assert_eq!(live[1].0, "alert");
-    assert_eq!(
-        serde_json::from_str::<Event>(&live[1].1).unwrap(),
-        live_alert
-    );
-
-    // Shutting down ends the stream instead of hanging on it.
+    // A new alert is pushed within two polls.
     let t = Instant::now();
-    server.shutdown();
+    let second = store
+        .insert_alert(&new_alert(3, "w08", "我不管", "我不管", "我不管"))
+        .unwrap();
+    read_events(&mut stream, |e| {
+        e.iter()
+            .any(|(n, d)| n == "alert" && d.contains("run1-w08-3-0"))
+    });
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    // An acknowledgement through the API (with the CSRF token) is recorded and pushed.
+    let reply = supervisor.send_json(
+        "POST",
+        &format!("/live/alerts/{second}/ack"),
+        &serde_json::json!({ "note": "已当面提醒" }),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let ack: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        (ack["by"].as_str(), ack["already"].as_bool()),
+        (Some("王主管"), Some(false))
+    );
+    let seen = read_events(&mut stream, |e| e.iter().any(|(n, _)| n == "ack"));
+    let pushed: serde_json::Value =
+        serde_json::from_str(&seen.iter().find(|(n, _)| n == "ack").unwrap().1).unwrap();
+    assert_eq!(pushed["id"], second);
+    assert_eq!(pushed["note"], "已当面提醒");
+    let stored = store
+        .alert(second)
+        .unwrap()
+        .unwrap()
+        .acknowledgement
+        .unwrap();
+    assert_eq!(
+        (stored.by.as_str(), stored.note.as_deref()),
+        ("王主管", Some("已当面提醒"))
+    );
+    assert!(stored.at.starts_with(&today()), "{}", stored.at);
+    // A second supervisor is told whose stands; a missing alert is 404.
+    let mut other = desk.login_as("李主管", Role::Supervisor);
+    let again = other.send_json(
+        "POST",
+        &format!("/live/alerts/{second}/ack"),
+        &serde_json::json!({}),
+    );
+    let again: serde_json::Value = serde_json::from_str(&again.body).unwrap();
+    assert_eq!(
+        (again["by"].as_str(), again["already"].as_bool()),
+        (Some("王主管"), Some(true))
+    );
+    assert_eq!(
+        other
+            .send_json("POST", "/live/alerts/999999/ack", &serde_json::json!({}))
+            .status,
+        404
+    );
+    let audit = desk.audit();
+    let acks: Vec<_> = audit.iter().filter(|(a, _, _)| a == "alert_ack").collect();
+    assert_eq!(acks.len(), 1, "{audit:?}");
+    assert_eq!(acks[0].1.as_deref(), Some("王主管"));
 }
 
+/// Clips come from the live clip folder only, behind the login.
 #[test]
-fn a_client_that_does_not_read_never_blocks_the_sink() {
-    let (dir, _) = clip_dir();
-    let server = start(dir.path());
-    let mut sink = server.sink();
-    // Connected and never read from: its socket buffers fill, then its channel overflows.
-    let stalled = open_events(server.local_addr());
-    wait_for_clients(&server, 1);
-    let long = "我不知道".repeat(200);
+fn live_clips_are_served_from_the_live_clip_folder_only() {
+    let (desk, _feed, clips) = live_desk();
+    let wav = std::fs::read(clip(&clips, "w07", 5)).unwrap();
+    let supervisor = desk.login_as("王主管", Role::Supervisor);
+    let cookie = supervisor.cookie_header();
+    let cookie = format!("Cookie: {cookie}\r\n");
+    let (status, head, body) = get(
+        desk.addr(),
+        "/live/clips/w07/20261127-114803-0005.wav",
+        &cookie,
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("content-type: audio/wav"), "{head}");
+    assert_eq!(body, wav);
+    for bad in [
+        "/live/clips/../secret.wav",
+        "/live/clips/w07/../../secret.wav",
+        "/live/clips/%2e%2e/secret.wav",
+    ] {
+        let (status, _, body) = get(desk.addr(), bad, &cookie);
+        assert!(status == 400 || status == 404, "{bad}: {status}");
+        assert_ne!(body, b"not yours", "{bad}");
+    }
+    let (status, _, _) = get(desk.addr(), "/live/clips/w07/20261127-114803-0005.wav", "");
+    assert_eq!(status, 401, "no clip without a login");
+}
+
+/// The feed never waits for a page: a subscriber that never reads only misses events.
+#[test]
+fn a_page_that_does_not_read_never_blocks_the_live_run() {
+    let feed = Feed::new(&[("w07".into(), "7号窗口".into())]);
+    let mut sink = feed.sink();
+    let (_, mut stalled) = feed.subscribe();
     let t = Instant::now();
     for n in 0..5000 {
-        sink.send(&alert(n, "不知道", &long, [1, 4])).unwrap();
+        sink.send(&score("w07", "7号窗口", f64::from(n % 100)))
+            .unwrap();
     }
-    assert!(
-        t.elapsed() < Duration::from_secs(10),
-        "the sink waited for the client: {:?}",
-        t.elapsed()
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(matches!(
+        stalled.try_recv(),
+        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))
+    ));
+    let (replay, _) = feed.subscribe();
+    assert_eq!(replay.len(), 1, "the latest score only");
+    assert_eq!(
+        feed.state().windows[0].score.as_ref().unwrap().score,
+        Some(99.0)
     );
-    // A fresh client still gets the recent alerts, and a live one after them.
-    let mut fresh = open_events(server.local_addr());
-    let replay = read_events(&mut fresh, |e| e.len() == 100);
-    assert!(replay.iter().all(|(n, _)| n == "alert"));
-    let last: Event = serde_json::from_str(&replay[99].1).unwrap();
-    assert_eq!(last, alert(4999, "不知道", &long, [1, 4]));
-
-    // The stalled client, once it reads again, is told it skipped some and goes on live.
-    let mut stalled = stalled;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(Instant::now() < deadline, "no skip notice");
-        let mut line = String::new();
-        assert!(stalled.read_line(&mut line).unwrap() > 0, "stream ended");
-        if line.starts_with(": skipped ") {
-            break;
-        }
-    }
-    let after = alert(100_000, "我不管", "我不管", [0, 3]);
-    sink.send(&after).unwrap();
-    let seen = read_events(&mut stalled, |e| {
-        e.last().is_some_and(|(_, d)| d.contains("w07-100000-0"))
-    });
-    let got: Event = serde_json::from_str(&seen.last().unwrap().1).unwrap();
-    assert_eq!(got, after);
-    server.shutdown();
 }
 
+/// The live view in Chromium as a supervisor: the cards with status and score, today's alerts
+/// with the hit marked (markup in a transcript stays text), 播放 loading the clip, a new alert
+/// arriving, and 确认 storing who acknowledged it.
 #[test]
-fn clips_are_served_from_the_clip_folder_only() {
-    let (dir, wav) = clip_dir();
-    let server = start(dir.path());
-    let addr = server.local_addr();
-
-    let (status, head, body) = get(addr, "/clips/w07/20261127-114803-0005.wav", "");
-    assert_eq!(status, 200);
-    assert!(head.contains("content-type: audio/wav"), "{head}");
-    assert!(body == wav, "the clip's bytes differ");
-
-    // A byte range, as a browser asks for when seeking.
-    let (status, head, body) = get(
-        addr,
-        "/clips/w07/20261127-114803-0005.wav",
-        "Range: bytes=4-11\r\n",
-    );
-    assert_eq!(status, 206);
-    assert!(
-        head.contains(&format!("content-range: bytes 4-11/{}", wav.len())),
-        "{head}"
-    );
-    assert_eq!(body, wav[4..12]);
-
-    for path in [
-        "/clips/../secret.wav",
-        "/clips/w07/../../secret.wav",
-        "/clips/%2e%2e/secret.wav",
-        "/clips/w07/%2e%2e/%2e%2e/secret.wav",
-        "/clips/..%2fsecret.wav",
-        "/clips//etc/passwd",
-        "/clips/%2fetc%2fpasswd",
-        "/clips/..%5csecret.wav",
-        // Issue 11: NUL, Windows drives and separators, `.` and empty names, very long names.
-        "/clips/w07%00/../../secret.wav",
-        "/clips/w07/a%00.wav",
-        "/clips/C:%5c..%5csecret.wav",
-        "/clips/w07/./../secret.wav",
-        "/clips/w07//../../secret.wav",
-        &format!("/clips/{}/x.wav", "a".repeat(300)),
-        &format!("/clips/{}.wav", "../".repeat(50)),
-    ] {
-        let (status, _, body) = get(addr, path, "");
-        assert!(
-            status == 400 || status == 404,
-            "{path} gave {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-        assert!(body != b"not yours", "{path} escaped the clip folder");
-    }
-    for path in [
-        "/clips/w07/missing.wav",
-        "/clips/w07",
-        "/clips/w07/20261127-114803-0005.txt",
-    ] {
-        assert_eq!(get(addr, path, "").0, 404, "{path}");
-    }
-    server.shutdown();
-}
-
-#[test]
-fn the_page_shows_windows_scores_and_alerts_in_chromium() {
-    let (dir, _) = clip_dir();
-    let server = start(dir.path());
-    let addr = server.local_addr();
-    let mut sink = server.sink();
-    sink.send(&online("w07", "7号窗口", true)).unwrap();
-    sink.send(&online("w08", "8号窗口", false)).unwrap();
+fn the_live_view_shows_alerts_and_records_an_acknowledgement_in_chromium() {
+    let (desk, feed, clips) = live_desk();
+    clip(&clips, "w07", 1);
+    clip(&clips, "w07", 2);
+    clip(&clips, "w07", 3);
+    let store = desk.store.clone();
+    let mut sink = feed.sink();
+    sink.send(&status("w07", "7号窗口", true)).unwrap();
+    sink.send(&status("w08", "8号窗口", false)).unwrap();
     sink.send(&score("w07", "7号窗口", 87.5)).unwrap();
-    sink.send(&alert(1, "不知道", "这个事情我不知道啊", [5, 8]))
+    store
+        .insert_alert(&new_alert(
+            1,
+            "w07",
+            "不知道",
+            "这个事情我不知道啊",
+            "不知道",
+        ))
         .unwrap();
-    // Transcripts are what someone said: markup in them must stay text. The span counts
-    // characters, so the emoji (two UTF-16 units) before the hit must not shift the mark.
-    sink.send(&alert(
-        2,
-        "我不管",
-        "<img src=x onerror=alert(1)>🙂我不管",
-        [29, 32],
-    ))
-    .unwrap();
+    // What someone said may hold markup; the emoji before the hit must not shift the mark.
+    store
+        .insert_alert(&new_alert(
+            2,
+            "w07",
+            "我不管",
+            "<img src=x onerror=alert(1)>🙂我不管",
+            "我不管",
+        ))
+        .unwrap();
+    let password = desk.user("王主管", Role::Supervisor);
+    let mut b = desk.browser_as("王主管", &password, "/live");
+    b.wait("document.querySelectorAll('#alerts li').length === 2");
+    b.wait("document.getElementById('conn').className === 'open'");
+    b.wait("document.querySelector('[data-window=w07] .state').textContent === '在线'");
+    b.wait("document.querySelector('[data-window=w08] .state').textContent === '离线'");
+    b.wait("document.querySelector('[data-window=w07] .score').textContent === '87.5'");
 
-    let mut browser = Browser::open(&format!("http://{addr}/alerts"));
-    // The replay.
-    browser.wait("document.querySelectorAll('#alerts li').length === 2");
-    browser.wait("document.getElementById('conn').className === 'open'");
-    // Live, after the page connected.
-    assert_eq!(server.clients(), 1);
-    sink.send(&alert(3, "有意见找领导去", "有意见找领导去！", [0, 7]))
+    // Live: a new alert from the record, a new score from the run.
+    let third = store
+        .insert_alert(&new_alert(
+            3,
+            "w07",
+            "有意见找领导去",
+            "有意见找领导去！",
+            "有意见找领导去",
+        ))
         .unwrap();
     sink.send(&score("w07", "7号窗口", 79.25)).unwrap();
-    sink.send(&online("w08", "8号窗口", true)).unwrap();
-    browser.wait("document.querySelectorAll('#alerts li').length === 3");
-    browser.wait("document.querySelector('[data-window=w07] .score').textContent === '79.3'");
-    browser.wait("document.querySelector('[data-window=w08] .state').textContent === '在线'");
-    // The play control loads the clip through /clips (0.1 s of audio).
-    browser.eval("document.querySelector('#alerts audio').load()");
-    browser.wait(
+    b.wait("document.querySelectorAll('#alerts li').length === 3");
+    b.wait("document.querySelector('[data-window=w07] .score').textContent === '79.3'");
+    b.wait("document.querySelector('[data-window=w07] .counts').textContent.includes('未确认 3')");
+    b.eval("document.querySelector('#alerts audio').load()");
+    b.wait(
         "(a => a.readyState >= 1 && Math.abs(a.duration - 0.1) < 0.01)\
          (document.querySelector('#alerts audio'))",
     );
+    b.screenshot("desk-live.png");
 
-    browser.screenshot("serve-alerts.png");
-    let dom = browser.eval("document.documentElement.outerHTML");
+    // 确认 on the newest alert, with a note.
+    b.click(&format!("#alerts li[data-id='{third}'] .ack input"));
+    b.type_text("已提醒");
+    b.click(&format!("#alerts li[data-id='{third}'] .ack button"));
+    b.wait(&format!(
+        "document.querySelector(\"#alerts li[data-id='{third}'] .acked-by\") !== null"
+    ));
+    b.wait("document.querySelector('[data-window=w07] .counts').textContent.includes('未确认 2')");
+    b.screenshot("desk-live-acknowledged.png");
+    let dom = b.eval("document.documentElement.outerHTML");
     let dom = dom.as_str().unwrap_or_default().to_string();
-    let alerts = browser.eval(
-        "Array.from(document.querySelectorAll('#alerts li')).map(li => ({
-            id: li.dataset.id,
-            text: li.textContent,
-            mark: Array.from(li.querySelectorAll('mark')).map(m => m.textContent),
-            audio: Array.from(li.querySelectorAll('audio')).map(a => a.getAttribute('src')),
-        }))",
-    );
-    drop(browser);
-    server.shutdown();
+    drop(b);
 
-    // Windows: labels, states, live score.
-    for expected in [
-        "7号窗口",
-        "8号窗口",
-        "在线",
-        "79.3",
-        "文明服务评分",
-        "实时告警",
-    ] {
-        assert!(dom.contains(expected), "no {expected} in the page:\n{dom}");
-    }
-    // Alerts newest first, each with its sentence, its mark and its clip.
-    let alerts = alerts.as_array().expect("a list");
-    let ids: Vec<&str> = alerts.iter().filter_map(|a| a["id"].as_str()).collect();
-    assert_eq!(ids, ["w07-3-0", "w07-2-0", "w07-1-0"], "{alerts:?}");
-    let marks: Vec<&serde_json::Value> = alerts.iter().map(|a| &a["mark"]).collect();
+    let ack = store
+        .alert(third)
+        .unwrap()
+        .unwrap()
+        .acknowledgement
+        .expect("stored");
     assert_eq!(
-        marks,
-        [
-            &serde_json::json!(["有意见找领导去"]),
-            &serde_json::json!(["我不管"]),
-            &serde_json::json!(["不知道"])
-        ]
+        (ack.by.as_str(), ack.note.as_deref()),
+        ("王主管", Some("已提醒"))
     );
-    for a in alerts {
-        assert_eq!(
-            a["audio"],
-            serde_json::json!(["/clips/w07/20261127-114803-0005.wav"]),
-            "{a}"
-        );
-        let text = a["text"].as_str().unwrap_or_default();
-        for field in [
-            "窗口",
-            "7号窗口",
-            "11:48:03",
-            "类别",
-            "推诿扯皮",
-            "严重程度",
-            "置信度",
-            "92%",
-            "原话",
-            "播放",
-        ] {
-            assert!(text.contains(field), "no {field} in {text}");
-        }
-    }
     assert!(dom.contains("<mark>不知道</mark>"), "{dom}");
-    // The markup in the transcript is shown, not run.
     assert!(
         dom.contains("&lt;img src=x onerror=alert(1)&gt;🙂<mark>我不管</mark>"),
         "{dom}"
     );
     assert!(!dom.contains("<img"), "{dom}");
+    assert!(
+        dom.contains("/live/clips/w07/20261127-114803-0001.wav"),
+        "{dom}"
+    );
+    for expected in [
+        "7号窗口",
+        "8号窗口",
+        "文明服务评分",
+        "已确认 · 王主管",
+        "播放",
+    ] {
+        assert!(dom.contains(expected), "no {expected} in the page");
+    }
+}
+
+/// `courtesy live --replay … --db … --http …` end to end (Whisper, one short window): the run
+/// serves the desk behind its logins; a supervisor logged in through the form sees the replayed
+/// alert on /live with the window's live status, acknowledges it, and the acknowledgement is in
+/// the record the run writes its alerts to.
+#[test]
+fn a_replayed_alert_reaches_the_live_view_of_courtesy_live_and_is_acknowledged() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    // One window: the rude dialogue, then half a minute of quiet so the run outlasts the clicks.
+    let window = dir.path().join("replay/w02");
+    std::fs::create_dir_all(&window).unwrap();
+    std::fs::copy(
+        crate::root().join("samples/windows/w02-rude/s1.wav"),
+        window.join("a.wav"),
+    )
+    .unwrap();
+    crate::samples::write_wav(&window.join("b.wav"), &vec![0.0; 16_000 * 30]);
+    let db = dir.path().join("courtesy.db");
+    let store = Store::open(db.to_str().unwrap()).unwrap();
+    courtesy::desk::users::add(&store, "王主管", Role::Supervisor, "pw-王主管-0123").unwrap();
+    drop(store);
+
+    let model = crate::model_path();
+    let _whisper = crate::whisper_lock();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("live")
+        .arg("--replay")
+        .arg(dir.path().join("replay"))
+        .args(["--http", "127.0.0.1:0", "--format", "jsonl", "--db"])
+        .arg(&db)
+        .arg("--model")
+        .arg(&model)
+        .arg("--clips")
+        .arg(dir.path().join("clips"))
+        .arg("--log")
+        .arg(dir.path().join("alerts.jsonl"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("courtesy live names its desk address");
+        if let Some(at) = line.find("http://") {
+            break line[at..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    assert!(url.ends_with("/live"), "{url}");
+    let base = url.trim_end_matches("/live").to_string();
+    // Without a login, nothing: the old open page is gone.
+    let addr: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    assert_eq!(get(addr, "/live", "").0, 303);
+    assert_eq!(get(addr, "/live/events", "").0, 401);
+    assert_eq!(get(addr, "/alerts", "").0, 404);
+
+    let mut b = crate::browser::Browser::open(&url);
+    b.wait_for_path("/login?next=%2Flive");
+    crate::desk::log_in(&mut b, "王主管", "pw-王主管-0123");
+    b.wait_for_path("/live");
+    // The replayed phrase arrives (Whisper on a 2-core box: give it time).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = b.eval("document.querySelectorAll('#alerts li').length");
+        if n.as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no alert on /live within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    b.wait("document.querySelector('[data-window=w02] .state').textContent === '在线'");
+    let id = b.eval("document.querySelector('#alerts li').dataset.id");
+    let id: i64 = id.as_str().unwrap().parse().unwrap();
+    b.click(&format!("#alerts li[data-id='{id}'] .ack button"));
+    b.wait(&format!(
+        "document.querySelector(\"#alerts li[data-id='{id}'] .acked-by\") !== null"
+    ));
+    b.screenshot("live-replay-acknowledged.png");
+    drop(b);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "courtesy live exited with {status}");
+
+    let store = Store::open(db.to_str().unwrap()).unwrap();
+    let alert = store
+        .alert(id)
+        .unwrap()
+        .expect("the alert is in the record");
+    assert_eq!(alert.alert.window, "w02");
+    let ack = alert
+        .acknowledgement
+        .expect("the acknowledgement is stored");
+    assert_eq!(ack.by, "王主管");
+    let clip = alert.alert.clip.expect("the alert has its clip");
+    assert!(dir.path().join("clips").join(&clip).is_file(), "{clip}");
+    let phrases: Vec<String> = store
+        .alerts_since(&today(), 0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alert.phrase)
+        .collect();
+    assert!(
+        phrases.contains(&"有意见找领导去".to_string()),
+        "{phrases:?}"
+    );
 }
