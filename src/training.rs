@@ -207,7 +207,7 @@ table{width:100%;border-collapse:collapse;table-layout:fixed}
 th,td{border:0.3mm solid #666;padding:1.4mm 2mm;vertical-align:top;text-align:left;word-break:break-all}
 th{background:#e8edf3;font-weight:600;font-size:9.5pt}
 tr{break-inside:avoid;page-break-inside:avoid}
-.n{width:10mm;text-align:center}
+.n{width:12mm;text-align:center}
 .when{width:30mm;font-size:9pt;color:#333}
 .instead{width:62mm;color:#0b5d1e;font-weight:600}
 .phrase{display:block;font-size:8.5pt;color:#8a1c1c}

@@ -23,10 +23,12 @@ pub mod layout;
 pub mod live;
 pub mod pages;
 pub mod password;
+pub mod reports;
 pub mod review;
 pub mod routes;
 pub mod static_files;
 pub mod tls;
+pub mod training;
 pub mod users;
 
 use std::net::SocketAddr;

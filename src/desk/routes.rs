@@ -20,7 +20,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 
-use super::{auth, live, pages, review, static_files, App};
+use super::{auth, live, pages, reports, review, static_files, training, App};
 
 /// What a person may do at the desk. Admins may do everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -135,6 +135,8 @@ pub const TABLES: &[&[Route]] = &[
     auth::ROUTES,
     review::ROUTES,
     static_files::ROUTES,
+    reports::ROUTES,
+    training::ROUTES,
     live::ROUTES,
 ];
 

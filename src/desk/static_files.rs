@@ -31,6 +31,16 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("static/review.js"),
     ),
     (
+        "reports.css",
+        "text/css; charset=utf-8",
+        include_bytes!("static/reports.css"),
+    ),
+    (
+        "training.css",
+        "text/css; charset=utf-8",
+        include_bytes!("static/training.css"),
+    ),
+    (
         "live.css",
         "text/css; charset=utf-8",
         include_bytes!("static/live.css"),

@@ -343,7 +343,7 @@ fn parse_devtools(buf: &[u8]) -> Option<serde_json::Value> {
 }
 
 /// Standard base64 (the screenshot's encoding).
-fn base64(s: &str) -> Vec<u8> {
+pub fn base64(s: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,

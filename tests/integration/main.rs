@@ -16,6 +16,7 @@ mod hardening;
 mod live;
 mod matching;
 mod model;
+mod office;
 mod pg;
 mod pulse;
 mod report;
