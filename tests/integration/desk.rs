@@ -910,7 +910,7 @@ fn logging_in_through_the_form_in_chromium_lands_on_home() {
     let user = b.eval("document.querySelector('.bar .user').textContent");
     assert_eq!(user, "王芳");
     let nav = b.eval("Array.from(document.querySelectorAll('.bar nav a')).map(a => a.textContent)");
-    assert_eq!(nav, serde_json::json!(["首页", "审核"]));
+    assert_eq!(nav, serde_json::json!(["首页", "审核", "培训"]));
     // The page fits the office screen: no horizontal scrolling.
     let fits = b.eval("document.documentElement.scrollWidth <= window.innerWidth");
     assert_eq!(fits, serde_json::Value::Bool(true));

@@ -181,8 +181,10 @@ fn a_trainer_builds_a_playlist_of_confirmed_clips_and_prints_it_on_one_page() {
     }
     // The trainer's own wording for the first item.
     b.eval("document.querySelector('tr.item input[name=instead]').value = '请您留下意见，我们会尽快研究改进'");
+    // Marked, so the wait below sees the page the save leads to, not this one.
+    b.eval("window.before = true");
     b.click("tr.item form[action$='/instead'] button");
-    b.wait("document.readyState === 'complete' && document.querySelector('tr.item input[name=instead]').value === '请您留下意见，我们会尽快研究改进'");
+    b.wait("!window.before && document.readyState === 'complete' && document.querySelector('tr.item input[name=instead]').value === '请您留下意见，我们会尽快研究改进'");
     b.eval("document.querySelector('tr.item audio').load()");
     b.wait("(a => a.readyState >= 1 && a.duration > 0.4)(document.querySelector('tr.item audio'))");
     b.screenshot("desk-training.png");
