@@ -10,12 +10,14 @@ pub mod mask;
 mod normalize;
 mod pinyin;
 mod segment;
+mod sound;
 
 pub use lines::{Piece, Pieces, MAX_PIECE_BYTES};
 pub use mask::{mask_personal, Masked};
 pub use normalize::Normalizer;
 pub use pinyin::{Syllables, SYLLABLE_NONE};
 pub use segment::Segmenter;
+pub use sound::{Blur, SoundId, SoundTable, NO_SOUND};
 
 use std::ops::Range;
 

@@ -6,7 +6,7 @@ use pinyin::ToPinyinMulti;
 /// themselves.
 pub const SYLLABLE_NONE: &str = "";
 
-const MAX_READINGS: usize = 4;
+pub(super) const MAX_READINGS: usize = 4;
 
 /// The toneless readings of each character of a text (every reading of a heteronym, so 重 is both
 /// zhong and chong).
@@ -80,7 +80,7 @@ fn live<'a>(r: &'a [&'static str; MAX_READINGS]) -> &'a [&'static str] {
 }
 
 /// A reading with the distinctions Whisper blurs most often folded away: (initial, final).
-fn coarse(s: &str) -> (&str, &str) {
+pub(super) fn coarse(s: &str) -> (&str, &str) {
     let (initial, rest) = split_initial(s);
     // Aspiration (b/p), retroflexion (zh/z) and n/l are what Whisper and southern speakers blur.
     let initial = match initial {
