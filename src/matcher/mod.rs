@@ -1,21 +1,39 @@
 //! Matching: finds the lexicon's civil and banned phrases in a transcript, as Whisper really writes it.
 //!
-//! Each wording of a phrase is a chain of [`Part`]s. A part is found exactly (aho-corasick over the
-//! folded text) or by sound (toneless pinyin, allowing homophones and, for longer parts, one
+//! Each wording of a phrase is a chain of [`Part`](crate::lexicon::Part)s. A part is found
+//! literally or by sound (toneless pinyin, allowing homophones and, for longer parts, one
 //! near-syllable or one dropped/added syllable). Parts chain across inserted words or `××` slots.
-//! Exact finds must sit on jieba word boundaries; banned finds inside one of the phrase's polite
+//! Literal finds must sit on jieba word boundaries; banned finds inside one of the phrase's polite
 //! exceptions (不知道您带身份证了吗) are dropped. Every [`Hit`] carries a confidence and points back
 //! into the original transcript.
+//!
+//! The stages: the text's characters become sound ids ([`SoundTable`]); the [`prefilter`] walks one
+//! trie of every part's pieces over them and names the (part, start) pairs worth a look; [`verify`]
+//! compares each of those with the part, as the reference's search by sound would at that start;
+//! [`resolve`] chains the parts found into hits (segmenting with jieba only when a literal find
+//! needs its word boundaries). The [`Reference`] matcher, which searches every part at every
+//! position, defines what must be found; tests and benchmarks compare the two.
 
 mod phonetic;
+mod prefilter;
+mod reference;
+mod resolve;
+mod verify;
 
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use crate::lexicon::{Entry, Gap, Kind, Lexicon};
+use crate::text::{NormalizedText, Normalizer, Segmenter, SoundId, SoundTable};
 
-use crate::lexicon::{Entry, Gap, Kind, Lexicon, Part, MAX_INSERTED, MAX_SLOT};
-use crate::text::{NormalizedText, Normalizer, Segmenter, Syllables};
+use prefilter::Prefilter;
+pub use reference::Reference;
+use resolve::{Bounds, Found};
+use verify::Heard;
 
 /// How a hit was found — evidence for the trainer who checks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -76,14 +94,25 @@ pub struct Matcher {
 
 #[derive(Debug)]
 struct Inner {
+    rules: Arc<Rules>,
+    /// Each part's sounds, by part id.
+    sounds: Vec<Vec<SoundId>>,
+    /// Per part: the (entry, form) chains it opens.
+    opens: Vec<Vec<(u32, u32)>>,
+    /// Per entry: exceptions' characters and sounds.
+    exceptions: Vec<Vec<(Vec<char>, Vec<SoundId>)>>,
+    prefilter: Prefilter,
+    table: &'static SoundTable,
+}
+
+/// The lexicon compiled for matching, shared by the matcher and its reference.
+#[derive(Debug)]
+struct Rules {
     entries: Vec<Entry>,
-    /// Every distinct part, with its syllables.
-    parts: Vec<(Vec<char>, Syllables)>,
+    /// Every distinct part: its folded characters.
+    parts: Vec<Vec<char>>,
     /// Per entry, per form: the part ids in order with their gaps.
     chains: Vec<Vec<Chain>>,
-    /// Per entry: exceptions' syllables.
-    exceptions: Vec<Vec<Syllables>>,
-    exact: AhoCorasick,
     normalizer: Normalizer,
     segmenter: Segmenter,
     config: MatchConfig,
@@ -95,13 +124,64 @@ struct Chain {
     trailing_slot: bool,
 }
 
-/// Where a part was found: folded character range and confidence.
-#[derive(Debug, Clone, Copy)]
-struct Found {
-    start: usize,
-    end: usize,
-    confidence: f32,
-    exact: bool,
+impl Rules {
+    fn new(lexicon: &Lexicon, config: MatchConfig) -> Rules {
+        let entries = lexicon.entries().to_vec();
+        let mut parts: Vec<Vec<char>> = Vec::new();
+        // Ids by text, so that 50,000 phrases do not compare every part with every other.
+        let mut ids: std::collections::HashMap<Vec<char>, usize> = Default::default();
+        let chains = entries
+            .iter()
+            .map(|e| {
+                e.forms
+                    .iter()
+                    .map(|f| Chain {
+                        links: f
+                            .parts
+                            .iter()
+                            .map(|p| {
+                                let id = *ids.entry(p.chars.clone()).or_insert_with(|| {
+                                    parts.push(p.chars.clone());
+                                    parts.len() - 1
+                                });
+                                (id, p.gap_before)
+                            })
+                            .collect(),
+                        trailing_slot: f.trailing_slot,
+                    })
+                    .collect()
+            })
+            .collect();
+        let words: Vec<String> = parts.iter().map(|c| c.iter().collect()).collect();
+        // Parts, not whole multi-part wordings, become jieba words: 您好 must stay a word inside
+        // 您好这里是….
+        let segmenter = Segmenter::new(words.iter().map(String::as_str));
+        Rules {
+            entries,
+            parts,
+            chains,
+            normalizer: Normalizer::shared().clone(),
+            segmenter,
+            config,
+        }
+    }
+}
+
+/// Buffers one thread reuses from text to text.
+#[derive(Default)]
+struct Scratch {
+    sounds: Vec<SoundId>,
+    heard: Vec<prefilter::Heard>,
+    candidates: Vec<u64>,
+    /// Finds of the parts found, grouped by part: (part, its finds' range in `finds`).
+    found: Vec<(usize, Range<usize>)>,
+    finds: Vec<Found>,
+    by_sound: Vec<(usize, usize, f32)>,
+    rows: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 impl Matcher {
@@ -112,278 +192,173 @@ impl Matcher {
 
     /// A matcher for `lexicon` tuned by `config`.
     pub fn with_config(lexicon: &Lexicon, config: MatchConfig) -> Matcher {
-        let entries = lexicon.entries().to_vec();
-        let mut parts: Vec<(Vec<char>, Syllables)> = Vec::new();
-        // Ids by text, so that 50,000 phrases do not compare every part with every other.
-        let mut ids: std::collections::HashMap<Vec<char>, usize> = Default::default();
-        let mut part_id = |p: &Part| -> usize {
-            *ids.entry(p.chars.clone()).or_insert_with(|| {
-                parts.push((p.chars.clone(), Syllables::new(&p.chars)));
-                parts.len() - 1
-            })
-        };
-        let chains = entries
+        let rules = Rules::new(lexicon, config);
+        let table = SoundTable::shared();
+        let sounds_of = |chars: &[char]| chars.iter().map(|&c| table.sound(c)).collect();
+        let sounds = rules.parts.iter().map(|p| sounds_of(p)).collect();
+        let mut opens = vec![Vec::new(); rules.parts.len()];
+        for (e, forms) in rules.chains.iter().enumerate() {
+            for (f, chain) in forms.iter().enumerate() {
+                opens[chain.links[0].0].push((e as u32, f as u32));
+            }
+        }
+        let exceptions = rules
+            .entries
             .iter()
             .map(|e| {
-                e.forms
+                e.exceptions
                     .iter()
-                    .map(|f| Chain {
-                        links: f.parts.iter().map(|p| (part_id(p), p.gap_before)).collect(),
-                        trailing_slot: f.trailing_slot,
-                    })
+                    .map(|x| (x.clone(), sounds_of(x)))
                     .collect()
             })
             .collect();
-        let exceptions = entries
-            .iter()
-            .map(|e| e.exceptions.iter().map(|x| Syllables::new(x)).collect())
-            .collect();
-        let patterns: Vec<String> = parts.iter().map(|(c, _)| c.iter().collect()).collect();
-        let exact = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .expect("lexicon parts are short literal strings");
-        // Parts, not whole multi-part wordings, become jieba words: 您好 must stay a word inside
-        // 您好这里是….
-        let segmenter = Segmenter::new(patterns.iter().map(String::as_str));
+        // Without matching by sound only literal finds count: no errors.
+        let errors = |len: usize| match config.by_sound {
+            true => phonetic::budget(len).floor() as usize,
+            false => 0,
+        };
+        let prefilter = Prefilter::new(&rules.parts, errors, table);
         Matcher {
             inner: Arc::new(Inner {
-                entries,
-                parts,
-                chains,
+                rules: Arc::new(rules),
+                sounds,
+                opens,
                 exceptions,
-                exact,
-                normalizer: Normalizer::shared().clone(),
-                segmenter,
-                config,
+                prefilter,
+                table,
             }),
         }
     }
 
     /// The normalizer this matcher folds transcripts with.
     pub fn normalizer(&self) -> &Normalizer {
-        &self.inner.normalizer
+        &self.inner.rules.normalizer
     }
 
     /// Finds phrases in a raw transcript.
     pub fn find(&self, transcript: &str) -> Vec<Hit> {
-        self.find_normalized(&self.inner.normalizer.normalize(transcript))
+        self.find_normalized(&self.inner.rules.normalizer.normalize(transcript))
     }
 
     /// Finds phrases in an already folded transcript. Hits come in transcript order.
     pub fn find_normalized(&self, text: &NormalizedText) -> Vec<Hit> {
-        let inner = &*self.inner;
         if text.is_empty() {
             return Vec::new();
         }
-        let folded = text.text();
-        let syllables = Syllables::new(text.chars());
-        let bounds = inner.segmenter.boundaries(&folded);
-        let found = inner.find_parts(&folded, &syllables);
-
-        let mut candidates: Vec<(usize, Found)> = Vec::new();
-        for (entry_id, chains) in inner.chains.iter().enumerate() {
-            for chain in chains {
-                for hit in chain_parts(chain, &found, text.len()) {
-                    candidates.push((entry_id, hit));
-                }
-            }
-        }
-
-        let mut hits: Vec<(usize, Found, Method)> = Vec::new();
-        for (entry_id, mut f) in candidates {
-            let entry = &inner.entries[entry_id];
-            let method = if !f.exact {
-                Method::Sound
-            } else if f.confidence < 1.0 {
-                Method::Gapped
-            } else {
-                Method::Exact
-            };
-            // A literal find that cuts through words is usually a different word (您好像 is not 您好).
-            if f.exact && !(bounds[f.start] && bounds[f.end]) {
-                if f.end - f.start <= 2 {
-                    continue;
-                }
-                f.confidence *= 0.8;
-            }
-            if f.confidence < inner.config.min_confidence {
-                continue;
-            }
-            if entry.kind == Kind::Banned
-                && inner.excepted(entry_id, text, &syllables, f.start..f.end)
-            {
-                continue;
-            }
-            hits.push((entry_id, f, method));
-        }
-
-        // Keep the best find per entry and place; among one kind, a find inside a longer one yields
-        // (请问您要办理什么业务 is one greeting, not also 您好-less fragments of it).
-        hits.sort_by(|a, b| {
-            b.1.confidence
-                .total_cmp(&a.1.confidence)
-                .then((b.1.end - b.1.start).cmp(&(a.1.end - a.1.start)))
-        });
-        let mut kept: Vec<(usize, Found, Method)> = Vec::new();
-        for h in hits {
-            // Finds of one entry that overlap are one hit: the best one's method and confidence,
-            // the union of their spans (有一件找领导去 is one hit, not 找领导去 alone).
-            match kept
-                .iter_mut()
-                .find(|k| k.0 == h.0 && h.1.start < k.1.end && k.1.start < h.1.end)
-            {
-                Some(k) => {
-                    k.1.start = k.1.start.min(h.1.start);
-                    k.1.end = k.1.end.max(h.1.end);
-                }
-                None => kept.push(h),
-            }
-        }
-        let inside = |h: &(usize, Found, Method), k: &(usize, Found, Method)| {
-            inner.entries[k.0].kind == inner.entries[h.0].kind
-                && inner.entries[k.0].category == inner.entries[h.0].category
-                && k.1.start <= h.1.start
-                && h.1.end <= k.1.end
-                && (k.1.end - k.1.start) > (h.1.end - h.1.start)
-        };
-        let kept: Vec<_> = kept
-            .iter()
-            .filter(|h| !kept.iter().any(|k| inside(h, k)))
-            .cloned()
-            .collect();
-        let mut kept = kept;
-        kept.sort_by_key(|h| (h.1.start, h.1.end));
-        kept.into_iter()
-            .map(|(entry_id, f, method)| {
-                let e = &inner.entries[entry_id];
-                Hit {
-                    kind: e.kind,
-                    phrase: e.phrase.clone(),
-                    category: e.category.clone(),
-                    severity: e.severity,
-                    clause: e.clause.clone(),
-                    matched: text.original_slice(f.start..f.end).to_string(),
-                    span: text.original_span(f.start..f.end),
-                    confidence: (f.confidence * 100.0).round() / 100.0,
-                    method,
-                }
-            })
-            .collect()
-    }
-}
-
-impl Inner {
-    /// Every place each part is found, exactly or by sound.
-    fn find_parts(&self, folded: &str, syllables: &Syllables) -> Vec<Vec<Found>> {
-        let mut found: Vec<Vec<Found>> = vec![Vec::new(); self.parts.len()];
-        let char_at = byte_to_char(folded);
-        for m in self.exact.find_overlapping_iter(folded) {
-            let (start, end) = (char_at[m.start()], char_at[m.end()]);
-            found[m.pattern().as_usize()].push(Found {
-                start,
-                end,
-                confidence: 1.0,
-                exact: true,
-            });
-        }
-        if self.config.by_sound {
-            for (id, (_, part)) in self.parts.iter().enumerate() {
-                for (start, end, cost) in phonetic::search(part, syllables) {
-                    if found[id]
-                        .iter()
-                        .any(|f| f.exact && f.start == start && f.end == end)
-                    {
-                        continue;
-                    }
-                    let len = part.len() as f32;
-                    found[id].push(Found {
-                        start,
-                        end,
-                        confidence: 0.92 * (1.0 - cost / len),
-                        exact: false,
-                    });
-                }
-            }
-        }
-        found
-    }
-
-    /// True when the banned find at `span` is part of one of the entry's polite exceptions: the
-    /// exception is said (same sounds; for short exceptions, no pause inside — 我不管，有牌子 is
-    /// not 我不管有…) and shares at least three characters (or the whole find) with it.
-    fn excepted(
-        &self,
-        entry_id: usize,
-        text: &NormalizedText,
-        syllables: &Syllables,
-        span: Range<usize>,
-    ) -> bool {
-        let need = (span.end - span.start).min(3);
-        self.exceptions[entry_id].iter().any(|ex| {
-            let n = ex.len();
-            if n > text.len() {
-                return false;
-            }
-            (0..=text.len() - n).any(|s| {
-                let shared = (s + n).min(span.end).saturating_sub(s.max(span.start));
-                shared >= need
-                    && (n >= 6 || !text.crosses_break(s..s + n))
-                    && (0..n).all(|k| syllables.distance(s + k, ex, k) == 0.0)
-            })
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.inner.find(text, &mut scratch),
+            // Only if a caller matched from inside a match on this thread.
+            Err(_) => self.inner.find(text, &mut Scratch::default()),
         })
     }
 }
 
-/// The best chains of found parts that spell a form, as (start, end, confidence, all exact).
-fn chain_parts(chain: &Chain, found: &[Vec<Found>], len: usize) -> Vec<Found> {
-    let (first, _) = chain.links[0];
-    let mut out = Vec::new();
-    for start in &found[first] {
-        let mut best = Some(*start);
-        for &(part, gap) in &chain.links[1..] {
-            let Some(prev) = best else { break };
-            best = found[part]
+impl Inner {
+    fn find(&self, text: &NormalizedText, s: &mut Scratch) -> Vec<Hit> {
+        let rules = &*self.rules;
+        let chars = text.chars();
+        s.sounds.clear();
+        s.sounds.extend(chars.iter().map(|&c| self.table.sound(c)));
+        s.heard.clear();
+        s.heard.extend(
+            chars
                 .iter()
-                .filter_map(|f| {
-                    if f.start < prev.end {
-                        return None;
-                    }
-                    let g = f.start - prev.end;
-                    let penalty = match gap {
-                        Gap::None if g == 0 => 1.0,
-                        Gap::None => return None,
-                        Gap::Inserted if g <= MAX_INSERTED => 1.0 - 0.03 * g as f32,
-                        Gap::Slot if (1..=MAX_SLOT).contains(&g) => 1.0,
-                        _ => return None,
-                    };
-                    Some(Found {
-                        start: prev.start,
-                        end: f.end,
-                        confidence: prev.confidence.min(f.confidence) * penalty,
-                        exact: prev.exact && f.exact,
-                    })
-                })
-                .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
-        }
-        if let Some(f) = best {
-            if chain.trailing_slot && f.end >= len {
-                continue;
-            }
-            out.push(f);
-        }
-    }
-    out
-}
+                .zip(&s.sounds)
+                .map(|(&c, &sound)| self.prefilter.heard(c, sound, self.table)),
+        );
+        s.candidates.clear();
+        self.prefilter.candidates(&s.heard, &mut s.candidates);
+        s.candidates.sort_unstable();
+        s.candidates.dedup();
 
-/// Maps every byte offset of `s` that starts a character (and `s.len()`) to a character index.
-fn byte_to_char(s: &str) -> Vec<usize> {
-    let mut map = vec![0; s.len() + 1];
-    let mut n = 0;
-    for (i, c) in s.char_indices() {
-        map[i..i + c.len_utf8()].fill(n);
-        n += 1;
+        let heard = Heard {
+            chars,
+            sounds: &s.sounds,
+        };
+        s.found.clear();
+        s.finds.clear();
+        for group in s.candidates.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let part = (group[0] >> 32) as usize;
+            let part_chars = &rules.parts[part];
+            let first = s.finds.len();
+            for &c in group {
+                let start = c as u32 as usize;
+                if verify::literal(part_chars, chars, start) {
+                    s.finds.push(Found {
+                        start,
+                        end: start + part_chars.len(),
+                        confidence: 1.0,
+                        exact: true,
+                    });
+                }
+            }
+            if rules.config.by_sound {
+                let part_heard = Heard {
+                    chars: part_chars,
+                    sounds: &self.sounds[part],
+                };
+                s.by_sound.clear();
+                for &c in group {
+                    let start = c as u32 as usize;
+                    if let Some((end, halves)) =
+                        verify::at(part_heard, heard, start, self.table, &mut s.rows)
+                    {
+                        s.by_sound.push((start, end, f32::from(halves) / 2.0));
+                    }
+                }
+                let finds = phonetic::cheapest_apart(std::mem::take(&mut s.by_sound));
+                resolve::push_sound(&mut s.finds, first, part_chars.len(), finds.iter().copied());
+                s.by_sound = finds;
+            }
+            if s.finds.len() > first {
+                s.found.push((part, first..s.finds.len()));
+            }
+        }
+        if s.found.is_empty() {
+            return Vec::new();
+        }
+
+        let mut chains: Vec<(u32, u32)> = s
+            .found
+            .iter()
+            .flat_map(|(part, _)| self.opens[*part].iter().copied())
+            .collect();
+        chains.sort_unstable();
+        let (found, finds) = (&s.found, &s.finds);
+        let found_of = |part: usize| -> &[Found] {
+            match found.binary_search_by_key(&part, |(p, _)| *p) {
+                Ok(i) => &finds[found[i].1.clone()],
+                Err(_) => &[],
+            }
+        };
+        let sounds = &s.sounds;
+        resolve::hits(
+            rules,
+            text,
+            chains
+                .iter()
+                .map(|&(e, f)| (e as usize, &rules.chains[e as usize][f as usize])),
+            found_of,
+            &mut Bounds::new(&rules.segmenter, text),
+            |entry, span| self.excepted(entry, text, sounds, span),
+        )
     }
-    map[s.len()] = n;
-    map
+
+    /// True when the banned find at `span` is part of one of the entry's polite exceptions (see
+    /// [`resolve::said_around`]).
+    fn excepted(
+        &self,
+        entry_id: usize,
+        text: &NormalizedText,
+        sounds: &[SoundId],
+        span: Range<usize>,
+    ) -> bool {
+        let chars = text.chars();
+        self.exceptions[entry_id].iter().any(|(ex, ex_sounds)| {
+            resolve::said_around(text, span.clone(), ex.len(), |s| {
+                (0..ex.len())
+                    .all(|k| chars[s + k] == ex[k] || self.table.same(sounds[s + k], ex_sounds[k]))
+            })
+        })
+    }
 }

@@ -79,10 +79,14 @@ pub fn search(part: &Syllables, text: &Syllables) -> Vec<(usize, usize, f32)> {
             out.push((start, start + j, dp[m][j]));
         }
     }
-    // Starts one apart often find the same words (once whole, once with the first syllable
-    // "dropped"): keep only the cheapest of overlapping finds.
+    cheapest_apart(out)
+}
+
+/// Starts one apart often find the same words (once whole, once with the first syllable
+/// "dropped"): of overlapping finds (start, end, cost), in start order, keeps only the cheapest.
+pub fn cheapest_apart(finds: Vec<(usize, usize, f32)>) -> Vec<(usize, usize, f32)> {
     let mut kept: Vec<(usize, usize, f32)> = Vec::new();
-    let mut by_cost = out;
+    let mut by_cost = finds;
     by_cost.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)));
     for f in by_cost {
         if !kept.iter().any(|k| f.0 < k.1 && k.0 < f.1) {

@@ -39,6 +39,15 @@ struct Sound {
     n_blurs: u8,
 }
 
+impl std::fmt::Debug for SoundTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoundTable")
+            .field("sounds", &self.sounds.len())
+            .field("blurs", &self.blurs)
+            .finish()
+    }
+}
+
 /// Code points scanned for readings: all of Unicode's CJK planes.
 const SCANNED: u32 = 0x40000;
 

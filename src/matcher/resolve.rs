@@ -1,0 +1,235 @@
+//! From where each part was found to hits: parts chained over inserted words and slots, the jieba
+//! word-boundary check, polite exceptions, and one best hit per phrase and place.
+
+use std::ops::Range;
+
+use crate::lexicon::{Gap, Kind, MAX_INSERTED, MAX_SLOT};
+use crate::text::{NormalizedText, Segmenter};
+
+use super::{Chain, Hit, Method, Rules};
+
+/// Where a part was found: folded character range and confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub confidence: f32,
+    pub exact: bool,
+}
+
+/// Adds a part of `len` characters' finds by sound (start, end, cost) to its literal finds,
+/// `found[from..]`, but for those at the place of a literal one.
+pub(super) fn push_sound(
+    found: &mut Vec<Found>,
+    from: usize,
+    len: usize,
+    finds: impl IntoIterator<Item = (usize, usize, f32)>,
+) {
+    for (start, end, cost) in finds {
+        if found[from..]
+            .iter()
+            .any(|f| f.exact && f.start == start && f.end == end)
+        {
+            continue;
+        }
+        found.push(Found {
+            start,
+            end,
+            confidence: 0.92 * (1.0 - cost / len as f32),
+            exact: false,
+        });
+    }
+}
+
+/// Word boundaries of a text, segmented with jieba only when first asked for.
+pub(super) struct Bounds<'a> {
+    segmenter: &'a Segmenter,
+    text: &'a NormalizedText,
+    bounds: Option<Vec<bool>>,
+}
+
+impl<'a> Bounds<'a> {
+    pub fn new(segmenter: &'a Segmenter, text: &'a NormalizedText) -> Bounds<'a> {
+        Bounds {
+            segmenter,
+            text,
+            bounds: None,
+        }
+    }
+
+    /// Segments now (the reference matcher does, as the matcher always did).
+    pub fn eager(mut self) -> Bounds<'a> {
+        self.get();
+        self
+    }
+
+    fn get(&mut self) -> &[bool] {
+        self.bounds
+            .get_or_insert_with(|| self.segmenter.boundaries(&self.text.text()))
+    }
+
+    /// True when words start (or the text ends) at both character offsets.
+    fn both(&mut self, start: usize, end: usize) -> bool {
+        let b = self.get();
+        b[start] && b[end]
+    }
+}
+
+/// The hits in `text`, given for each part where it was found (`found(part)`, as the chains'
+/// links number parts), the chains worth trying in entry order (those whose first part was found;
+/// others cannot give a hit) and whether an entry's find is inside one of its polite exceptions.
+pub(super) fn hits<'f, 'c>(
+    rules: &Rules,
+    text: &NormalizedText,
+    chains: impl Iterator<Item = (usize, &'c Chain)>,
+    found: impl Fn(usize) -> &'f [Found],
+    bounds: &mut Bounds,
+    excepted: impl Fn(usize, Range<usize>) -> bool,
+) -> Vec<Hit> {
+    let mut candidates: Vec<(usize, Found)> = Vec::new();
+    for (entry_id, chain) in chains {
+        for hit in chain_parts(chain, &found, text.len()) {
+            candidates.push((entry_id, hit));
+        }
+    }
+
+    let mut hits: Vec<(usize, Found, Method)> = Vec::new();
+    for (entry_id, mut f) in candidates {
+        let entry = &rules.entries[entry_id];
+        let method = if !f.exact {
+            Method::Sound
+        } else if f.confidence < 1.0 {
+            Method::Gapped
+        } else {
+            Method::Exact
+        };
+        // A literal find that cuts through words is usually a different word (您好像 is not 您好).
+        if f.exact && !bounds.both(f.start, f.end) {
+            if f.end - f.start <= 2 {
+                continue;
+            }
+            f.confidence *= 0.8;
+        }
+        if f.confidence < rules.config.min_confidence {
+            continue;
+        }
+        if entry.kind == Kind::Banned && excepted(entry_id, f.start..f.end) {
+            continue;
+        }
+        hits.push((entry_id, f, method));
+    }
+
+    // Keep the best find per entry and place; among one kind, a find inside a longer one yields
+    // (请问您要办理什么业务 is one greeting, not also 您好-less fragments of it).
+    hits.sort_by(|a, b| {
+        b.1.confidence
+            .total_cmp(&a.1.confidence)
+            .then((b.1.end - b.1.start).cmp(&(a.1.end - a.1.start)))
+    });
+    let mut kept: Vec<(usize, Found, Method)> = Vec::new();
+    for h in hits {
+        // Finds of one entry that overlap are one hit: the best one's method and confidence,
+        // the union of their spans (有一件找领导去 is one hit, not 找领导去 alone).
+        match kept
+            .iter_mut()
+            .find(|k| k.0 == h.0 && h.1.start < k.1.end && k.1.start < h.1.end)
+        {
+            Some(k) => {
+                k.1.start = k.1.start.min(h.1.start);
+                k.1.end = k.1.end.max(h.1.end);
+            }
+            None => kept.push(h),
+        }
+    }
+    let inside = |h: &(usize, Found, Method), k: &(usize, Found, Method)| {
+        rules.entries[k.0].kind == rules.entries[h.0].kind
+            && rules.entries[k.0].category == rules.entries[h.0].category
+            && k.1.start <= h.1.start
+            && h.1.end <= k.1.end
+            && (k.1.end - k.1.start) > (h.1.end - h.1.start)
+    };
+    let kept: Vec<_> = kept
+        .iter()
+        .filter(|h| !kept.iter().any(|k| inside(h, k)))
+        .cloned()
+        .collect();
+    let mut kept = kept;
+    kept.sort_by_key(|h| (h.1.start, h.1.end));
+    kept.into_iter()
+        .map(|(entry_id, f, method)| {
+            let e = &rules.entries[entry_id];
+            Hit {
+                kind: e.kind,
+                phrase: e.phrase.clone(),
+                category: e.category.clone(),
+                severity: e.severity,
+                clause: e.clause.clone(),
+                matched: text.original_slice(f.start..f.end).to_string(),
+                span: text.original_span(f.start..f.end),
+                confidence: (f.confidence * 100.0).round() / 100.0,
+                method,
+            }
+        })
+        .collect()
+}
+
+/// True when a polite exception of `len` characters is said somewhere around the banned find at
+/// `span` (`said_at(s)`: its sounds are heard from character `s` on): for short exceptions with no
+/// pause inside (我不管，有牌子 is not 我不管有…), sharing at least three characters (or the whole
+/// find) with the find.
+pub(super) fn said_around(
+    text: &NormalizedText,
+    span: Range<usize>,
+    len: usize,
+    said_at: impl Fn(usize) -> bool,
+) -> bool {
+    let need = (span.end - span.start).min(3);
+    if len > text.len() {
+        return false;
+    }
+    (0..=text.len() - len).any(|s| {
+        let shared = (s + len).min(span.end).saturating_sub(s.max(span.start));
+        shared >= need && (len >= 6 || !text.crosses_break(s..s + len)) && said_at(s)
+    })
+}
+
+/// The best chains of found parts that spell a form, as (start, end, confidence, all exact).
+fn chain_parts<'f>(chain: &Chain, found: &impl Fn(usize) -> &'f [Found], len: usize) -> Vec<Found> {
+    let (first, _) = chain.links[0];
+    let mut out = Vec::new();
+    for start in found(first) {
+        let mut best = Some(*start);
+        for &(part, gap) in &chain.links[1..] {
+            let Some(prev) = best else { break };
+            best = found(part)
+                .iter()
+                .filter_map(|f| {
+                    if f.start < prev.end {
+                        return None;
+                    }
+                    let g = f.start - prev.end;
+                    let penalty = match gap {
+                        Gap::None if g == 0 => 1.0,
+                        Gap::None => return None,
+                        Gap::Inserted if g <= MAX_INSERTED => 1.0 - 0.03 * g as f32,
+                        Gap::Slot if (1..=MAX_SLOT).contains(&g) => 1.0,
+                        _ => return None,
+                    };
+                    Some(Found {
+                        start: prev.start,
+                        end: f.end,
+                        confidence: prev.confidence.min(f.confidence) * penalty,
+                        exact: prev.exact && f.exact,
+                    })
+                })
+                .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
+        }
+        if let Some(f) = best {
+            if chain.trailing_slot && f.end >= len {
+                continue;
+            }
+            out.push(f);
+        }
+    }
+    out
+}

@@ -1,0 +1,416 @@
+//! The matcher against its reference: the same hits, exactly, on the labelled set, on real
+//! transcripts, and on generated sentences made of lexicon phrases heard wrong in every allowed way.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::lexicon::Kind;
+
+/// A matcher, its reference, and texts that phrases of its lexicon are made of.
+struct Pair {
+    matcher: Matcher,
+    reference: Reference,
+    /// Every wording (×× and … marking slots and insertions) and exception of the lexicon.
+    wordings: Vec<String>,
+}
+
+impl Pair {
+    fn new(lexicon: &Lexicon, config: MatchConfig) -> Pair {
+        let matcher = Matcher::with_config(lexicon, config);
+        let reference = matcher.reference();
+        let wordings = lexicon
+            .entries()
+            .iter()
+            .flat_map(|e| {
+                let forms = e.forms.iter().map(|f| f.written.clone());
+                forms.chain(e.exceptions.iter().map(|x| x.iter().collect()))
+            })
+            .collect();
+        Pair {
+            matcher,
+            reference,
+            wordings,
+        }
+    }
+
+    /// Both find the same hits in `text`, folded either way.
+    fn check(&self, text: &str) -> Result<usize, TestCaseError> {
+        let folded = self.matcher.normalizer().normalize(text);
+        prop_assert_eq!(
+            &folded,
+            &self.matcher.normalizer().normalize_converting(text)
+        );
+        let want = self.reference.find_normalized(&folded);
+        prop_assert_eq!(
+            self.matcher.find_normalized(&folded),
+            want.clone(),
+            "{}",
+            text
+        );
+        prop_assert_eq!(self.matcher.find(text), want.clone(), "{}", text);
+        Ok(want.len())
+    }
+}
+
+fn builtin() -> &'static Pair {
+    static P: OnceLock<Pair> = OnceLock::new();
+    P.get_or_init(|| Pair::new(&Lexicon::builtin().unwrap(), MatchConfig::default()))
+}
+
+/// The built-in lexicon with every find reported, however weak: the chains, gaps and overlaps
+/// that the default threshold hides are compared too.
+fn builtin_all() -> &'static Pair {
+    static P: OnceLock<Pair> = OnceLock::new();
+    P.get_or_init(|| {
+        let config = MatchConfig {
+            min_confidence: 0.0,
+            by_sound: true,
+        };
+        Pair::new(&Lexicon::builtin().unwrap(), config)
+    })
+}
+
+fn builtin_literal() -> &'static Pair {
+    static P: OnceLock<Pair> = OnceLock::new();
+    P.get_or_init(|| {
+        let config = MatchConfig {
+            min_confidence: 0.0,
+            by_sound: false,
+        };
+        Pair::new(&Lexicon::builtin().unwrap(), config)
+    })
+}
+
+/// A generated lexicon with parts of every length from 1 to 12 characters (so every way of
+/// cutting pieces is used), heteronyms, letters and digits, slots, insertions and exceptions.
+fn generated() -> &'static Pair {
+    static P: OnceLock<Pair> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (civil, banned) = generated_toml(7);
+        std::fs::write(dir.path().join("civil.toml"), civil).unwrap();
+        std::fs::write(dir.path().join("banned.toml"), banned).unwrap();
+        let lexicon = Lexicon::load_dir(dir.path()).unwrap();
+        let config = MatchConfig {
+            min_confidence: 0.3,
+            by_sound: true,
+        };
+        Pair::new(&lexicon, config)
+    })
+}
+
+/// A small deterministic random number generator (xorshift), so a failing case replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
+/// Common characters, heteronyms (的 了 着 行 长 还 重 和 都 得 说 没), Traditional ones, and the
+/// sounds lexicon phrases are made of.
+const POOL: &str = "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那\
+    得于着下自之年过发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小部\
+    其些主样理心她本前开但因只从想实日军者意无力它与长把机十民第公此已工使情明性知全三又关点正业\
+    外将两高间由问很最重并物手应战向头文体政美相见被利什二等产或新己制身果加西斯月话合回特代内信\
+    表化老给世位次度门任常先海通教儿原东声提立及比员解水名真论处走义各入几口认条平系气题活尔更别\
+    打女变四神总何电数安少报才结反受目太量再感建务做接必场件计管期市直德资命山金指克许统区保至队\
+    您请坐办理业务窗口证件稍候签名单据填写有误缺少准备齐全欢迎再见客气谢抱歉对不起原谅着急宝贵意\
+    见帮助转告咨询慢讲清楚重复遍牌子自己看快点要下班已经告诉懂忙领导找填晓得归们這個說還會來時對\
+    點問題們麼為見過這裡謝請辦證號碼著乾瞭覆么";
+
+fn pool() -> &'static [char] {
+    static P: OnceLock<Vec<char>> = OnceLock::new();
+    P.get_or_init(|| POOL.chars().filter(|c| !c.is_whitespace()).collect())
+}
+
+/// Characters by blurred syllable: what a character may be heard as, homophones included.
+fn alike() -> &'static std::collections::HashMap<crate::text::Blur, Vec<char>> {
+    static A: OnceLock<std::collections::HashMap<crate::text::Blur, Vec<char>>> = OnceLock::new();
+    A.get_or_init(|| {
+        let table = SoundTable::shared();
+        let mut by_blur: std::collections::HashMap<_, Vec<char>> = Default::default();
+        for c in ('\u{4E00}'..='\u{9FA5}')
+            .step_by(3)
+            .chain(pool().iter().copied())
+        {
+            for &b in table.blurs(table.sound(c)) {
+                by_blur.entry(b).or_default().push(c);
+            }
+        }
+        by_blur
+    })
+}
+
+/// `c` as Whisper might write it: a homophone or a near sound.
+fn sound_alike(c: char, rng: &mut Rng) -> char {
+    let table = SoundTable::shared();
+    let blurs = table.blurs(table.sound(c));
+    if blurs.is_empty() {
+        return c;
+    }
+    let group = &alike()[&rng.pick(blurs)];
+    rng.pick(group)
+}
+
+fn random_text(rng: &mut Rng, len: usize) -> String {
+    (0..len).map(|_| rng.pick(pool())).collect()
+}
+
+/// A wording said: slots filled with 1–4 characters, insertion points with 0–4 (or a comma).
+fn say(wording: &str, rng: &mut Rng) -> Vec<char> {
+    let mut out = String::new();
+    let mut chars = wording.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '×' if chars.peek() == Some(&'×') => {
+                chars.next();
+                let n = 1 + rng.below(4);
+                out.push_str(&random_text(rng, n));
+            }
+            '…' => match rng.below(3) {
+                0 => out.push('，'),
+                _ => {
+                    let n = rng.below(5);
+                    out.push_str(&random_text(rng, n));
+                }
+            },
+            c => out.push(c),
+        }
+    }
+    out.chars().collect()
+}
+
+/// A sentence of lexicon wordings heard right or wrong (homophones, near sounds, a syllable
+/// dropped, added or replaced, two slips), exceptions, random text and punctuation.
+fn sentence(pair: &Pair, seed: u64) -> String {
+    let mut rng = Rng(seed | 1);
+    let mut out = String::new();
+    for _ in 0..1 + rng.below(5) {
+        let mut w = say(&pair.wordings[rng.below(pair.wordings.len())], &mut rng);
+        let at = rng.below(w.len());
+        match rng.below(10) {
+            0 => {
+                let n = rng.below(12);
+                out.push_str(&random_text(&mut rng, n));
+                continue;
+            }
+            1 => {
+                out.push(rng.pick(&['，', '。', ' ', '？', '、', '!']));
+                continue;
+            }
+            2 => {
+                for _ in 0..1 + rng.below(2) {
+                    let k = rng.below(w.len());
+                    w[k] = sound_alike(w[k], &mut rng);
+                }
+            }
+            3 if w.len() > 1 => {
+                w.remove(at);
+            }
+            4 => w.insert(at + 1, rng.pick(pool())),
+            5 => w[at] = rng.pick(pool()),
+            6 => {
+                w[at] = sound_alike(w[at], &mut rng);
+                let k = rng.below(w.len());
+                w.insert(k, rng.pick(pool()));
+            }
+            _ => {}
+        }
+        out.extend(w);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn builtin_lexicon_same_hits(seed in any::<u64>()) {
+        builtin().check(&sentence(builtin(), seed))?;
+    }
+
+    #[test]
+    fn builtin_lexicon_weak_finds_same(seed in any::<u64>()) {
+        builtin_all().check(&sentence(builtin_all(), seed))?;
+    }
+
+    #[test]
+    fn literal_matching_same_hits(seed in any::<u64>()) {
+        builtin_literal().check(&sentence(builtin_literal(), seed))?;
+    }
+
+    #[test]
+    fn generated_lexicon_same_hits(seed in any::<u64>()) {
+        generated().check(&sentence(generated(), seed))?;
+    }
+
+    #[test]
+    fn random_text_same_hits(text in "[的一是不了在人有我他这个们中来上大为和请您好坐知道管自己看找领导去，。 a-z0-9]{0,80}") {
+        builtin_all().check(&text)?;
+        generated().check(&text)?;
+    }
+}
+
+/// Every text of the labelled set, alone and run together (so phrases meet across sentences).
+#[test]
+fn labelled_set_same_hits() {
+    let labels = include_str!("../../samples/labelled/labels.tsv");
+    let texts: Vec<&str> = labels
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    assert!(texts.len() > 100);
+    let mut hits = 0;
+    for pair in [builtin(), builtin_all(), builtin_literal()] {
+        for t in &texts {
+            hits += pair.check(t).unwrap();
+        }
+        for run in texts.chunks(7) {
+            pair.check(&run.concat()).unwrap();
+        }
+    }
+    assert!(hits > 150, "{hits}");
+}
+
+/// Where the project's shared data lies: `../shared/data` beside the repository (for a git
+/// worktree, beside its main checkout).
+fn shared_data() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let beside = root.join("../shared/data");
+    if beside.is_dir() {
+        return Some(beside);
+    }
+    // A worktree's .git file names <main>/.git/worktrees/<name>.
+    let git = std::fs::read_to_string(root.join(".git")).ok()?;
+    let gitdir = PathBuf::from(git.strip_prefix("gitdir:")?.trim());
+    let main = gitdir.parent()?.parent()?.parent()?;
+    Some(main.join("../shared/data")).filter(|d| d.is_dir())
+}
+
+/// Real speech transcribed by people (podcasts, a dialogue, a talk: no service phrases meant) and,
+/// when `COURTESY_CORPUS` names a text file (scripts/bench-text.sh fetches a news and reviews
+/// corpus), its lines up to `COURTESY_CORPUS_BYTES` (default: all).
+#[test]
+fn real_text_same_hits() {
+    let data = shared_data().expect(
+        "../shared/data not found beside the repository — the tests read human-mandarin from it",
+    );
+    let tsv = std::fs::read_to_string(data.join("human-mandarin/transcripts.tsv")).unwrap();
+    let texts: Vec<&str> = tsv.lines().filter_map(|l| l.split('\t').nth(1)).collect();
+    assert!(texts.len() >= 10);
+    for pair in [builtin(), builtin_all(), generated()] {
+        for t in &texts {
+            pair.check(t).unwrap();
+        }
+    }
+    let Ok(corpus) = std::env::var("COURTESY_CORPUS") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&corpus).unwrap();
+    let limit: usize = std::env::var("COURTESY_CORPUS_BYTES")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(usize::MAX);
+    let mut bytes = 0;
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| {
+            bytes += l.len() + 1;
+            bytes <= limit
+        })
+        .collect();
+    use rayon::prelude::*;
+    let hits: usize = lines.par_iter().map(|l| builtin().check(l).unwrap()).sum();
+    eprintln!(
+        "{corpus}: {} lines, {} bytes, {hits} hits, the same from both matchers",
+        lines.len(),
+        lines.iter().map(|l| l.len() + 1).sum::<usize>()
+    );
+}
+
+/// A lexicon of random phrases: (civil.toml, banned.toml).
+fn generated_toml(seed: u64) -> (String, String) {
+    let mut rng = Rng(seed);
+    let letters = ['a', 'b', 'x', '1', '2', '9'];
+    let phrase = |rng: &mut Rng, len: usize| -> String {
+        (0..len)
+            .map(|_| match rng.below(25) {
+                0 => rng.pick(&letters),
+                _ => rng.pick(pool()),
+            })
+            .collect()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut files = [String::new(), String::new()];
+    for i in 0..90 {
+        let kind = if i % 3 == 0 {
+            Kind::Banned
+        } else {
+            Kind::Civil
+        };
+        let len = 1 + i % 12;
+        let main = phrase(&mut rng, len);
+        if !seen.insert(main.clone()) {
+            continue;
+        }
+        let mut variants = Vec::new();
+        let cut = 1 + rng.below(len.max(2) - 1);
+        let (a, b) = main.split_at(main.char_indices().nth(cut.min(len - 1)).map_or(0, |x| x.0));
+        if !a.is_empty() && !b.is_empty() {
+            variants.push(format!("{a}…{b}"));
+            variants.push(format!("{a}××{b}"));
+            variants.push(format!("{a}，{}", phrase(&mut rng, 3)));
+        }
+        variants.push(format!("{}{main}", phrase(&mut rng, 2)));
+        variants.retain(|v| seen.insert(v.clone()));
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (file, what) = match kind {
+            Kind::Civil => (
+                0,
+                format!("situation = \"serving\"\nweight = {}", 1 + i % 3),
+            ),
+            Kind::Banned => {
+                let exceptions = [
+                    format!("{}{main}", phrase(&mut rng, 2)),
+                    format!("{main}{}", phrase(&mut rng, 4)),
+                ];
+                (
+                    1,
+                    format!(
+                        "category = \"生硬\"\nseverity = {}\nexceptions = [{}]",
+                        1 + i % 3,
+                        list(&exceptions)
+                    ),
+                )
+            }
+        };
+        files[file].push_str(&format!(
+            "[[phrase]]\nphrase = \"{main}\"\n{what}\nclause = \"生成 {i}\"\nvariants = [{}]\n\n",
+            list(&variants)
+        ));
+    }
+    let [civil, banned] = files;
+    (civil, banned)
+}
