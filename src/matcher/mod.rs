@@ -33,7 +33,13 @@ use crate::text::{NormalizedText, Normalizer, Segmenter, SoundId, SoundTable};
 use prefilter::Prefilter;
 pub use reference::Reference;
 use resolve::{Bounds, Found};
-use verify::Heard;
+
+/// A run of characters with their sounds: a lexicon part or a folded text.
+#[derive(Debug, Clone, Copy)]
+struct Heard<'a> {
+    chars: &'a [char],
+    sounds: &'a [SoundId],
+}
 
 /// How a hit was found — evidence for the trainer who checks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -171,7 +177,6 @@ impl Rules {
 #[derive(Default)]
 struct Scratch {
     sounds: Vec<SoundId>,
-    heard: Vec<prefilter::Heard>,
     candidates: Vec<u64>,
     /// Finds of the parts found, grouped by part: (part, its finds' range in `finds`).
     found: Vec<(usize, Range<usize>)>,
@@ -259,39 +264,28 @@ impl Inner {
         let chars = text.chars();
         s.sounds.clear();
         s.sounds.extend(chars.iter().map(|&c| self.table.sound(c)));
-        s.heard.clear();
-        s.heard.extend(
-            chars
-                .iter()
-                .zip(&s.sounds)
-                .map(|(&c, &sound)| self.prefilter.heard(c, sound, self.table)),
-        );
-        s.candidates.clear();
-        self.prefilter.candidates(&s.heard, &mut s.candidates);
-        s.candidates.sort_unstable();
-        s.candidates.dedup();
-
         let heard = Heard {
             chars,
             sounds: &s.sounds,
         };
+        s.candidates.clear();
+        self.prefilter.candidates(heard, &mut s.candidates);
+        s.candidates.sort_unstable();
+        s.candidates.dedup();
+
         s.found.clear();
         s.finds.clear();
         for group in s.candidates.chunk_by(|a, b| a >> 32 == b >> 32) {
             let part = (group[0] >> 32) as usize;
             let part_chars = &rules.parts[part];
+            let m = part_chars.len();
             let first = s.finds.len();
-            for &c in group {
-                let start = c as u32 as usize;
-                if verify::literal(part_chars, chars, start) {
-                    s.finds.push(Found {
-                        start,
-                        end: start + part_chars.len(),
-                        confidence: 1.0,
-                        exact: true,
-                    });
-                }
-            }
+            let literal = |start: usize| Found {
+                start,
+                end: start + m,
+                confidence: 1.0,
+                exact: true,
+            };
             if rules.config.by_sound {
                 let part_heard = Heard {
                     chars: part_chars,
@@ -300,15 +294,28 @@ impl Inner {
                 s.by_sound.clear();
                 for &c in group {
                     let start = c as u32 as usize;
-                    if let Some((end, halves)) =
+                    let Some((end, halves)) =
                         verify::at(part_heard, heard, start, self.table, &mut s.rows)
+                    else {
+                        continue;
+                    };
+                    // A literal find is also the cheapest find by sound there.
+                    if halves == 0 && end == start + m && verify::literal(part_chars, chars, start)
                     {
-                        s.by_sound.push((start, end, f32::from(halves) / 2.0));
+                        s.finds.push(literal(start));
                     }
+                    s.by_sound.push((start, end, f32::from(halves) / 2.0));
                 }
                 let finds = phonetic::cheapest_apart(std::mem::take(&mut s.by_sound));
-                resolve::push_sound(&mut s.finds, first, part_chars.len(), finds.iter().copied());
+                resolve::push_sound(&mut s.finds, first, m, finds.iter().copied());
                 s.by_sound = finds;
+            } else {
+                for &c in group {
+                    let start = c as u32 as usize;
+                    if verify::literal(part_chars, chars, start) {
+                        s.finds.push(literal(start));
+                    }
+                }
             }
             if s.finds.len() > first {
                 s.found.push((part, first..s.finds.len()));

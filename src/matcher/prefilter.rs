@@ -12,21 +12,10 @@
 
 use crate::text::{Blur, SoundId, SoundTable, NO_SOUND};
 
+use super::Heard;
+
 /// Syllables in the longest piece: longer pieces are rarer in text, shorter ones allow more errors.
 const MAX_PIECE: usize = 4;
-
-/// The blurred syllables a text position (or a part's character) may be heard as.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Heard {
-    n: u8,
-    blurs: [Blur; 4],
-}
-
-impl Heard {
-    fn as_slice(&self) -> &[Blur] {
-        &self.blurs[..self.n as usize]
-    }
-}
 
 /// A piece of a part, found: the part, the piece's offset in it, and whether an error before the
 /// piece may have moved it by one.
@@ -73,9 +62,15 @@ pub(super) struct Prefilter {
     edges: Edges,
     nodes: Vec<Node>,
     seeds: Vec<Seed>,
-    /// Syllables for the lexicon's characters that have no reading (letters, digits): each is
-    /// heard as itself only. Sorted by character.
-    lone: Vec<(char, Blur)>,
+    /// The lexicon's characters that have no reading (letters, digits), sorted, and the syllable
+    /// each is heard as (itself only).
+    lone: Vec<char>,
+    lone_blurs: Vec<Blur>,
+    /// Whether an edge leaves the root's child for one syllable by another: `pairs` bit
+    /// `first * symbols + second`. Most text positions stop here, without a hash lookup.
+    pairs: Vec<u64>,
+    symbols: usize,
+    table: &'static SoundTable,
 }
 
 impl Prefilter {
@@ -84,33 +79,45 @@ impl Prefilter {
     pub fn new(
         parts: &[Vec<char>],
         errors: impl Fn(usize) -> usize,
-        table: &SoundTable,
+        table: &'static SoundTable,
     ) -> Prefilter {
-        let mut lone: Vec<(char, Blur)> = Vec::new();
-        for &c in parts.iter().flatten() {
-            if table.sound(c) == NO_SOUND && !lone.iter().any(|&(l, _)| l == c) {
-                lone.push((c, (table.blur_count() + 1 + lone.len()) as Blur));
-            }
-        }
+        let mut lone: Vec<char> = parts
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&c| table.sound(c) == NO_SOUND)
+            .collect();
         lone.sort_unstable();
+        lone.dedup();
         let symbols = table.blur_count() + 1 + lone.len();
-        let mut build = Build {
-            nodes: vec![Node::new()], // the root's place: its edges are `root`
-            edges: Edges::with_capacity(parts.len() * 4),
-            root: vec![NONE; symbols],
-            seeds: vec![Vec::new()],
-        };
+        let lone_blurs = (0..lone.len())
+            .map(|i| (table.blur_count() + 1 + i) as Blur)
+            .collect();
         let mut filter = Prefilter {
             root: Vec::new(),
             edges: Edges::with_capacity(0),
             nodes: Vec::new(),
             seeds: Vec::new(),
             lone,
+            lone_blurs,
+            pairs: vec![0; (symbols * symbols).div_ceil(64)],
+            symbols,
+            table,
+        };
+        let mut build = Build {
+            nodes: vec![Node::new()], // the root's place: its edges are `root`
+            edges: Edges::with_capacity(parts.len() * 4),
+            root: vec![NONE; symbols],
+            seeds: vec![Vec::new()],
         };
         for (id, part) in parts.iter().enumerate() {
-            let heard: Vec<Heard> = part
-                .iter()
-                .map(|&c| filter.heard(c, table.sound(c), table))
+            let sounds: Vec<SoundId> = part.iter().map(|&c| table.sound(c)).collect();
+            let text = Heard {
+                chars: part,
+                sounds: &sounds,
+            };
+            let heard: Vec<Vec<Blur>> = (0..part.len())
+                .map(|i| filter.blurs(text, i).to_vec())
                 .collect();
             for (steps, offset, shifts) in pieces(part.len(), errors(part.len())) {
                 let seed = Seed {
@@ -118,7 +125,10 @@ impl Prefilter {
                     offset: offset as u32,
                     shifts,
                 };
-                build.insert(&steps, &heard, seed);
+                for (first, second) in build.insert(&steps, &heard, seed) {
+                    let bit = usize::from(first) * symbols + usize::from(second);
+                    filter.pairs[bit / 64] |= 1 << (bit % 64);
+                }
             }
         }
         let Build {
@@ -137,39 +147,71 @@ impl Prefilter {
         filter
     }
 
-    /// How character `c` of sound `sound` may be heard.
+    /// The syllables character `i` of `text` may be heard as.
     #[inline]
-    pub fn heard(&self, c: char, sound: SoundId, table: &SoundTable) -> Heard {
-        let mut h = Heard::default();
-        if sound != NO_SOUND {
-            let blurs = table.blurs(sound);
-            h.n = blurs.len() as u8;
-            h.blurs[..blurs.len()].copy_from_slice(blurs);
-        } else if !self.lone.is_empty() {
-            if let Ok(i) = self.lone.binary_search_by_key(&c, |&(l, _)| l) {
-                h.n = 1;
-                h.blurs[0] = self.lone[i].1;
-            }
+    fn blurs<'a>(&'a self, text: Heard<'a>, i: usize) -> &'a [Blur] {
+        match text.sounds[i] {
+            NO_SOUND if !self.lone.is_empty() => match self.lone.binary_search(&text.chars[i]) {
+                Ok(l) => std::slice::from_ref(&self.lone_blurs[l]),
+                Err(_) => &[],
+            },
+            sound => self.table.blurs(sound),
         }
-        h
     }
 
-    /// Adds to `out` every (part << 32 | start) worth verifying in a text heard as `text`
-    /// (unsorted, with repeats).
-    pub fn candidates(&self, text: &[Heard], out: &mut Vec<u64>) {
-        for p in 0..text.len() {
-            for &b in text[p].as_slice() {
-                let node = self.root[b as usize];
-                if node != NONE {
-                    self.walk(node, p, 1, text, out);
+    /// Adds to `out` every (part << 32 | start) worth verifying in `text` (unsorted, with repeats).
+    pub fn candidates(&self, text: Heard, out: &mut Vec<u64>) {
+        let n = text.chars.len();
+        for p in 0..n {
+            for &first in self.blurs(text, p) {
+                let node = self.root[usize::from(first)];
+                if node == NONE {
+                    continue;
+                }
+                self.emit(node, p, n, out);
+                if p + 1 == n {
+                    continue;
+                }
+                for &second in self.blurs(text, p + 1) {
+                    let bit = usize::from(first) * self.symbols + usize::from(second);
+                    if self.pairs[bit / 64] & (1 << (bit % 64)) != 0 {
+                        if let Some(child) = self.edges.get(node, second) {
+                            self.walk(child, p, 2, text, out);
+                        }
+                    }
+                }
+                let any = self.nodes[node as usize].any;
+                if any != NONE {
+                    self.walk(any, p, 2, text, out);
                 }
             }
         }
     }
 
-    fn walk(&self, node: u32, p: usize, depth: usize, text: &[Heard], out: &mut Vec<u64>) {
-        let n = &self.nodes[node as usize];
-        let (first, count) = n.seeds;
+    /// The seeds at `node`, reached by a piece heard from `p` on, and those further down.
+    fn walk(&self, node: u32, p: usize, depth: usize, text: Heard, out: &mut Vec<u64>) {
+        let n = text.chars.len();
+        self.emit(node, p, n, out);
+        let inner = &self.nodes[node as usize];
+        let next = p + depth;
+        if !inner.inner || next >= n {
+            return;
+        }
+        for &b in self.blurs(text, next) {
+            if let Some(child) = self.edges.get(node, b) {
+                self.walk(child, p, depth + 1, text, out);
+            }
+        }
+        if inner.any != NONE {
+            self.walk(inner.any, p, depth + 1, text, out);
+        }
+    }
+
+    /// The starts that the seeds ending at `node` point to from a piece heard at `p`, in a text of
+    /// `n` characters.
+    #[inline]
+    fn emit(&self, node: u32, p: usize, n: usize, out: &mut Vec<u64>) {
+        let (first, count) = self.nodes[node as usize].seeds;
         for seed in &self.seeds[first as usize..(first + count) as usize] {
             let at = p as i64 - i64::from(seed.offset);
             let (from, to) = if seed.shifts {
@@ -177,21 +219,9 @@ impl Prefilter {
             } else {
                 (at, at)
             };
-            for start in from.max(0)..=to.min(text.len() as i64 - 1) {
+            for start in from.max(0)..=to.min(n as i64 - 1) {
                 out.push(u64::from(seed.part) << 32 | start as u64);
             }
-        }
-        let next = p + depth;
-        if !n.inner || next >= text.len() {
-            return;
-        }
-        for &b in text[next].as_slice() {
-            if let Some(child) = self.edges.get(node, b) {
-                self.walk(child, p, depth + 1, text, out);
-            }
-        }
-        if n.any != NONE {
-            self.walk(n.any, p, depth + 1, text, out);
         }
     }
 }
@@ -245,17 +275,24 @@ struct Build {
 }
 
 impl Build {
-    /// Adds the piece `steps` of a part heard as `heard`, every reading of every character.
-    fn insert(&mut self, steps: &[Step], heard: &[Heard], seed: Seed) {
-        let mut frontier = vec![0u32]; // 0: the root
+    /// Adds the piece `steps` of a part heard as `heard` (each character's syllables), every
+    /// reading of every character; returns the first two syllables of each way it may start.
+    fn insert(&mut self, steps: &[Step], heard: &[Vec<Blur>], seed: Seed) -> Vec<(Blur, Blur)> {
+        // (node, first syllable, second syllable) of every path so far; node 0 is the root.
+        let mut frontier: Vec<(u32, Blur, Blur)> = vec![(0, 0, 0)];
         for (depth, step) in steps.iter().enumerate() {
             let mut next = Vec::new();
-            for &node in &frontier {
+            for &(node, first, second) in &frontier {
                 match *step {
-                    Step::Any => next.push(self.any(node)),
+                    Step::Any => next.push((self.any(node), first, second)),
                     Step::Char(i) => {
-                        for &b in heard[i].as_slice() {
-                            next.push(self.child(node, depth, b));
+                        for &b in &heard[i] {
+                            let (first, second) = match depth {
+                                0 => (b, 0),
+                                1 => (first, b),
+                                _ => (first, second),
+                            };
+                            next.push((self.child(node, depth, b), first, second));
                         }
                     }
                 }
@@ -264,9 +301,14 @@ impl Build {
             next.dedup();
             frontier = next;
         }
-        for node in frontier {
+        let mut pairs = Vec::new();
+        for (node, first, second) in frontier {
             self.seeds[node as usize].push(seed);
+            if steps.len() > 1 {
+                pairs.push((first, second));
+            }
         }
+        pairs
     }
 
     fn new_node(&mut self) -> u32 {

@@ -1,16 +1,10 @@
 //! Verifying a candidate: the reference's search by sound (`phonetic::search`) at one start only,
 //! as a banded comparison of sound ids in costs of half a syllable, in buffers kept between calls.
 
-use crate::text::{SoundId, SoundTable};
+use crate::text::SoundTable;
 
 use super::phonetic::budget;
-
-/// A run of characters with their sounds: a lexicon part or a folded text.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Heard<'a> {
-    pub chars: &'a [char],
-    pub sounds: &'a [SoundId],
-}
+use super::Heard;
 
 /// Unreachable, in halves of a syllable.
 const FAR: u8 = 64;
@@ -78,6 +72,7 @@ pub(super) fn at(
 }
 
 /// True when `text` holds `part` literally from `start` on.
+#[inline]
 pub(super) fn literal(part: &[char], text: &[char], start: usize) -> bool {
-    text.get(start..start + part.len()) == Some(part)
+    start + part.len() <= text.len() && part.iter().zip(&text[start..]).all(|(a, b)| a == b)
 }

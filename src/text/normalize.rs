@@ -45,22 +45,28 @@ impl Normalizer {
 
     /// Folds `original` for matching, remembering where each folded character came from.
     pub fn normalize(&self, original: &str) -> NormalizedText {
-        if self.t2s.is_some() && original.chars().any(|c| self.changing.contains(c)) {
-            return self.normalize_converting(original);
-        }
-        // Nothing OpenCC would change: the text is its own Simplified form (but for 著, which
-        // fix_zhe handles after any conversion).
-        let converted = self.t2s.is_some();
+        // Fold directly, as long as nothing OpenCC would change comes: then the text is its own
+        // Simplified form (but for 著, which fix_zhe handles after any conversion).
+        let converts = self.t2s.is_some();
+        let mut changing = false;
         let mut chars = original.char_indices().peekable();
         let simplified = std::iter::from_fn(|| {
             let (i, c) = chars.next()?;
+            if converts && self.changing.contains(c) {
+                changing = true;
+                return None;
+            }
             let folded = match c {
-                '著' if converted => zhe(chars.peek().map(|&(_, next)| next)),
+                '著' if converts => zhe(chars.peek().map(|&(_, next)| next)),
                 c => c,
             };
             Some((i..i + c.len_utf8(), folded))
         });
-        fold(original, simplified)
+        let folded = fold(original, simplified);
+        if changing {
+            return self.normalize_converting(original);
+        }
+        folded
     }
 
     /// Folds `original`, converting it with OpenCC whatever it holds — what
@@ -111,6 +117,13 @@ fn fold(original: &str, simplified: impl Iterator<Item = (Range<usize>, char)>) 
     let mut breaks = Vec::with_capacity(capacity);
     let mut pending_break = false;
     for (range, c) in simplified {
+        // Most characters are common ideographs, which nothing below changes or drops.
+        if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+            chars.push(c);
+            origin.push(range);
+            breaks.push(std::mem::take(&mut pending_break));
+            continue;
+        }
         let c = fold_width(c).to_ascii_lowercase();
         if is_sentence_end(c) {
             pending_break = true;
@@ -160,9 +173,11 @@ impl CharSet {
 const CJK: [RangeInclusive<u32>; 3] = [0x2E80..=0x9FFF, 0xF900..=0xFAFF, 0x20000..=0x3FFFF];
 
 /// Characters that OpenCC T2S changes only inside some phrases of its TSPhrases dictionary, never
-/// alone (瞭 stays 瞭, but 不瞭解 becomes 不了解). Every other changed character of a phrase changes
-/// alone too. Read from ferrous-opencc's TSPhrases.txt and TSCharacters.txt.
-const CHANGED_IN_PHRASES: &str = "么俱彷沈牴瞭藉衹覆";
+/// alone (瞭 stays 瞭, but 不瞭解 becomes 不了解), in phrases where nothing else changes alone: a
+/// text holding such a phrase has no other sign of it. (么 and 俱 also change only in phrases, but
+/// those hold 麼/麽 or 傢, which change alone.) Read from ferrous-opencc's TSPhrases.txt and
+/// TSCharacters.txt.
+const CHANGED_IN_PHRASES: &str = "沈牴瞭藉衹覆";
 
 /// Every character that OpenCC T2S converts to something else, alone or in a phrase: one
 /// conversion of all CJK characters, each on a line of its own so no phrase spans two.
@@ -296,7 +311,8 @@ mod tests {
             "他著名的著作；忙著呢，著急",
             "著",
             "不瞭解，反覆，傢俱，彷彿",
-            "一目瞭然的么麽小事",
+            "一目瞭然的么麽小事，么麼，什么",
+            "沈默的沈先生，牴觸，衹得",
             "乾隆年间天气乾燥",
             "ＡＢｃ　１２３ hello 🙂 𠀀𪚥",
             "",
@@ -305,19 +321,24 @@ mod tests {
         }
         // The phrase-only characters are why the list exists: alone they stay, in a phrase not.
         let t2s = n.t2s.as_deref().unwrap();
-        for (alone, phrase) in [('瞭', "不瞭解"), ('覆', "反覆"), ('俱', "傢俱")] {
+        for (alone, phrase) in [('瞭', "不瞭解"), ('覆', "反覆"), ('沈', "沈默")] {
             assert_eq!(t2s.convert(&alone.to_string()), alone.to_string());
             assert_ne!(t2s.convert(phrase), phrase);
             assert!(n.changing.contains(alone));
         }
         assert!(n.changing.contains('見') && !n.changing.contains('见'));
+        // 什么 is everywhere; 么 changes only next to 麼 or 麽, which change alone.
+        assert!(
+            !n.changing.contains('么') && n.changing.contains('麼') && n.changing.contains('麽')
+        );
+        assert!(!n.changing.contains('俱') && n.changing.contains('傢'));
     }
 
     proptest::proptest! {
         /// Any mix of Simplified, Traditional and phrase-only characters, punctuation and Latin
         /// folds the same with or without the shortcut.
         #[test]
-        fn the_shortcut_is_exact(text in "[您好请坐忙著名作見門們瞭解反覆傢俱乾隆燥么麽彷彿沈藉，。！？ a-zA-Z0-9０１Ａ]{0,24}") {
+        fn the_shortcut_is_exact(text in "[您好请坐忙著名作見門們瞭解反覆傢俱乾隆燥什么麽麼彷彿沈默船藉口牴牾衹得，。！？ a-zA-Z0-9０１Ａ]{0,24}") {
             let n = Normalizer::shared();
             proptest::prop_assert_eq!(n.normalize(&text), n.normalize_converting(&text));
         }
