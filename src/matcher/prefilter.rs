@@ -6,9 +6,11 @@
 //! dropped, added or unlike; near sounds share a blurred syllable and cost no piece), because
 //! [`budget`](super::phonetic::budget) is below 2. So each part gets pieces such that one error
 //! leaves at least one heard whole: the whole part when no error is allowed; otherwise two
-//! disjoint pieces of up to four syllables (the second one then stands one place early or late),
-//! and for five syllables, where two pieces would be short and common, the first three, the last
-//! three, and the four around a dropped or unlike middle one.
+//! disjoint pieces of up to four syllables (the second one then stands one place early or late).
+//! Five syllables would make two short pieces that many parts share, so there the last three
+//! cover errors in the first two, and the ways of hearing the rest with one error are spelled out
+//! (with "any syllable" steps). A piece that may have moved yields only the parts whose first or
+//! second syllable is heard where the part would start, as a find must open.
 
 use crate::text::{Blur, SoundId, SoundTable, NO_SOUND};
 
@@ -17,13 +19,12 @@ use super::Heard;
 /// Syllables in the longest piece: longer pieces are rarer in text, shorter ones allow more errors.
 const MAX_PIECE: usize = 4;
 
-/// A piece of a part, found: the part, the piece's offset in it, and whether an error before the
-/// piece may have moved it by one.
+/// A piece of a part that stands where the part starts (or at a fixed offset from it), found:
+/// the part and the piece's offset in it.
 #[derive(Debug, Clone, Copy)]
 struct Seed {
     part: u32,
     offset: u32,
-    shifts: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +33,11 @@ struct Node {
     any: u32,
     /// Whether any edge leaves this node.
     inner: bool,
+    /// Pieces ending here that stand at a fixed offset: a range of `seeds`.
     seeds: (u32, u32),
+    /// Offsets of pieces ending here that an error before them may have moved by one place: a
+    /// range of `offsets`. Their parts are found through `openings`.
+    offsets: (u32, u32),
 }
 
 const NONE: u32 = u32::MAX;
@@ -43,6 +48,7 @@ impl Node {
             any: NONE,
             inner: false,
             seeds: (0, 0),
+            offsets: (0, 0),
         }
     }
 }
@@ -59,9 +65,16 @@ enum Step {
 pub(super) struct Prefilter {
     /// Node reached by each syllable from the root.
     root: Vec<u32>,
-    edges: Edges,
+    edges: IdMap,
     nodes: Vec<Node>,
     seeds: Vec<Seed>,
+    offsets: Vec<u32>,
+    /// Pieces that may have moved, by (node, offset, syllable the part may open with — its first,
+    /// or its second when the first was dropped): a range of `opening_parts`. A find must open
+    /// so (see `verify::at`), which sorts out most of the parts that share such a piece.
+    openings: IdMap,
+    opening_ranges: Vec<(u32, u32)>,
+    opening_parts: Vec<u32>,
     /// The lexicon's characters that have no reading (letters, digits), sorted, and the syllable
     /// each is heard as (itself only).
     lone: Vec<char>,
@@ -69,6 +82,9 @@ pub(super) struct Prefilter {
     /// Whether an edge leaves the root's child for one syllable by another: `pairs` bit
     /// `first * symbols + second`. Most text positions stop here, without a hash lookup.
     pairs: Vec<u64>,
+    /// Whether the root's child for a syllable holds seeds or an edge for any syllable: bit
+    /// `first`.
+    singles: Vec<u64>,
     symbols: usize,
     table: &'static SoundTable,
 }
@@ -95,21 +111,28 @@ impl Prefilter {
             .collect();
         let mut filter = Prefilter {
             root: Vec::new(),
-            edges: Edges::with_capacity(0),
+            edges: IdMap::with_capacity(0),
             nodes: Vec::new(),
             seeds: Vec::new(),
+            offsets: Vec::new(),
+            openings: IdMap::with_capacity(0),
+            opening_ranges: Vec::new(),
+            opening_parts: Vec::new(),
             lone,
             lone_blurs,
             pairs: vec![0; (symbols * symbols).div_ceil(64)],
+            singles: vec![0; symbols.div_ceil(64)],
             symbols,
             table,
         };
         let mut build = Build {
             nodes: vec![Node::new()], // the root's place: its edges are `root`
-            edges: Edges::with_capacity(parts.len() * 4),
+            edges: IdMap::with_capacity(parts.len() * 4),
             root: vec![NONE; symbols],
             seeds: vec![Vec::new()],
         };
+        // (node, offset, opening syllable, part) of every piece that may have moved.
+        let mut moved: Vec<(u32, u32, Blur, u32)> = Vec::new();
         for (id, part) in parts.iter().enumerate() {
             let sounds: Vec<SoundId> = part.iter().map(|&c| table.sound(c)).collect();
             let text = Heard {
@@ -119,15 +142,29 @@ impl Prefilter {
             let heard: Vec<Vec<Blur>> = (0..part.len())
                 .map(|i| filter.blurs(text, i).to_vec())
                 .collect();
+            let mut opening: Vec<Blur> = heard.iter().take(2).flatten().copied().collect();
+            opening.sort_unstable();
+            opening.dedup();
             for (steps, offset, shifts) in pieces(part.len(), errors(part.len())) {
-                let seed = Seed {
-                    part: id as u32,
-                    offset: offset as u32,
-                    shifts,
-                };
-                for (first, second) in build.insert(&steps, &heard, seed) {
-                    let bit = usize::from(first) * symbols + usize::from(second);
-                    filter.pairs[bit / 64] |= 1 << (bit % 64);
+                for (node, first, second) in build.insert(&steps, &heard) {
+                    let seed = |offset: usize| Seed {
+                        part: id as u32,
+                        offset: offset as u32,
+                    };
+                    match shifts {
+                        true if offset <= MAX_KEYED_OFFSET => moved
+                            .extend(opening.iter().map(|&b| (node, offset as u32, b, id as u32))),
+                        true => build.seeds[node as usize].extend([
+                            seed(offset - 1),
+                            seed(offset),
+                            seed(offset + 1),
+                        ]),
+                        false => build.seeds[node as usize].push(seed(offset)),
+                    }
+                    if steps.len() > 1 {
+                        let bit = usize::from(first) * symbols + usize::from(second);
+                        filter.pairs[bit / 64] |= 1 << (bit % 64);
+                    }
                 }
             }
         }
@@ -140,6 +177,34 @@ impl Prefilter {
         for (node, list) in nodes.iter_mut().zip(seeds) {
             node.seeds = (filter.seeds.len() as u32, list.len() as u32);
             filter.seeds.extend(list);
+        }
+        moved.sort_unstable();
+        moved.dedup();
+        filter.openings = IdMap::with_capacity(moved.len());
+        for same_node in moved.chunk_by(|a, b| a.0 == b.0) {
+            let node = same_node[0].0;
+            let first = filter.offsets.len() as u32;
+            for same_offset in same_node.chunk_by(|a, b| a.1 == b.1) {
+                filter.offsets.push(same_offset[0].1);
+                for same_blur in same_offset.chunk_by(|a, b| a.2 == b.2) {
+                    let (_, offset, blur, _) = same_blur[0];
+                    let range = (filter.opening_parts.len() as u32, same_blur.len() as u32);
+                    filter.opening_parts.extend(same_blur.iter().map(|m| m.3));
+                    let key = opening_key(node, offset, blur);
+                    filter
+                        .openings
+                        .insert(key, filter.opening_ranges.len() as u32);
+                    filter.opening_ranges.push(range);
+                }
+            }
+            let count = filter.offsets.len() as u32 - first;
+            nodes[node as usize].offsets = (first, count);
+        }
+        for (first, &node) in root.iter().enumerate().filter(|(_, &n)| n != NONE) {
+            let n = &nodes[node as usize];
+            if n.seeds.1 > 0 || n.offsets.1 > 0 || n.any != NONE {
+                filter.singles[first / 64] |= 1 << (first % 64);
+            }
         }
         filter.root = root;
         filter.edges = edges;
@@ -162,43 +227,46 @@ impl Prefilter {
     /// Adds to `out` every (part << 32 | start) worth verifying in `text` (unsorted, with repeats).
     pub fn candidates(&self, text: Heard, out: &mut Vec<u64>) {
         let n = text.chars.len();
+        let mut here = if n > 0 { self.blurs(text, 0) } else { &[] };
         for p in 0..n {
-            for &first in self.blurs(text, p) {
-                let node = self.root[usize::from(first)];
-                if node == NONE {
-                    continue;
-                }
-                self.emit(node, p, n, out);
-                if p + 1 == n {
-                    continue;
-                }
-                for &second in self.blurs(text, p + 1) {
-                    let bit = usize::from(first) * self.symbols + usize::from(second);
-                    if self.pairs[bit / 64] & (1 << (bit % 64)) != 0 {
-                        if let Some(child) = self.edges.get(node, second) {
-                            self.walk(child, p, 2, text, out);
-                        }
+            let next = if p + 1 < n {
+                self.blurs(text, p + 1)
+            } else {
+                &[]
+            };
+            for &first in here {
+                let first = usize::from(first);
+                // Most positions end here: no piece starts with these two syllables.
+                for &second in next {
+                    if bit(&self.pairs, first * self.symbols + usize::from(second)) {
+                        let child = self.edges.get(edge_key(self.root[first], second));
+                        self.walk(child.expect("a pair bit marks an edge"), p, 2, text, out);
                     }
                 }
-                let any = self.nodes[node as usize].any;
-                if any != NONE {
-                    self.walk(any, p, 2, text, out);
+                if bit(&self.singles, first) {
+                    let node = self.root[first];
+                    self.emit(node, p, text, out);
+                    let any = self.nodes[node as usize].any;
+                    if any != NONE && !next.is_empty() {
+                        self.walk(any, p, 2, text, out);
+                    }
                 }
             }
+            here = next;
         }
     }
 
     /// The seeds at `node`, reached by a piece heard from `p` on, and those further down.
     fn walk(&self, node: u32, p: usize, depth: usize, text: Heard, out: &mut Vec<u64>) {
         let n = text.chars.len();
-        self.emit(node, p, n, out);
+        self.emit(node, p, text, out);
         let inner = &self.nodes[node as usize];
         let next = p + depth;
         if !inner.inner || next >= n {
             return;
         }
         for &b in self.blurs(text, next) {
-            if let Some(child) = self.edges.get(node, b) {
+            if let Some(child) = self.edges.get(edge_key(node, b)) {
                 self.walk(child, p, depth + 1, text, out);
             }
         }
@@ -207,23 +275,50 @@ impl Prefilter {
         }
     }
 
-    /// The starts that the seeds ending at `node` point to from a piece heard at `p`, in a text of
-    /// `n` characters.
+    /// The starts that the pieces ending at `node`, heard from `p` on, point to.
     #[inline]
-    fn emit(&self, node: u32, p: usize, n: usize, out: &mut Vec<u64>) {
-        let (first, count) = self.nodes[node as usize].seeds;
+    fn emit(&self, id: u32, p: usize, text: Heard, out: &mut Vec<u64>) {
+        let node = &self.nodes[id as usize];
+        let (first, count) = node.seeds;
         for seed in &self.seeds[first as usize..(first + count) as usize] {
-            let at = p as i64 - i64::from(seed.offset);
-            let (from, to) = if seed.shifts {
-                (at - 1, at + 1)
-            } else {
-                (at, at)
-            };
-            for start in from.max(0)..=to.min(n as i64 - 1) {
+            if let Some(start) = p.checked_sub(seed.offset as usize) {
                 out.push(u64::from(seed.part) << 32 | start as u64);
             }
         }
+        let (first, count) = node.offsets;
+        for &offset in &self.offsets[first as usize..(first + count) as usize] {
+            let at = p as i64 - i64::from(offset);
+            for start in (at - 1).max(0)..=(at + 1).min(text.chars.len() as i64 - 1) {
+                let start = start as usize;
+                for &b in self.blurs(text, start) {
+                    let key = opening_key(id, offset, b);
+                    if let Some(range) = self.openings.get(key) {
+                        let (from, len) = self.opening_ranges[range as usize];
+                        for &part in &self.opening_parts[from as usize..(from + len) as usize] {
+                            out.push(u64::from(part) << 32 | start as u64);
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+fn edge_key(node: u32, b: Blur) -> u64 {
+    u64::from(node) << 16 | u64::from(b)
+}
+
+/// Offsets up to this are keys of `openings` (pieces further into a part stand at each of the
+/// three places as seeds instead).
+const MAX_KEYED_OFFSET: usize = 0xFFFF;
+
+fn opening_key(node: u32, offset: u32, b: Blur) -> u64 {
+    u64::from(node) << 32 | u64::from(offset) << 16 | u64::from(b)
+}
+
+#[inline]
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
 }
 
 /// The pieces of a part of `len` characters that may carry `errors` hard errors: (steps, offset in
@@ -232,28 +327,32 @@ fn pieces(len: usize, errors: usize) -> Vec<(Vec<Step>, usize, bool)> {
     let chars = |r: std::ops::Range<usize>| r.map(Step::Char).collect::<Vec<_>>();
     match (errors, len) {
         (0, _) => vec![(chars(0..len.min(MAX_PIECE)), 0, false)],
-        (_, 5) => vec![
-            (chars(0..3), 0, false),
-            (chars(2..5), 2, true),
-            // The middle syllable dropped, or heard as something unlike it.
-            (
-                chars(0..2).into_iter().chain(chars(3..5)).collect(),
-                0,
-                false,
-            ),
-            (
-                [
-                    Step::Char(0),
-                    Step::Char(1),
-                    Step::Any,
-                    Step::Char(3),
-                    Step::Char(4),
-                ]
-                .to_vec(),
-                0,
-                false,
-            ),
-        ],
+        (_, 5) => {
+            let (a, b, c, d, e) = (0, 1, 2, 3, 4);
+            let path = |steps: &[Option<usize>]| -> Vec<Step> {
+                steps
+                    .iter()
+                    .map(|s| s.map_or(Step::Any, Step::Char))
+                    .collect()
+            };
+            vec![
+                // An error in the first two syllables (or an added one among them) leaves the
+                // last three.
+                (chars(2..5), 2, true),
+                // Any other error, spelled out: every way stays four syllables or longer, so
+                // parts that share three syllables do not all become candidates at once.
+                (path(&[Some(a), Some(b), Some(c), Some(d)]), 0, false),
+                (path(&[Some(a), Some(b), Some(c), None, Some(e)]), 0, false),
+                (path(&[Some(a), Some(b), Some(c), Some(e)]), 0, false),
+                (
+                    path(&[Some(a), Some(b), Some(c), None, Some(d), Some(e)]),
+                    0,
+                    false,
+                ),
+                (path(&[Some(a), Some(b), None, Some(d), Some(e)]), 0, false),
+                (path(&[Some(a), Some(b), Some(d), Some(e)]), 0, false),
+            ]
+        }
         (_, len) if len >= 6 => {
             let q = (len / 2).min(MAX_PIECE);
             vec![
@@ -269,15 +368,16 @@ fn pieces(len: usize, errors: usize) -> Vec<(Vec<Step>, usize, bool)> {
 /// The trie while it is built: seeds per node.
 struct Build {
     nodes: Vec<Node>,
-    edges: Edges,
+    edges: IdMap,
     root: Vec<u32>,
     seeds: Vec<Vec<Seed>>,
 }
 
 impl Build {
     /// Adds the piece `steps` of a part heard as `heard` (each character's syllables), every
-    /// reading of every character; returns the first two syllables of each way it may start.
-    fn insert(&mut self, steps: &[Step], heard: &[Vec<Blur>], seed: Seed) -> Vec<(Blur, Blur)> {
+    /// reading of every character: the nodes where it ends, each with the first two syllables of
+    /// the way there.
+    fn insert(&mut self, steps: &[Step], heard: &[Vec<Blur>]) -> Vec<(u32, Blur, Blur)> {
         // (node, first syllable, second syllable) of every path so far; node 0 is the root.
         let mut frontier: Vec<(u32, Blur, Blur)> = vec![(0, 0, 0)];
         for (depth, step) in steps.iter().enumerate() {
@@ -301,14 +401,7 @@ impl Build {
             next.dedup();
             frontier = next;
         }
-        let mut pairs = Vec::new();
-        for (node, first, second) in frontier {
-            self.seeds[node as usize].push(seed);
-            if steps.len() > 1 {
-                pairs.push((first, second));
-            }
-        }
-        pairs
+        frontier
     }
 
     fn new_node(&mut self) -> u32 {
@@ -324,11 +417,11 @@ impl Build {
             }
             return self.root[b as usize];
         }
-        if let Some(c) = self.edges.get(node, b) {
+        if let Some(c) = self.edges.get(edge_key(node, b)) {
             return c;
         }
         let c = self.new_node();
-        self.edges.insert(node, b, c);
+        self.edges.insert(edge_key(node, b), c);
         self.nodes[node as usize].inner = true;
         c
     }
@@ -343,9 +436,10 @@ impl Build {
     }
 }
 
-/// Edges below the root: (node, syllable) → node, in one open-addressing table.
+/// A map of u64 keys to u32 values in one open-addressing table: the edges below the root
+/// ((node, syllable) → node) and the openings.
 #[derive(Debug)]
-struct Edges {
+struct IdMap {
     keys: Vec<u64>,
     values: Vec<u32>,
     len: usize,
@@ -353,10 +447,10 @@ struct Edges {
 
 const EMPTY: u64 = u64::MAX;
 
-impl Edges {
-    fn with_capacity(n: usize) -> Edges {
+impl IdMap {
+    fn with_capacity(n: usize) -> IdMap {
         let size = (n * 2).next_power_of_two().max(16);
-        Edges {
+        IdMap {
             keys: vec![EMPTY; size],
             values: vec![0; size],
             len: 0,
@@ -370,8 +464,7 @@ impl Edges {
     }
 
     #[inline]
-    fn get(&self, node: u32, b: Blur) -> Option<u32> {
-        let key = u64::from(node) << 16 | u64::from(b);
+    fn get(&self, key: u64) -> Option<u32> {
         let mask = self.keys.len() - 1;
         let mut i = self.slot(key);
         loop {
@@ -383,23 +476,22 @@ impl Edges {
         }
     }
 
-    fn insert(&mut self, node: u32, b: Blur, child: u32) {
+    fn insert(&mut self, key: u64, value: u32) {
         if (self.len + 1) * 2 > self.keys.len() {
-            let old = std::mem::replace(self, Edges::with_capacity(self.keys.len()));
+            let old = std::mem::replace(self, IdMap::with_capacity(self.keys.len()));
             for (k, v) in old.keys.into_iter().zip(old.values) {
                 if k != EMPTY {
-                    self.insert((k >> 16) as u32, k as Blur, v);
+                    self.insert(k, v);
                 }
             }
         }
-        let key = u64::from(node) << 16 | u64::from(b);
         let mask = self.keys.len() - 1;
         let mut i = self.slot(key);
         while self.keys[i] != EMPTY {
             i = (i + 1) & mask;
         }
         self.keys[i] = key;
-        self.values[i] = child;
+        self.values[i] = value;
         self.len += 1;
     }
 }

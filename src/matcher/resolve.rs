@@ -184,10 +184,13 @@ pub(super) fn said_around(
     said_at: impl Fn(usize) -> bool,
 ) -> bool {
     let need = (span.end - span.start).min(3);
-    if len > text.len() {
+    if len > text.len() || len == 0 {
         return false;
     }
-    (0..=text.len() - len).any(|s| {
+    // Only places that overlap the find can share characters with it.
+    let from = (span.start + 1).saturating_sub(len);
+    let to = (text.len() - len).min(span.end.saturating_sub(1));
+    (from..=to).any(|s| {
         let shared = (s + len).min(span.end).saturating_sub(s.max(span.start));
         shared >= need && (len >= 6 || !text.crosses_break(s..s + len)) && said_at(s)
     })
