@@ -39,27 +39,14 @@ impl Utterance {
         transcript: &Transcript,
         matcher: &Matcher,
     ) -> Utterance {
-        let folded = matcher.normalizer().normalize(&transcript.text);
-        let hits = matcher
-            .find_normalized(&folded)
-            .into_iter()
-            .map(|hit| {
-                let (start, end) = transcript.time_of(&hit.span);
-                TimedHit { start, end, hit }
-            })
-            .collect();
-        Utterance {
-            window: window.to_string(),
-            file,
-            start: transcript.start,
-            end: transcript.end,
-            text: transcript.text.clone(),
-            normalized: folded.text(),
-            hits,
-        }
+        let (start, end) = (transcript.start, transcript.end);
+        let text = transcript.text.clone();
+        Utterance::matched(window, file, (start, end), text, matcher, |span| {
+            transcript.time_of(span)
+        })
     }
 
-    /// A text-only utterance (no audio): line `n` of a text input.
+    /// A text-only utterance (no audio): line `n` of a text input, said from second `n` to `n + 1`.
     pub fn from_text(
         window: &str,
         file: PathBuf,
@@ -67,13 +54,43 @@ impl Utterance {
         line: &str,
         matcher: &Matcher,
     ) -> Utterance {
-        let t = Transcript {
-            start: n as f64,
-            end: n as f64 + 1.0,
-            text: line.to_string(),
-            pieces: Vec::new(),
-            rejected: Vec::new(),
-        };
-        Utterance::from_transcript(window, file, &t, matcher)
+        let (start, end) = (n as f64, n as f64 + 1.0);
+        Utterance::matched(
+            window,
+            file,
+            (start, end),
+            line.to_string(),
+            matcher,
+            |_| (start, end),
+        )
+    }
+
+    /// Matches `text`, said from `said.0` to `said.1` seconds; `time_of` narrows a hit's span.
+    fn matched(
+        window: &str,
+        file: PathBuf,
+        said: (f64, f64),
+        text: String,
+        matcher: &Matcher,
+        time_of: impl Fn(&std::ops::Range<usize>) -> (f64, f64),
+    ) -> Utterance {
+        let folded = matcher.normalizer().normalize(&text);
+        let hits = matcher
+            .find_normalized(&folded)
+            .into_iter()
+            .map(|hit| {
+                let (start, end) = time_of(&hit.span);
+                TimedHit { start, end, hit }
+            })
+            .collect();
+        Utterance {
+            window: window.to_string(),
+            file,
+            start: said.0,
+            end: said.1,
+            text,
+            normalized: folded.text(),
+            hits,
+        }
     }
 }

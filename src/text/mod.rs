@@ -45,7 +45,9 @@ impl NormalizedText {
 
     /// The folded text as a string.
     pub fn text(&self) -> String {
-        self.chars.iter().collect()
+        let mut text = String::with_capacity(self.original.len());
+        text.extend(&self.chars);
+        text
     }
 
     /// Number of folded characters.
