@@ -7,10 +7,10 @@
 //! exceptions (不知道您带身份证了吗) are dropped. Every [`Hit`] carries a confidence and points back
 //! into the original transcript.
 //!
-//! The stages: the text's characters become sound ids ([`SoundTable`]); the [`prefilter`] walks one
-//! trie of every part's pieces over them and names the (part, start) pairs worth a look; [`verify`]
+//! The stages: the text's characters become sound ids ([`SoundTable`]); `prefilter` walks one trie
+//! of every part's pieces over them and names the (part, start) pairs worth a look; `verify`
 //! compares each of those with the part, as the reference's search by sound would at that start;
-//! [`resolve`] chains the parts found into hits (segmenting with jieba only when a literal find
+//! `resolve` chains the parts found into hits (segmenting with jieba only when a literal find
 //! needs its word boundaries). The [`Reference`] matcher, which searches every part at every
 //! position, defines what must be found; tests and benchmarks compare the two.
 

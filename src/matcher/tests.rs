@@ -264,6 +264,14 @@ proptest! {
     }
 }
 
+/// Both are shared across rayon's threads.
+#[test]
+fn matchers_are_send_and_sync() {
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<Matcher>();
+    shared::<Reference>();
+}
+
 /// Every text of the labelled set, alone and run together (so phrases meet across sentences).
 #[test]
 fn labelled_set_same_hits() {
