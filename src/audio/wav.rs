@@ -408,16 +408,18 @@ fn parse_fmt(b: &[u8]) -> Result<Fmt, Repr> {
         )));
     }
     let container_bytes = block_align / channels;
+    // Bits of a slot, counted in u32: a garbage block align makes slots of up to 65535 bytes.
+    let container_bits = container_bytes as u32 * 8;
     let ok = match format {
         SampleFormat::Int => {
-            (1..=4).contains(&container_bytes) && valid_bits <= container_bytes * 8
+            (1..=4).contains(&container_bytes) && valid_bits as u32 <= container_bits
         }
         SampleFormat::Float => container_bytes == 4,
     };
     if !ok {
         return Err(Repr::Unsupported {
             what: match format {
-                SampleFormat::Float => format!("{}-bit float", container_bytes * 8),
+                SampleFormat::Float => format!("{container_bits}-bit float"),
                 SampleFormat::Int => {
                     format!("{valid_bits}-bit integer in {container_bytes}-byte slots")
                 }
@@ -518,4 +520,32 @@ pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize>
 fn skip(r: &mut BufReader<&mut File>, n: u64) -> Result<(), Repr> {
     let n = i64::try_from(n).map_err(|_| Repr::Malformed("chunk size overflow".into()))?;
     r.seek_relative(n).map_err(Repr::Open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opens `bytes` as a WAV file.
+    fn open_bytes(bytes: &[u8]) -> Result<WavSource, AudioError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fuzz.wav");
+        std::fs::write(&path, bytes).unwrap();
+        WavSource::open(&path)
+    }
+
+    /// Found by `scripts/fuzz.sh` (target `wav`): a float fmt chunk whose block align gives
+    /// 49922-byte slots overflowed `slots × 8` (u16) while naming the format — a panic in debug
+    /// builds, a wrong message in release ones.
+    #[test]
+    fn fuzz_wav_huge_float_slots_are_refused_not_overflowed() {
+        let mut wav = b"RIFF\xd4\xfe\0\0WAVEfmt \x10\0\0\0".to_vec();
+        // IEEE float, 1 channel, 16 kHz, 32000 bytes/s, block align 0xC302, 16 bits.
+        wav.extend_from_slice(b"\x03\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\xc3\x10\0");
+        wav.extend_from_slice(b"data\xb0\xfe\0\0");
+        wav.extend_from_slice(&[0u8; 64]);
+        let err = open_bytes(&wav).unwrap_err();
+        assert_eq!(err.kind(), super::super::AudioErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("399376-bit float"), "{err}");
+    }
 }
