@@ -545,7 +545,11 @@ mod tests {
         wav.extend_from_slice(b"data\xb0\xfe\0\0");
         wav.extend_from_slice(&[0u8; 64]);
         let err = open_bytes(&wav).unwrap_err();
-        assert_eq!(err.kind(), super::super::AudioErrorKind::Unsupported, "{err}");
+        assert_eq!(
+            err.kind(),
+            super::super::AudioErrorKind::Unsupported,
+            "{err}"
+        );
         assert!(err.to_string().contains("399376-bit float"), "{err}");
     }
 }
