@@ -30,12 +30,15 @@ seed config deploy/courtesy.toml samples/windows/EXPECTED.toml
 mkdir -p fuzz/corpus/text_match
 [ -n "$(ls -A fuzz/corpus/text_match)" ] ||
   tail -n +2 samples/labelled/labels.tsv | cut -f2 | head -n 60 | split -l 1 - fuzz/corpus/text_match/seed-
+# http: [method/prefix] [session: bit 2 on, role = byte % 4] [range length] range… path (fuzz/fuzz_targets/http.rs).
 mkdir -p fuzz/corpus/http
 [ -n "$(ls -A fuzz/corpus/http)" ] || {
-  printf '\x10\x00w07/a.wav' >fuzz/corpus/http/seed-clip
-  printf '\x10\x0bbytes=0-3w07/a.wav' >fuzz/corpus/http/seed-range
-  printf '\x60\x00state' >fuzz/corpus/http/seed-api
-  printf '\xf0\x00/alerts' >fuzz/corpus/http/seed-page
+  printf '\x10\x07\x00w07/a.wav' >fuzz/corpus/http/seed-clip
+  printf '\x10\x07\x0bbytes=0-3w07/a.wav' >fuzz/corpus/http/seed-range
+  printf '\x50\x06\x00w07/a.wav' >fuzz/corpus/http/seed-live-clip
+  printf '\x80\x05\x00review/items?window=w07&day=2026-11-30' >fuzz/corpus/http/seed-api
+  printf '\xb0\x05\x00?day=2026-11-30&from=2026-11-01&to=2026-11-30' >fuzz/corpus/http/seed-reports
+  printf '\xf0\x00\x00/login' >fuzz/corpus/http/seed-login
 }
 
 max_len() {
