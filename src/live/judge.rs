@@ -9,7 +9,7 @@ use crate::lexicon::Kind;
 use crate::live::schedule::Job;
 use crate::matcher::Matcher;
 use crate::score::{score_window, ScoreWeights};
-use crate::sink::event::{rfc3339, Alert, Event, HeardUtterance, HitSummary, ScoreUpdate};
+use crate::sink::event::{rfc3339, Alert, Event, Failure, HeardUtterance, HitSummary, ScoreUpdate};
 use crate::sink::Debouncer;
 use crate::utterance::Utterance;
 
@@ -50,7 +50,8 @@ pub struct Judge {
     pub utterance_latencies: Vec<f64>,
     pub utterances: u64,
     pub alerts: u64,
-    clip_error_reported: bool,
+    /// Clips cannot be written (the outage has been reported); cleared by the next clip written.
+    clips_failing: bool,
 }
 
 impl Judge {
@@ -65,7 +66,7 @@ impl Judge {
             utterance_latencies: Vec::new(),
             utterances: 0,
             alerts: 0,
-            clip_error_reported: false,
+            clips_failing: false,
         }
     }
 
@@ -90,14 +91,14 @@ impl Judge {
                     && self.debouncer.allow(&win.id, &h.hit.phrase, job.speech_end)
             })
             .collect();
+        let mut events = Vec::new();
         let clip = if self.config.keep_all_clips || banned.iter().any(|&b| b) {
-            self.keep_clip(job)
+            self.keep_clip(job, &mut events)
         } else {
             None
         };
 
         let win = &self.windows[job.window];
-        let mut events = Vec::new();
         for (k, h) in utterance
             .hits
             .iter()
@@ -182,8 +183,10 @@ impl Judge {
     }
 
     /// Writes the utterance's audio; returns its path relative to the clip folder. A failure is
-    /// reported once and the alert goes out without a clip: an alert matters more than its audio.
-    fn keep_clip(&mut self, job: &Job) -> Option<PathBuf> {
+    /// reported once per outage — a warning on stderr and a `failure` event pushed to `events`,
+    /// ahead of the alert — and the alert goes out without a clip: an alert matters more than its
+    /// audio.
+    fn keep_clip(&mut self, job: &Job, events: &mut Vec<Event>) -> Option<PathBuf> {
         let win = &self.windows[job.window];
         // Ids are checked when they are read; escaping again here means no id, checked or
         // not, can put a clip outside the clip folder.
@@ -196,14 +199,25 @@ impl Judge {
             .map_err(|e| e.to_string())
             .and_then(|path| write_clip(&path, &job.segment.samples));
         match written {
-            Ok(()) => Some(rel),
+            Ok(()) => {
+                self.clips_failing = false;
+                Some(rel)
+            }
             Err(e) => {
-                if !self.clip_error_reported {
-                    eprintln!(
-                        "warning: {}: cannot write clips ({e}) — check the [live] clips folder; alerts go on without audio",
+                if !self.clips_failing {
+                    self.clips_failing = true;
+                    let error = format!(
+                        "{}: cannot write clips ({e}) — check the [live] clips folder; alerts go on without audio until it works",
                         self.config.clip_dir.display()
                     );
-                    self.clip_error_reported = true;
+                    eprintln!("warning: {error}");
+                    events.push(Event::Failure(Failure {
+                        window: win.id.clone(),
+                        time: crate::sink::event::now_rfc3339(),
+                        what: "clip".into(),
+                        file: Some(self.config.clip_dir.join(&rel)),
+                        error,
+                    }));
                 }
                 None
             }
@@ -393,11 +407,66 @@ mod tests {
         let mut j = judge(&clips);
         let (job, t) = heard(1, "有意见找领导去！");
         let events = j.judge(&job, &t);
-        let Event::Alert(a) = &events[0] else {
+        let Some(Event::Alert(a)) = events.iter().find(|e| matches!(e, Event::Alert(_))) else {
             panic!("{events:?}")
         };
         assert_eq!(a.clip, None);
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(
+            matches!(&events[0], Event::Failure(f) if f.what == "clip"),
+            "{events:?}"
+        );
+    }
+
+    /// Issue 11: a clip that could not be written was a line on stderr only, never a `failure`
+    /// event nor counted. Now each outage is one event (ahead of the alert it concerns), and a
+    /// clip written again ends the outage.
+    #[test]
+    fn issue_11_clips_that_cannot_be_written_are_one_failure_event_per_outage() {
+        let root = tempfile::tempdir().unwrap();
+        let clips = root.path().join("clips");
+        // A file where the clip folder should be.
+        std::fs::write(&clips, b"").unwrap();
+        let mut j = judge(&clips);
+        let failures = |events: &[Event]| -> Vec<Failure> {
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Failure(f) => Some(f.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Different phrases, so that none is debounced.
+        let (a, ta) = heard(1, "有意见找领导去！");
+        let first = j.judge(&a, &ta);
+        let f = failures(&first);
+        assert_eq!(f.len(), 1, "{first:?}");
+        assert_eq!((f[0].window.as_str(), f[0].what.as_str()), ("w07", "clip"));
+        assert!(
+            f[0].error.contains(&*clips.to_string_lossy()) && !f[0].error.contains('\n'),
+            "{}",
+            f[0].error
+        );
+        assert!(matches!(&first[1], Event::Alert(a) if a.clip.is_none()));
+        let (b, tb) = heard(2, "不知道。");
+        assert!(
+            failures(&j.judge(&b, &tb)).is_empty(),
+            "still the same outage"
+        );
+        // The folder comes back: clips are written again, and the next outage is reported.
+        std::fs::remove_file(&clips).unwrap();
+        let (c, tc) = heard(3, "我不管！");
+        let back = j.judge(&c, &tc);
+        assert!(failures(&back).is_empty());
+        assert!(
+            matches!(&back[0], Event::Alert(a) if a.clip.is_some()),
+            "{back:?}"
+        );
+        std::fs::remove_dir_all(&clips).unwrap();
+        std::fs::write(&clips, b"").unwrap();
+        let (d, td) = heard(4, "快点，要下班了。");
+        assert_eq!(failures(&j.judge(&d, &td)).len(), 1);
     }
 
     #[test]

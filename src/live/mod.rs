@@ -215,12 +215,13 @@ pub struct Live<'a> {
 /// event of the kind it failed on again — the webhook takes every other kind by ignoring it, which
 /// says nothing about its outbox): on stderr, and as a `failure` event to the other sinks (the
 /// terminal, the alert log, the page), so a record or webhook that stops answering shows where
-/// alerts are read. `reported[i]` is the kind sink `i` is failing on.
+/// alerts are read. `reported[i]` is the kind sink `i` is failing on. Returns the number of
+/// `failure` events it sent.
 fn deliver(
     sinks: &mut [Box<dyn EventSink>],
     reported: &mut [Option<Discriminant<Event>>],
     event: &Event,
-) {
+) -> u64 {
     let kind = std::mem::discriminant(event);
     let mut failures = Vec::new();
     for (i, sink) in sinks.iter_mut().enumerate() {
@@ -229,28 +230,84 @@ fn deliver(
             Ok(()) => {}
             Err(e) if reported[i].is_none() => {
                 reported[i] = Some(kind);
-                eprintln!("warning: {}: {e} — other sinks go on", sink.name());
-                failures.push((
-                    i,
-                    Event::Failure(Failure {
-                        window: event.window().unwrap_or_default().to_string(),
-                        time: now_rfc3339(),
-                        file: None,
-                        error: format!("{}: {e}", sink.name()),
-                    }),
-                ));
+                failures.push((i, e));
             }
             Err(_) => {}
         }
     }
-    for (failed, failure) in failures {
-        for (i, sink) in sinks.iter_mut().enumerate() {
-            if i != failed {
-                // A sink failing on this too was reported above, or will be on its next event.
-                let _ = sink.send(&failure);
-            }
+    let window = event.window().unwrap_or_default();
+    for (failed, e) in &failures {
+        report_sink_failure(sinks, *failed, window, e);
+    }
+    failures.len() as u64
+}
+
+/// Says that sink `failed` failed with `e`: on stderr, and as a `failure` event to the others.
+fn report_sink_failure(
+    sinks: &mut [Box<dyn EventSink>],
+    failed: usize,
+    window: &str,
+    e: &std::io::Error,
+) {
+    let name = sinks[failed].name().to_string();
+    eprintln!("warning: {name}: {e} — other sinks go on");
+    let failure = Event::Failure(Failure {
+        window: window.to_string(),
+        time: now_rfc3339(),
+        what: name.clone(),
+        error: format!("{name}: {e}"),
+        file: None,
+    });
+    for (i, sink) in sinks.iter_mut().enumerate() {
+        if i != failed {
+            // A sink failing on this too was reported above, or will be on its next event.
+            let _ = sink.send(&failure);
         }
     }
+}
+
+/// The sink thread: the only place events leave the program, so failures are counted here, as
+/// they go out — those the other threads send and those of the sinks themselves. The sinks are
+/// flushed just before the summary goes out, so that one failing to flush is in the summary's
+/// `failures`. Returns the summary as sent, its `failures` raised by any that came after it (the
+/// summary itself not written).
+fn sink_loop(mut sinks: Vec<Box<dyn EventSink>>, events: mpsc::Receiver<Event>) -> Summary {
+    let mut reported = vec![None; sinks.len()];
+    let mut failures = 0u64;
+    let mut summary = None;
+    for mut event in events {
+        match &mut event {
+            Event::Failure(_) => failures += 1,
+            Event::Summary(s) => {
+                failures += flush_all(&mut sinks);
+                s.failures = failures;
+                summary = Some(s.clone());
+            }
+            _ => {}
+        }
+        failures += deliver(&mut sinks, &mut reported, &event);
+    }
+    let mut summary = match summary {
+        Some(s) => s,
+        None => {
+            failures += flush_all(&mut sinks);
+            Summary::default()
+        }
+    };
+    summary.failures = failures;
+    summary
+}
+
+/// Flushes every sink; each that fails is reported ([`report_sink_failure`]). Returns how many failed.
+fn flush_all(sinks: &mut [Box<dyn EventSink>]) -> u64 {
+    let mut failed = 0;
+    for i in 0..sinks.len() {
+        if let Err(e) = sinks[i].flush() {
+            report_sink_failure(sinks, i, "", &e);
+            failed += 1;
+        }
+    }
+    failed
 }
 
 /// What the Whisper threads hand the judge.
@@ -264,7 +321,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         matcher,
         config,
         sources,
-        mut sinks,
+        sinks,
         stop,
     } = live;
     let lc = &config.live;
@@ -287,7 +344,6 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let speech_ms = AtomicU64::new(0);
     let overrun_frames = AtomicU64::new(0);
     let dropped = AtomicU64::new(0);
-    let failures = AtomicU64::new(0);
     let calls = AtomicU64::new(0);
     let busy_calls = AtomicU64::new(0);
     let mut judge = Judge::new(
@@ -304,18 +360,8 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     );
 
     let summary = std::thread::scope(|s| {
-        // Sink thread: the only place events leave the program.
-        let sink_thread = s.spawn(move || {
-            let mut reported = vec![None; sinks.len()];
-            for event in event_rx {
-                deliver(&mut sinks, &mut reported, &event);
-            }
-            for sink in &mut sinks {
-                if let Err(e) = sink.flush() {
-                    eprintln!("warning: {}: {e}", sink.name());
-                }
-            }
-        });
+        // Sink thread: the only place events leave the program (and where failures are counted).
+        let sink_thread = s.spawn(move || sink_loop(sinks, event_rx));
 
         // Whisper threads.
         let worker_threads: Vec<_> = workers
@@ -355,7 +401,6 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         // Judge thread.
         let judge_events = event_tx.clone();
         let ids: Vec<String> = windows.iter().map(|w| w.id.clone()).collect();
-        let judge_failures = &failures;
         let judge_thread = s.spawn(move || {
             for (jobs, heard) in heard_rx {
                 match heard {
@@ -369,10 +414,10 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                     // What those utterances said is lost: say so for each of their windows.
                     Err(e) => {
                         for job in &jobs {
-                            judge_failures.fetch_add(1, Ordering::Relaxed);
                             let _ = judge_events.send(Event::Failure(Failure {
                                 window: ids[job.window].clone(),
                                 time: now_rfc3339(),
+                                what: "whisper".into(),
                                 file: None,
                                 error: format!(
                                     "utterance {} ({:.1} s) not transcribed: {e}",
@@ -396,7 +441,6 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             audio_ms: &audio_ms,
             overrun_frames: &overrun_frames,
             dropped: &dropped,
-            failures: &failures,
             windows: &windows,
             origin: Instant::now(),
             wall_origin: chrono::Local::now(),
@@ -421,7 +465,8 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             alerts: judge.alerts,
             overrun_frames: overrun_frames.load(Ordering::Relaxed),
             dropped_utterances: dropped.load(Ordering::Relaxed),
-            failures: failures.load(Ordering::Relaxed),
+            // Counted by the sink thread, as the failures go out.
+            failures: 0,
             latency_p50: q(&judge.alert_latencies, 0.5),
             latency_p95: q(&judge.alert_latencies, 0.95),
             transcript_latency_p50: q(&judge.utterance_latencies, 0.5),
@@ -429,10 +474,9 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             whisper_calls: calls.load(Ordering::Relaxed),
             busy_calls: busy_calls.load(Ordering::Relaxed),
         };
-        let _ = event_tx.send(Event::Summary(summary.clone()));
+        let _ = event_tx.send(Event::Summary(summary));
         drop(event_tx);
-        let _ = sink_thread.join();
-        summary
+        sink_thread.join().expect("sink thread")
     });
     Ok(summary)
 }
@@ -475,7 +519,6 @@ struct SourceCtx<'a> {
     audio_ms: &'a AtomicU64,
     overrun_frames: &'a AtomicU64,
     dropped: &'a AtomicU64,
-    failures: &'a AtomicU64,
     windows: &'a [WindowInfo],
     origin: Instant,
     wall_origin: chrono::DateTime<chrono::Local>,
@@ -496,10 +539,10 @@ impl SourceCtx<'_> {
 
     /// Reports what could not be heard at window `w` (a file that failed) to every sink.
     fn failure(&self, w: usize, file: Option<PathBuf>, error: String) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
         let _ = self.events.send(Event::Failure(Failure {
             window: self.windows[w].id.clone(),
             time: now_rfc3339(),
+            what: "replay".into(),
             file,
             error,
         }));
@@ -751,5 +794,70 @@ mod tests {
         assert_eq!(failures[0].error, "flaky: no answer");
         assert_eq!(failures[1].window, "w08");
         assert_eq!(good_took.lock().unwrap().len(), 5 + 3 + 2);
+    }
+
+    /// A sink that cannot be flushed (a buffered file on a full disk).
+    struct Unflushable;
+
+    impl EventSink for Unflushable {
+        fn name(&self) -> &str {
+            "unflushable"
+        }
+        fn send(&mut self, _: &Event) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("disk full"))
+        }
+    }
+
+    /// Issue 11: a sink's failure (the alert log, JSON lines, the outbox) was an event but not
+    /// counted, so the summary said 0 failures and the run exited 0. Now every `failure` event
+    /// that goes out is counted — the other threads' and the sinks' own, flushing included — in
+    /// the summary as sent and as returned.
+    #[test]
+    fn issue_11_every_failure_that_goes_out_is_counted_in_the_summary() {
+        let down = Arc::new(AtomicBool::new(true));
+        let took = Arc::<Mutex<Vec<Event>>>::default();
+        let sinks: Vec<Box<dyn EventSink>> = vec![
+            Box::new(Flaky {
+                down: down.clone(),
+                took: Arc::default(),
+            }),
+            Box::new(Unflushable),
+            Box::new(Flaky {
+                down: Arc::new(AtomicBool::new(false)),
+                took: took.clone(),
+            }),
+        ];
+        let (tx, rx) = mpsc::channel();
+        // One failure from a source, one outage of the first sink (reported once).
+        tx.send(Event::Failure(Failure {
+            window: "w07".into(),
+            time: now_rfc3339(),
+            what: "replay".into(),
+            file: None,
+            error: "broken".into(),
+        }))
+        .unwrap();
+        tx.send(dropped("w07")).unwrap();
+        tx.send(dropped("w07")).unwrap();
+        tx.send(Event::Summary(Summary::default())).unwrap();
+        drop(tx);
+        let summary = sink_loop(sinks, rx);
+        assert_eq!(summary.failures, 3, "{summary:?}");
+        let took = took.lock().unwrap();
+        let Some(Event::Summary(sent)) = took.last() else {
+            panic!("{took:?}")
+        };
+        assert_eq!(sent.failures, 3);
+        let whats: Vec<&str> = took
+            .iter()
+            .filter_map(|e| match e {
+                Event::Failure(f) => Some(f.what.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(whats, ["replay", "flaky", "unflushable"]);
     }
 }

@@ -132,13 +132,21 @@ pub struct Dropped {
     pub reason: String,
 }
 
-/// Something that could not be heard or transcribed: a replayed file that cannot be read or
-/// breaks part-way, a Whisper call that failed. Every failure is an event (in the alert log and
-/// the JSON lines), not only a line on stderr.
+/// Something that could not be heard, transcribed or written: a replayed file that cannot be read
+/// or breaks part-way, a Whisper call that failed, a clip that could not be written, a sink (the
+/// alert log, JSON lines, the webhook's outbox, the record) that stopped taking events. Every
+/// failure is an event (in the alert log and the JSON lines), not only a line on stderr, and is
+/// counted in the [`Summary`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
+    /// The window concerned; empty when the failure is not one window's (a sink failing on the
+    /// summary).
     pub window: String,
     pub time: String,
+    /// What failed: `replay`, `whisper`, `clip`, or the sink's name (`alert log`, `JSON lines`,
+    /// `webhook`, `record …`, `terminal`). `serde(default)`: logs written before it still read.
+    #[serde(default)]
+    pub what: String,
     /// The file concerned, when there is one (replay).
     pub file: Option<PathBuf>,
     /// One line: what failed and what to do.
@@ -155,8 +163,10 @@ pub struct Summary {
     pub alerts: u64,
     pub overrun_frames: u64,
     pub dropped_utterances: u64,
-    /// `failure` events sent: replayed files that could not be read (or broke part-way) and
-    /// Whisper calls that failed. The run exits 1 when there were any.
+    /// `failure` events sent: replayed files that could not be read (or broke part-way), Whisper
+    /// calls that failed, clips that could not be written (once per outage) and sinks that
+    /// failed (once per outage, flushing at the end included). The run exits 1 when there were
+    /// any.
     #[serde(default)]
     pub failures: u64,
     /// Seconds of speech transcribed.

@@ -167,8 +167,8 @@ read _"#;
 
 /// The same for `courtesy live`: its clips and the webhook's outbox on a 2 MB tmpfs, filled once
 /// the first alert is queued (the webhook's receiver is down, so alerts wait in the outbox).
-/// Alerts go on (stdout, the log elsewhere), each full folder is one warning line, and the alerts
-/// queued before stay in the outbox, whole.
+/// Alerts go on (stdout, the log elsewhere), each full folder is one warning line and one counted
+/// `failure` event (exit 1), and the alerts queued before stay in the outbox, whole.
 #[test]
 fn issue_11_a_disk_that_fills_mid_live_run_keeps_the_queued_alerts() {
     let model = model_path();
@@ -249,6 +249,7 @@ read _"#;
     });
     let mut alerts = 0;
     let mut outbox_failures = 0;
+    let mut summary_failures = 0;
     let mut before = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
@@ -275,6 +276,7 @@ read _"#;
             outbox_failures += 1;
         }
         if event["type"] == "summary" {
+            summary_failures = event["failures"].as_u64().unwrap();
             break;
         }
     }
@@ -285,7 +287,9 @@ read _"#;
     // Every alert was still raised; nothing panicked.
     assert_eq!(alerts, 7, "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(stderr.last().map(String::as_str), Some("exit=0"), "{err}");
+    // Each full folder is counted: the run says something could not be written (exit 1).
+    assert_eq!(stderr.last().map(String::as_str), Some("exit=1"), "{err}");
+    assert!(summary_failures >= 1, "{err}");
     // One line per full folder, naming it and the fix.
     let warnings: Vec<&String> = stderr
         .iter()

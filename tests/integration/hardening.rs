@@ -321,3 +321,48 @@ fn issue_11_an_all_nan_recording_is_reported_by_analyze_batch_and_live() {
         failures[0]
     );
 }
+
+/// Issue 11: a clip that could not be written (here a file where the clip folder should be) was
+/// a warning on stderr only: no `failure` event, not counted, exit 0. Now it is one `failure`
+/// event (window, what, error) in the JSON lines and the alert log, counted, and the exit is 1;
+/// the alert still goes out.
+#[test]
+fn issue_11_a_clip_that_cannot_be_written_is_a_counted_failure_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    // L001 says 不知道: an alert, so a clip is due.
+    std::fs::copy(root().join("samples/labelled/L001.wav"), rec.join("w1.wav")).unwrap();
+    std::fs::write(dir.path().join("clips"), b"not a folder").unwrap();
+    let out = live(
+        &["--replay", rec.to_str().unwrap(), "--speed", "10"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let events = events(&out);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "alert" && e["clip"].is_null()),
+        "{events:#?}"
+    );
+    let failures: Vec<&Value> = events.iter().filter(|e| e["type"] == "failure").collect();
+    assert_eq!(failures.len(), 1, "{events:#?}");
+    assert_eq!(failures[0]["window"], "w1");
+    assert_eq!(failures[0]["what"], "clip");
+    assert!(
+        failures[0]["error"].as_str().unwrap().contains("clips"),
+        "{}",
+        failures[0]
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["type"], "summary", "{summary}");
+    assert_eq!(summary["failures"], 1, "{summary}");
+    let log = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"type\":\"failure\"") && l.contains("\"what\":\"clip\"")),
+        "{log}"
+    );
+}
