@@ -4,7 +4,9 @@
 # threads (/proc/PID/status) into target/soak/samples.csv and prints a table; at the end it checks
 #   - memory flat within 10 % after the warm-up (every later sample against the first one after it),
 #   - no growth of file descriptors or threads after the warm-up,
-#   - nothing dropped, no frames lost, no failures (from the run's JSON-lines summary).
+#   - nothing dropped, no frames lost, no failures (from the run's JSON-lines summary);
+# and reports the stop: how long Ctrl-C took and what its bounded drain ([live] drain_seconds) left
+# untranscribed (the `shutdown` event, per window).
 # Exit 0 when all hold, 1 when one does not (each named), 2 when the run itself failed.
 #   scripts/soak.sh [MINUTES=30] [WINDOWS=16]
 #   COURTESY_BIN=path uses that binary instead of building a release one (scripts/setup.sh);
@@ -61,11 +63,14 @@ for ((m = 1; m <= minutes; m++)); do
   printf '%-7s %-9s %-5s %-8s %-11s %s\n' "$m" "$((rss / 1024))" "$fds" "$threads" "$utt" "$alerts"
 done
 
-# Stop as Ctrl-C does: what was heard is finished, the summary is the last event.
+# Stop as Ctrl-C does: what was heard is transcribed for at most [live] drain_seconds, what is
+# left is the `shutdown` event, the summary is the last event.
+stop_start=$(date +%s.%N)
 kill -INT "$pid"
 trap - EXIT
 wait "$pid" && code=0 || code=$?
-echo "courtesy exited $code" >&2
+stop_end=$(date +%s.%N)
+echo "courtesy exited $code, $(python3 -c "print(f'{$stop_end - $stop_start:.1f}')") s after Ctrl-C" >&2
 
 python3 - "$out/samples.csv" "$out/events.jsonl" "$warmup" <<'PY'
 import csv, json, sys
@@ -88,11 +93,20 @@ else:
         print(f"{key}: {first} at minute {base['minute']}, at most {top} after")
         if top > first:
             problems.append(f"{key} grew from {first} to {top}")
-summary = None
+summary = shutdown = None
 for line in open(sys.argv[2]):
     e = json.loads(line)
     if e.get("type") == "summary":
         summary = e
+    elif e.get("type") == "shutdown":
+        shutdown = e
+if shutdown is None:
+    problems.append("no shutdown event: the stop was not reported")
+else:
+    per = ", ".join(f"{w['window']} {w['utterances']} ({w['seconds']:.1f} s)" for w in shutdown["windows"])
+    print(f"shutdown: drained {shutdown['drained_seconds']:.1f} s of at most {shutdown['drain_seconds']:.0f} s; "
+          f"{shutdown['utterances']} utterances, {shutdown['seconds']:.1f} s of speech not transcribed"
+          + (f" ({per})" if per else ""))
 if summary is None:
     problems.append("no summary event: the run did not finish cleanly")
 else:

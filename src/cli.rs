@@ -1237,11 +1237,14 @@ fn live(
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let stop = std::sync::Arc::clone(&stop);
+        let drain = config.live.drain_seconds;
         ctrlc::set_handler(move || {
             if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("stopping: finishing the utterances in flight (Ctrl-C again to quit now)");
+            eprintln!(
+                "stopping: transcribing what was heard for at most {drain} s ([live] drain_seconds; Ctrl-C again to quit now)"
+            );
         })?;
     }
     let summary = courtesy::live::launch(courtesy::live::Launch {

@@ -7,6 +7,7 @@
 pub mod guard;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use whisper_rs::{
@@ -169,6 +170,7 @@ impl Transcriber {
         Ok(Worker {
             transcriber: self.clone(),
             state,
+            abort: None,
         })
     }
 }
@@ -177,9 +179,25 @@ impl Transcriber {
 pub struct Worker {
     transcriber: Transcriber,
     state: WhisperState,
+    /// Set from outside to cut the call in flight short (live shutdown's deadline).
+    abort: Option<Arc<AtomicBool>>,
+}
+
+/// Whisper's abort callback: `data` is the `AtomicBool` of [`Worker::abort_when`], kept alive by
+/// the worker for the whole call.
+unsafe extern "C" fn abort_requested(data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: set only in `transcribe_packed_with`, to an `Arc<AtomicBool>` the worker holds.
+    unsafe { &*(data as *const AtomicBool) }.load(Ordering::Relaxed)
 }
 
 impl Worker {
+    /// Calls made from now on stop early, with an error, once `flag` is set: a live run that
+    /// must stop by a deadline does not wait for a call in flight.
+    pub fn abort_when(mut self, flag: Arc<AtomicBool>) -> Worker {
+        self.abort = Some(flag);
+        self
+    }
+
     /// Transcribes one speech segment (at most 30 s; the VAD cuts longer speech).
     pub fn transcribe(&mut self, segment: &SpeechSegment) -> Result<Transcript, AsrError> {
         let mut out = self.transcribe_packed(&[segment])?;
@@ -246,6 +264,14 @@ impl Worker {
         }
         if config.fit_encoder {
             params.set_audio_ctx(encoder_frames(samples.len(), min_encoder_seconds));
+        }
+        if let Some(flag) = &self.abort {
+            // SAFETY: the callback only reads the flag, which `self.abort` keeps alive until
+            // `full` below has returned.
+            unsafe {
+                params.set_abort_callback(Some(abort_requested));
+                params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
+            }
         }
         let what = || match segments {
             [one] => format!("the segment at {:.1} s", one.start),

@@ -9,8 +9,11 @@
 //! - a **sink thread**: every [`Event`] to every sink (terminal, JSON lines, alert log, webhook
 //!   outbox, web page), so a slow sink never holds up transcription.
 //!
-//! Stopping (Ctrl-C, or the end of a replay): sources close their open utterances, workers finish
-//! everything queued, the judge raises the last alerts, and every sink is flushed.
+//! Ending: at the end of a replay, sources close their open utterances, workers finish everything
+//! queued, the judge raises the last alerts, and every sink is flushed. Stopping (Ctrl-C or SIGINT)
+//! is bounded: sources stop taking audio and close their utterances, workers go on for at
+//! most `[live] drain_seconds` (a call still in flight then is aborted), and what was left is one
+//! `shutdown` event and the summary's `untranscribed_*` — never silently dropped.
 
 pub mod judge;
 mod launch;
@@ -31,7 +34,8 @@ use crate::audio::capture::{run_device, CaptureEvent, CaptureOptions, DeviceSpec
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::sink::event::{
-    now_rfc3339, Dropped, Event, EventSink, Failure, Overrun, Summary, WindowStatus,
+    now_rfc3339, Dropped, Event, EventSink, Failure, Overrun, Shutdown, Summary, Untranscribed,
+    WindowStatus,
 };
 
 use judge::{Judge, JudgeConfig, WindowInfo};
@@ -83,6 +87,10 @@ pub struct LiveConfig {
     pub score_minutes: f64,
     /// A capture device that delivers nothing for this long is treated as failed and reopened.
     pub stall_seconds: f64,
+    /// On Ctrl-C (SIGINT), the longest the run goes on transcribing what it had heard before
+    /// it stops; what is left then is reported in a `shutdown` event. An overloaded box may hold
+    /// many minutes of queued speech: stopping must not wait for all of it.
+    pub drain_seconds: f64,
 }
 
 impl Default for LiveConfig {
@@ -104,6 +112,7 @@ impl Default for LiveConfig {
             max_queue_seconds: 120.0,
             score_minutes: 60.0,
             stall_seconds: 2.0,
+            drain_seconds: 10.0,
         }
     }
 }
@@ -141,6 +150,7 @@ impl LiveConfig {
         )?;
         in_range("live.score_minutes", self.score_minutes, 1.0, 1440.0)?;
         in_range("live.stall_seconds", self.stall_seconds, 0.5, 3600.0)?;
+        in_range("live.drain_seconds", self.drain_seconds, 0.0, 3600.0)?;
         Ok(())
     }
 }
@@ -207,7 +217,7 @@ pub struct Live<'a> {
     pub config: &'a Config,
     pub sources: Sources,
     pub sinks: Vec<Box<dyn EventSink>>,
-    /// Set by Ctrl-C: stop listening, finish what was heard, flush.
+    /// Set by Ctrl-C: stop listening, transcribe what was heard for at most `drain_seconds`, flush.
     pub stop: Arc<AtomicBool>,
 }
 
@@ -327,9 +337,11 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let lc = &config.live;
     let windows = windows(&sources, config);
     let run_id = chrono::Local::now().format("%Y%m%dT%H%M%S").to_string();
+    // Set when a shutdown's drain runs out: cuts the Whisper calls in flight short.
+    let abort = Arc::new(AtomicBool::new(false));
     let workers = (0..config.worker_count())
-        .map(|_| transcriber.worker())
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|_| Ok(transcriber.worker()?.abort_when(Arc::clone(&abort))))
+        .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
 
     let scheduler = Scheduler::new(
         windows.len(),
@@ -368,9 +380,11 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             .into_iter()
             .map(|mut worker| {
                 let tx = heard_tx.clone();
-                let (scheduler, calls, busy_calls, speech_ms) =
-                    (&scheduler, &calls, &busy_calls, &speech_ms);
+                let (scheduler, calls, busy_calls, speech_ms, abort) =
+                    (&scheduler, &calls, &busy_calls, &speech_ms, &abort);
+                // Returns the utterances of a call cut short by the drain's end.
                 s.spawn(move || {
+                    let mut cut = Vec::new();
                     while let Some(batch) = scheduler.pop_batch() {
                         let segments: Vec<&crate::vad::SpeechSegment> =
                             batch.iter().map(|j| &j.segment).collect();
@@ -385,14 +399,20 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                             .transcribe_packed_with(&segments, min)
                             .map_err(|e| e.to_string());
                         calls.fetch_add(1, Ordering::Relaxed);
+                        if heard.is_err() && abort.load(Ordering::SeqCst) {
+                            // Not a failure: the shutdown's report counts them.
+                            cut.extend(batch);
+                            continue;
+                        }
                         if heard.is_ok() {
                             let seconds: f64 = segments.iter().map(|s| s.duration()).sum();
                             speech_ms.fetch_add((seconds * 1000.0) as u64, Ordering::Relaxed);
                         }
                         if tx.send((batch, heard)).is_err() {
-                            return;
+                            break;
                         }
                     }
+                    cut
                 })
             })
             .collect();
@@ -451,8 +471,23 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             let _ = t.join();
         }
         scheduler.close();
+        // The end of a replay waits for everything; a stop waits at most `drain_seconds`.
+        let stopped = stop.load(Ordering::SeqCst).then(Instant::now);
+        let mut left = Vec::new();
+        if let Some(since) = stopped {
+            let deadline = since + duration(lc.drain_seconds);
+            while Instant::now() < deadline && !worker_threads.iter().all(|t| t.is_finished()) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            left = scheduler.abandon();
+            abort.store(true, Ordering::SeqCst);
+        }
         for t in worker_threads {
-            let _ = t.join();
+            left.extend(t.join().unwrap_or_default());
+        }
+        let shutdown = stopped.map(|since| shutdown_report(&windows, &left, lc, since));
+        if let Some(report) = &shutdown {
+            let _ = event_tx.send(Event::Shutdown(report.clone()));
         }
         let judge = judge_thread.join().expect("judge thread");
         let q = |v: &[f64], p| judge::quantile(v, p);
@@ -461,6 +496,8 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             windows: windows.len(),
             audio_seconds: audio_ms.load(Ordering::Relaxed) as f64 / 1000.0,
             speech_seconds: speech_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            untranscribed_utterances: shutdown.as_ref().map_or(0, |d| d.utterances),
+            untranscribed_seconds: shutdown.as_ref().map_or(0.0, |d| d.seconds),
             utterances: judge.utterances,
             alerts: judge.alerts,
             overrun_frames: overrun_frames.load(Ordering::Relaxed),
@@ -479,6 +516,38 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         sink_thread.join().expect("sink thread")
     });
     Ok(summary)
+}
+
+/// What a stop's drain left untranscribed (`left`: the utterances still queued and those whose
+/// call was cut short), per window.
+fn shutdown_report(
+    windows: &[WindowInfo],
+    left: &[Job],
+    lc: &LiveConfig,
+    since: Instant,
+) -> Shutdown {
+    let mut per: Vec<Untranscribed> = windows
+        .iter()
+        .map(|w| Untranscribed {
+            window: w.id.clone(),
+            ..Untranscribed::default()
+        })
+        .collect();
+    for job in left {
+        if let Some(w) = per.get_mut(job.window) {
+            w.utterances += 1;
+            w.seconds += job.seconds();
+        }
+    }
+    per.retain(|w| w.utterances > 0);
+    Shutdown {
+        time: now_rfc3339(),
+        drain_seconds: lc.drain_seconds,
+        drained_seconds: since.elapsed().as_secs_f64(),
+        utterances: left.len() as u64,
+        seconds: left.iter().map(Job::seconds).sum(),
+        windows: per,
+    }
 }
 
 /// Seconds as a [`Duration`], saturating instead of panicking: [`LiveConfig::validate`] keeps

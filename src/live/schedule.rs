@@ -120,6 +120,17 @@ impl Scheduler {
         self.ready.notify_all();
     }
 
+    /// The end of a shutdown's drain: closes the scheduler and takes out everything still queued
+    /// (workers get `None` at once), for the caller to report as not transcribed.
+    pub fn abandon(&self) -> Vec<Job> {
+        let mut st = self.lock();
+        st.closed = true;
+        let left = st.queues.iter_mut().flat_map(|q| q.drain(..)).collect();
+        drop(st);
+        self.ready.notify_all();
+        left
+    }
+
     pub fn policy(&self) -> Policy {
         self.policy
     }
@@ -271,5 +282,17 @@ mod tests {
         s.push(job(0, 2, 1.0));
         s.close();
         assert_eq!(worker.join().unwrap(), 2);
+    }
+
+    #[test]
+    fn abandon_hands_back_what_waits_and_stops_the_workers() {
+        let s = Scheduler::new(2, ONE_AT_A_TIME);
+        s.push(job(0, 1, 1.0));
+        s.push(job(1, 1, 2.0));
+        s.push(job(0, 2, 3.0));
+        let left = s.abandon();
+        assert_eq!(ids(&left), vec![(0, 1), (0, 2), (1, 1)]);
+        assert!(s.pop_batch().is_none());
+        assert_eq!(s.backlog_seconds(), 0.0);
     }
 }

@@ -63,6 +63,7 @@ impl Board {
             | Event::Overrun(_)
             | Event::Dropped(_)
             | Event::Failure(_)
+            | Event::Shutdown(_)
             | Event::Summary(_) => {}
         }
     }

@@ -166,6 +166,7 @@ fn kind(event: &Event) -> &'static str {
         Event::Overrun(_) => "overrun",
         Event::Dropped(_) => "dropped",
         Event::Failure(_) => "failure",
+        Event::Shutdown(_) => "shutdown",
         Event::Summary(_) => "summary",
     }
 }

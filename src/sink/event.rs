@@ -20,6 +20,7 @@ pub enum Event {
     Overrun(Overrun),
     Dropped(Dropped),
     Failure(Failure),
+    Shutdown(Shutdown),
     Summary(Summary),
 }
 
@@ -153,6 +154,32 @@ pub struct Failure {
     pub error: String,
 }
 
+/// A live run was stopped (Ctrl-C or SIGINT — not the end of a replay): what its bounded
+/// drain (`[live] drain_seconds`) left untranscribed, per window. Sent once, just before the
+/// summary, even when nothing was left.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Shutdown {
+    pub time: String,
+    /// The drain's limit: queued and in-flight utterances were transcribed for at most this long.
+    pub drain_seconds: f64,
+    /// Seconds the drain took.
+    pub drained_seconds: f64,
+    /// Utterances not transcribed, over all windows.
+    pub utterances: u64,
+    /// Seconds of speech not transcribed, over all windows.
+    pub seconds: f64,
+    /// The windows with something left, in the run's window order.
+    pub windows: Vec<Untranscribed>,
+}
+
+/// One window's speech that a shutdown left untranscribed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Untranscribed {
+    pub window: String,
+    pub utterances: u64,
+    pub seconds: f64,
+}
+
 /// The end of a live run: totals for the log.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
@@ -171,6 +198,12 @@ pub struct Summary {
     pub failures: u64,
     /// Seconds of speech transcribed.
     pub speech_seconds: f64,
+    /// Utterances (and their seconds of speech) a shutdown's drain left untranscribed (see
+    /// [`Shutdown`]); 0 when the run ended by itself.
+    #[serde(default)]
+    pub untranscribed_utterances: u64,
+    #[serde(default)]
+    pub untranscribed_seconds: f64,
     /// Seconds from the end of speech to the alert: median and 95th percentile.
     pub latency_p50: Option<f64>,
     pub latency_p95: Option<f64>,
@@ -193,7 +226,7 @@ impl Event {
             Event::Window(w) => Some(&w.window),
             Event::Dropped(d) => Some(&d.window),
             Event::Failure(f) => Some(&f.window),
-            Event::Overrun(_) | Event::Summary(_) => None,
+            Event::Overrun(_) | Event::Shutdown(_) | Event::Summary(_) => None,
         }
     }
 }

@@ -70,6 +70,25 @@ impl Terminal {
                 d.reason
             ),
             Event::Failure(f) => format!("{}  {}  failed: {}", clock(&f.time), f.window, f.error),
+            Event::Shutdown(d) => {
+                let mut line = format!(
+                    "{}  stopped after a {:.1} s drain (at most {:.0} s): {} utterance(s), {:.1} s of speech not transcribed",
+                    clock(&d.time),
+                    d.drained_seconds,
+                    d.drain_seconds,
+                    d.utterances,
+                    d.seconds
+                );
+                let per: Vec<String> = d
+                    .windows
+                    .iter()
+                    .map(|w| format!("{} {} ({:.1} s)", w.window, w.utterances, w.seconds))
+                    .collect();
+                if !per.is_empty() {
+                    line += &format!(": {}", per.join(", "));
+                }
+                line
+            }
             Event::Overrun(o) => format!(
                 "{}  {} ({})  overrun: lost {} frames of audio ({} since start)",
                 clock(&o.time),

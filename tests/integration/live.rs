@@ -324,3 +324,75 @@ fn microphones_through_a_real_audio_server_alert_the_right_windows_and_survive_a
     assert_eq!(summary["overrun_frames"], 0, "{summary}");
     assert_eq!(summary["dropped_utterances"], 0, "{summary}");
 }
+
+/// Issue 11: Ctrl-C on a box that had fallen behind transcribed its whole backlog first (about 20
+/// minutes after an overloaded soak). Now the drain lasts at most `[live] drain_seconds`, a call
+/// still in flight is cut short, and what was left is one `shutdown` event (per window) and the
+/// summary's `untranscribed_*`.
+#[test]
+fn issue_11_a_stop_is_bounded_by_drain_seconds_and_reports_what_was_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    // Eight windows of speech replayed twenty times faster than real time, looping: far more
+    // than Whisper can keep up with, so a backlog builds.
+    for i in 1..=8 {
+        let w = rec.join(format!("w{i}"));
+        std::fs::create_dir_all(&w).unwrap();
+        for f in ["s1.wav", "s2.wav"] {
+            std::fs::copy(root().join("samples/windows/w02-rude").join(f), w.join(f)).unwrap();
+        }
+    }
+    let config = dir.path().join("live.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[live]\nlog = {:?}\nclips = {:?}\ndrain_seconds = 2\n",
+            dir.path().join("alerts.jsonl"),
+            dir.path().join("clips"),
+        ),
+    )
+    .unwrap();
+    let _whisper = crate::whisper_lock();
+    let mut live = LiveProcess::spawn(
+        &[
+            "--replay",
+            rec.to_str().unwrap(),
+            "--loop",
+            "--speed",
+            "20",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
+    live.wait_for("an utterance", Duration::from_secs(300), |e| {
+        e["type"] == "utterance"
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let stopped = std::time::Instant::now();
+    let events = live.interrupt();
+    let took = stopped.elapsed();
+    // 2 s of drain, then the sinks' flush and the process's end.
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+    let shutdowns: Vec<&Value> = events.iter().filter(|e| e["type"] == "shutdown").collect();
+    assert_eq!(shutdowns.len(), 1, "{events:#?}");
+    let d = shutdowns[0];
+    assert_eq!(d["drain_seconds"], 2.0, "{d}");
+    let left = d["utterances"].as_u64().unwrap();
+    assert!(left > 0, "no backlog was left, so nothing was tested: {d}");
+    let per: u64 = d["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["utterances"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per, left, "{d}");
+    let summary = events.last().unwrap();
+    assert_eq!(summary["type"], "summary", "{summary}");
+    assert_eq!(summary["untranscribed_utterances"], left, "{summary}");
+    assert_eq!(summary["untranscribed_seconds"], d["seconds"], "{summary}");
+    // Cut short is not a failure.
+    assert_eq!(summary["failures"], 0, "{summary}");
+    let log = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert!(log.contains("\"type\":\"shutdown\""), "{log}");
+}
