@@ -1091,7 +1091,13 @@ fn eval(
 ) -> anyhow::Result<ExitCode> {
     let config = config(common, Some(audio_flags))?;
     let matcher = matcher(&config)?;
-    let labels = eval::load(dir).map_err(anyhow::Error::msg)?;
+    let set = eval::load(dir).map_err(anyhow::Error::msg)?;
+    for refused in &set.refused {
+        eprintln!("error: {refused}");
+    }
+    // Like `analyze`: exit 1 when some input could not be evaluated, the rest is reported.
+    let mut failed = !set.refused.is_empty();
+    let labels = set.labels;
     let text: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
     let mut report = Vec::new();
     let on_text = eval::evaluate(&labels, &text, &matcher);
@@ -1114,6 +1120,7 @@ fn eval(
         for f in &analysis.failures {
             eprintln!("error: {}", f.error);
         }
+        failed |= !analysis.failures.is_empty();
         let mut summary = eval::evaluate(&labels, &heard, &matcher);
         summary
             .outcomes
@@ -1138,7 +1145,7 @@ fn eval(
             print!("{}", s.render(title));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(!failed))
 }
 
 /// `courtesy eval --regressions`: exit 1 when a regression sentence fails.

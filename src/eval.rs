@@ -51,8 +51,19 @@ pub struct Summary {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Reads `dir/labels.tsv`; a file with no sentences is an error, not a perfect score.
-pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
+/// A `labels.tsv` as read: the sentences to evaluate, and the lines refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelSet {
+    pub labels: Vec<Labelled>,
+    /// One line per refused line (`labels.tsv:N: what is wrong — the fix`); the other lines are
+    /// still evaluated.
+    pub refused: Vec<String>,
+}
+
+/// Reads `dir/labels.tsv`. A line whose id would put its audio outside `dir` (`../x`, `/abs`) is
+/// refused, the others are read; a file with no sentence to evaluate is an error, not a perfect
+/// score.
+pub fn load(dir: &Path) -> Result<LabelSet, String> {
     let path = dir.join("labels.tsv");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
@@ -63,11 +74,18 @@ pub fn load(dir: &Path) -> Result<Vec<Labelled>, String> {
 /// build time): the sentences every rule change is checked against, wherever it is made.
 pub fn builtin() -> Vec<Labelled> {
     const LABELS: &str = include_str!("../samples/labelled/labels.tsv");
-    parse(Path::new("samples/labelled/labels.tsv"), LABELS).unwrap_or_default()
+    parse(Path::new("samples/labelled/labels.tsv"), LABELS)
+        .map(|set| set.labels)
+        .unwrap_or_default()
+}
+
+/// The audio file of sentence `id`, relative to the labelled folder.
+fn audio_name(id: &str) -> PathBuf {
+    PathBuf::from(format!("{id}.wav"))
 }
 
 /// Reads the text of a `labels.tsv` read from `path`.
-fn parse(path: &Path, text: &str) -> Result<Vec<Labelled>, String> {
+fn parse(path: &Path, text: &str) -> Result<LabelSet, String> {
     let set = |s: &str| {
         s.split('|')
             .map(str::trim)
@@ -75,7 +93,7 @@ fn parse(path: &Path, text: &str) -> Result<Vec<Labelled>, String> {
             .map(str::to_string)
             .collect()
     };
-    let mut out = Vec::new();
+    let mut out = LabelSet::default();
     for (n, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
             continue;
@@ -88,7 +106,17 @@ fn parse(path: &Path, text: &str) -> Result<Vec<Labelled>, String> {
                 n + 1
             ));
         }
-        out.push(Labelled {
+        // The id names the audio file: it must stay inside the labelled folder.
+        if !crate::inside::is_plain(&audio_name(cols[0])) {
+            out.refused.push(format!(
+                "{}:{}: id {:?} names a file outside the labelled folder — give the WAV's name inside the folder, without its .wav (e.g. L001), no `..`, `/` at the start or `\\`; the other lines are evaluated",
+                path.display(),
+                n + 1,
+                crate::message::one_line(cols[0])
+            ));
+            continue;
+        }
+        out.labels.push(Labelled {
             id: cols[0].into(),
             text: cols[1].into(),
             banned: set(cols[2]),
@@ -97,18 +125,27 @@ fn parse(path: &Path, text: &str) -> Result<Vec<Labelled>, String> {
         });
     }
     // Recall over nothing would read as 100 %.
-    if out.is_empty() {
-        return Err(format!(
-            "no labelled sentences in {} — add one line per sentence after the header (id, text, banned, civil, kind; tab-separated)",
-            path.display()
-        ));
+    if out.labels.is_empty() {
+        return Err(match out.refused.first() {
+            Some(first) => format!("{first} — and no other line is left to evaluate"),
+            None => format!(
+                "no labelled sentences in {} — add one line per sentence after the header (id, text, banned, civil, kind; tab-separated)",
+                path.display()
+            ),
+        });
     }
     Ok(out)
 }
 
-/// The audio file of a labelled sentence.
-pub fn audio_path(dir: &Path, l: &Labelled) -> PathBuf {
-    dir.join(format!("{}.wav", l.id))
+/// The audio file of a labelled sentence, inside `dir` (a link in it may not lead out). A missing
+/// file is returned as it is, for the reader to report.
+pub fn audio_path(dir: &Path, l: &Labelled) -> Result<PathBuf, String> {
+    let rel = audio_name(&l.id);
+    match crate::inside::existing(dir, &rel) {
+        Ok(path) => Ok(path),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(dir.join(rel)),
+        Err(e) => Err(format!("labelled sentence {}: {e}", l.id)),
+    }
 }
 
 /// Scores what the matcher finds in `heard[i]` (the text read for `labels[i]`).
@@ -213,14 +250,23 @@ pub fn transcribe(
     matcher: &Matcher,
     config: &crate::config::Config,
 ) -> Result<(Vec<String>, crate::pipeline::Analysis), crate::asr::AsrError> {
-    let recordings: Vec<crate::pipeline::Recording> = labels
-        .iter()
-        .map(|l| crate::pipeline::Recording {
-            window: l.id.clone(),
-            file: audio_path(dir, l),
-        })
-        .collect();
-    let analysis = crate::pipeline::analyze(&recordings, transcriber, matcher, config)?;
+    let mut recordings = Vec::new();
+    let mut refused = Vec::new();
+    for l in labels {
+        match audio_path(dir, l) {
+            Ok(file) => recordings.push(crate::pipeline::Recording {
+                window: l.id.clone(),
+                file,
+            }),
+            Err(error) => refused.push(crate::pipeline::Failure {
+                window: l.id.clone(),
+                file: dir.join(audio_name(&l.id)),
+                error,
+            }),
+        }
+    }
+    let mut analysis = crate::pipeline::analyze(&recordings, transcriber, matcher, config)?;
+    analysis.failures.extend(refused);
     let heard = labels
         .iter()
         .map(|l| {
@@ -251,7 +297,9 @@ pub fn transcribe_packed(
     // (label index, segment) in order.
     let mut segments = Vec::new();
     for (i, l) in labels.iter().enumerate() {
-        let samples = match crate::audio::read_wav(&audio_path(dir, l)) {
+        let samples = match audio_path(dir, l)
+            .and_then(|p| crate::audio::read_wav(&p).map_err(|e| e.to_string()))
+        {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -307,11 +355,76 @@ mod tests {
         assert_eq!(e.lines().count(), 1, "{e}");
     }
 
+    /// Issue 11: an id in labels.tsv was joined to the folder as it was, so `../x` or `/abs`
+    /// read audio from anywhere. Such a line is now refused in one line naming labels.tsv:line
+    /// and the fix, and the other lines are still read.
+    #[test]
+    fn issue_11_ids_that_leave_the_labelled_folder_are_refused_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("labels.tsv"),
+            "id\ttext\tbanned\tcivil\tkind\n\
+             L001\t不知道。\t不知道\t\tbanned\n\
+             ../secret\t您好\t\t您好\tcivil\n\
+             /etc/passwd\t您好\t\t您好\tcivil\n\
+             sub/L002\t您好\t\t您好\tcivil\n\
+             a\\..\\b\t您好\t\t您好\tcivil\n",
+        )
+        .unwrap();
+        let set = load(dir.path()).unwrap();
+        let ids: Vec<&str> = set.labels.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["L001", "sub/L002"]);
+        assert_eq!(set.refused.len(), 3, "{:?}", set.refused);
+        for (r, line) in set.refused.iter().zip([3, 4, 6]) {
+            assert!(
+                r.contains(&format!("labels.tsv:{line}:")) && r.contains("inside the folder"),
+                "{r}"
+            );
+            assert_eq!(r.lines().count(), 1, "{r}");
+        }
+        // Only bad lines: an error, not an empty evaluation.
+        std::fs::write(
+            dir.path().join("labels.tsv"),
+            "id\ttext\tbanned\tcivil\tkind\n../x\t您好\t\t您好\tcivil\n",
+        )
+        .unwrap();
+        let e = load(dir.path()).unwrap_err();
+        assert!(
+            e.contains("labels.tsv:2:") && e.contains("no other line"),
+            "{e}"
+        );
+    }
+
+    /// A link inside the labelled folder may not lead out of it.
+    #[cfg(unix)]
+    #[test]
+    fn issue_11_a_linked_audio_file_must_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("set");
+        std::fs::create_dir(&set).unwrap();
+        std::fs::write(dir.path().join("secret.wav"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.wav"), set.join("L001.wav")).unwrap();
+        let l = Labelled {
+            id: "L001".into(),
+            text: String::new(),
+            banned: BTreeSet::new(),
+            civil: BTreeSet::new(),
+            kind: "neutral".into(),
+        };
+        let e = audio_path(&set, &l).unwrap_err();
+        assert!(e.contains("L001") && e.contains("link"), "{e}");
+        let missing = Labelled {
+            id: "L002".into(),
+            ..l
+        };
+        assert_eq!(audio_path(&set, &missing).unwrap(), set.join("L002.wav"));
+    }
+
     #[test]
     fn the_builtin_set_is_the_samples_file() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/labelled");
         let set = builtin();
-        assert_eq!(set, load(&dir).unwrap());
+        assert_eq!(set, load(&dir).unwrap().labels);
         assert!(set.len() > 100, "{}", set.len());
     }
 }
