@@ -1104,15 +1104,20 @@ fn eval(
     report.push(("text (labels read by the matcher)", on_text));
     if let (true, Some(pack)) = (audio, pack) {
         let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
-        let (heard, seconds, wall) =
-            eval::transcribe_packed(dir, &labels, &transcriber, &config, pack)?;
+        let packed = eval::transcribe_packed(dir, &labels, &transcriber, &config, pack)?;
+        for f in &packed.failures {
+            eprintln!("error: {f}");
+        }
+        failed |= !packed.failures.is_empty();
         eprintln!(
-            "audio, packed into calls of ≤ {pack} s: {seconds:.1} s in {wall:.1} s (real-time factor {:.3})",
-            wall / seconds
+            "audio, packed into calls of ≤ {pack} s: {:.1} s in {:.1} s (real-time factor {:.3})",
+            packed.audio_seconds,
+            packed.wall_seconds,
+            packed.wall_seconds / packed.audio_seconds
         );
         report.push((
             "audio (Whisper, packed calls)",
-            eval::evaluate(&labels, &heard, &matcher),
+            eval::evaluate(&labels, &packed.heard, &matcher),
         ));
     } else if audio {
         let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;

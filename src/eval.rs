@@ -283,15 +283,16 @@ pub fn transcribe(
 
 /// Like [`transcribe`], but packs the clips' speech segments into shared Whisper calls of at most
 /// `pack_seconds` (see [`crate::asr::Worker::transcribe_packed`]), the way `courtesy live` serves
-/// many windows. Returns what was heard per label, seconds of audio and wall seconds.
+/// many windows.
 pub fn transcribe_packed(
     dir: &Path,
     labels: &[Labelled],
     transcriber: &crate::asr::Transcriber,
     config: &crate::config::Config,
     pack_seconds: f64,
-) -> Result<(Vec<String>, f64, f64), crate::asr::AsrError> {
+) -> Result<Packed, crate::asr::AsrError> {
     use crate::asr::packed_len;
+    let mut failures = Vec::new();
     let started = std::time::Instant::now();
     let mut audio_seconds = 0.0;
     // (label index, segment) in order.
@@ -302,7 +303,7 @@ pub fn transcribe_packed(
         {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
+                failures.push(e);
                 continue;
             }
         };
@@ -331,7 +332,22 @@ pub fn transcribe_packed(
         }
         k += n;
     }
-    Ok((heard, audio_seconds, started.elapsed().as_secs_f64()))
+    Ok(Packed {
+        heard,
+        audio_seconds,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        failures,
+    })
+}
+
+/// What [`transcribe_packed`] heard.
+pub struct Packed {
+    /// What was heard, per label.
+    pub heard: Vec<String>,
+    pub audio_seconds: f64,
+    pub wall_seconds: f64,
+    /// One line per clip that could not be read (its label is evaluated as heard nothing).
+    pub failures: Vec<String>,
 }
 
 #[cfg(test)]

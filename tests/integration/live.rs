@@ -209,11 +209,16 @@ impl LiveProcess {
     }
 
     /// Ctrl-C, then everything it printed until it exited (successfully).
-    fn interrupt(mut self) -> Vec<Value> {
+    fn interrupt(self) -> Vec<Value> {
+        self.signal("-INT")
+    }
+
+    /// `kill SIGNAL`, then everything it printed until it exited (successfully).
+    fn signal(mut self, signal: &str) -> Vec<Value> {
         self.seen.extend(self.lines.try_iter());
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
-            .args(["-INT", &pid])
+            .args([signal, &pid])
             .status()
             .unwrap()
             .success());
@@ -370,7 +375,8 @@ fn issue_11_a_stop_is_bounded_by_drain_seconds_and_reports_what_was_left() {
     });
     std::thread::sleep(Duration::from_secs(3));
     let stopped = std::time::Instant::now();
-    let events = live.interrupt();
+    // SIGTERM, what systemd and `kill` send, stops it the same way as Ctrl-C.
+    let events = live.signal("-TERM");
     let took = stopped.elapsed();
     // 2 s of drain, then the sinks' flush and the process's end.
     assert!(took < Duration::from_secs(10), "stopping took {took:?}");
