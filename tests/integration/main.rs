@@ -38,7 +38,7 @@ pub fn root() -> &'static Path {
 /// The installed model, found as every command finds it (`$COURTESY_MODEL`, the per-user data
 /// folder, `./models`); the test command installs it first, so its absence is a failure.
 pub fn model_path() -> PathBuf {
-    let p = courtesy::model::resolve(None).path;
+    let p = courtesy::model::resolve(None, courtesy::model::Quant::F16).path;
     assert!(
         p.exists(),
         "no model at {} — run `scripts/test.sh` (it installs it) or `courtesy model install`",

