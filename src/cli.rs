@@ -406,6 +406,9 @@ struct AudioFlags {
     /// Encode only as much of Whisper's 30 s window as each utterance needs.
     #[arg(long)]
     fit_encoder: bool,
+    /// Decode each file's speech in 30 s windows, one Whisper call per window (`[asr] long_form`).
+    #[arg(long)]
+    long_form: bool,
 }
 
 /// Exit codes: 0 all good, 1 some input failed (the rest was analysed), 2 nothing could run.
@@ -450,6 +453,9 @@ fn config_from(
         }
         if a.fit_encoder {
             config.asr.fit_encoder = true;
+        }
+        if a.long_form {
+            config.asr.long_form = true;
         }
     }
     config.validate().map_err(|m| anyhow::anyhow!("{m}"))?;

@@ -70,7 +70,9 @@ pub struct Analysis {
 }
 
 enum Decoded {
-    Segment(usize, SpeechSegment),
+    /// Speech segments of file `.0` for one Whisper call: one, or (long-form) consecutive ones
+    /// that together fit Whisper's window.
+    Chunk(usize, Vec<SpeechSegment>),
     /// The file ended (`Ok(seconds decoded)`) or broke (`Err`, after its readable part was sent),
     /// after `segments` segments.
     End {
@@ -82,7 +84,8 @@ enum Decoded {
 }
 
 enum Heard {
-    Transcript(usize, Transcript, SpeechSegment),
+    /// A transcript of file `.0` and its audio, accounting for `.3` of the segments sent.
+    Transcript(usize, Transcript, SpeechSegment, usize),
     End {
         file: usize,
         seconds: f64,
@@ -142,7 +145,7 @@ impl Tally {
 /// caller chooses and its path) only when it has finished decoding the previous one, so a caller
 /// that leases files from a shared record leases one at a time; `workers` Whisper threads
 /// transcribe; `on` sees every transcript and every file's end on the calling thread.
-pub fn stream<N, F>(next: N, workers: Vec<Worker>, vad: &VadConfig, mut on: F)
+pub fn stream<N, F>(next: N, workers: Vec<Worker>, config: &Config, mut on: F)
 where
     N: FnMut() -> Option<(usize, PathBuf)> + Send,
     F: FnMut(Streamed),
@@ -150,9 +153,17 @@ where
     let (seg_tx, seg_rx) = mpsc::sync_channel::<Decoded>(8);
     let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
     let seg_rx = Arc::new(Mutex::new(seg_rx));
+    // Long-form windows never join speech across a pause that ends a service session.
+    let window = workers
+        .first()
+        .filter(|w| w.config().long_form)
+        .map(|_| Window {
+            seconds: crate::asr::LONG_FORM_SECONDS,
+            max_pause: config.score.session_gap,
+        });
     std::thread::scope(|s| {
-        let vad = vad.clone();
-        s.spawn(move || read_all(next, &vad, seg_tx));
+        let vad = config.vad.clone();
+        s.spawn(move || read_all(next, &vad, window, seg_tx));
         for worker in workers {
             let rx = Arc::clone(&seg_rx);
             let tx = heard_tx.clone();
@@ -162,8 +173,8 @@ where
         let mut tally = Tally::default();
         for heard in heard_rx {
             let file = match heard {
-                Heard::Transcript(file, transcript, segment) => {
-                    tally.received.entry(file).or_default().0 += 1;
+                Heard::Transcript(file, transcript, segment, covers) => {
+                    tally.received.entry(file).or_default().0 += covers;
                     on(Streamed::Transcript {
                         file,
                         transcript,
@@ -249,7 +260,7 @@ pub fn analyze(
     stream(
         || queue.next(),
         workers,
-        &config.vad,
+        config,
         |event| match event {
             Streamed::Transcript {
                 file, transcript, ..
@@ -337,8 +348,9 @@ fn failure(rec: &Recording, error: String) -> Failure {
     }
 }
 
-/// Reader thread: decodes each file in turn and cuts it into speech segments.
-fn read_all<N>(mut next: N, vad_config: &VadConfig, tx: SyncSender<Decoded>)
+/// Reader thread: decodes each file in turn and cuts it into speech segments; with a `window`
+/// (long-form) it lays consecutive segments of a file into chunks that fit it.
+fn read_all<N>(mut next: N, vad_config: &VadConfig, window: Option<Window>, tx: SyncSender<Decoded>)
 where
     N: FnMut() -> Option<(usize, PathBuf)>,
 {
@@ -346,6 +358,12 @@ where
         let mut seconds = 0.0;
         let mut segments = 0;
         let mut vad = Segmenter::new(vad_config.clone());
+        let mut chunk = Chunker::new(window);
+        // Sends what the chunker hands out; false when the workers are gone.
+        let mut send = |ready: Vec<SpeechSegment>| {
+            segments += ready.len();
+            ready.is_empty() || tx.send(Decoded::Chunk(i, ready)).is_ok()
+        };
         let error = match crate::audio::open(&file) {
             Err(e) => Some(e.to_string()),
             Ok(source) => {
@@ -355,8 +373,7 @@ where
                         Ok(frame) => {
                             seconds = frame.end();
                             for seg in vad.push(&frame) {
-                                segments += 1;
-                                if tx.send(Decoded::Segment(i, seg)).is_err() {
+                                if !send(chunk.push(seg)) {
                                     return;
                                 }
                             }
@@ -369,14 +386,16 @@ where
                 }
                 // Whatever was readable is analysed, even when the file broke part-way.
                 if let Some(seg) = vad.finish() {
-                    segments += 1;
-                    if tx.send(Decoded::Segment(i, seg)).is_err() {
+                    if !send(chunk.push(seg)) {
                         return;
                     }
                 }
                 error
             }
         };
+        if !send(chunk.finish()) {
+            return;
+        }
         let end = Decoded::End {
             file: i,
             seconds,
@@ -386,6 +405,79 @@ where
         if tx.send(end).is_err() {
             return;
         }
+    }
+}
+
+/// The audio of consecutive segments as one: from the first's start to the last's end, with
+/// silence where the detector dropped the pauses between them, so a time in the file is the same
+/// time in the clip.
+fn joined(segs: impl Iterator<Item = SpeechSegment>) -> SpeechSegment {
+    segs.reduce(|mut all, s| {
+        let pause = ((s.start - all.end) * crate::audio::SAMPLE_RATE as f64).round();
+        all.samples
+            .resize(all.samples.len() + pause.max(0.0) as usize, 0.0);
+        all.end = s.end;
+        all.samples.extend_from_slice(&s.samples);
+        all
+    })
+    .unwrap_or(SpeechSegment {
+        start: 0.0,
+        end: 0.0,
+        samples: Vec::new(),
+    })
+}
+
+/// What a long-form call may hold.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// Seconds of speech.
+    seconds: f64,
+    /// A longer pause between two segments starts a new call (`[score] session_gap`: speech of
+    /// two service sessions never shares a call, nor an utterance).
+    max_pause: f64,
+}
+
+/// Groups a file's speech segments into Whisper calls: each alone, or (with a window) as many
+/// consecutive ones as fit the window together.
+struct Chunker {
+    window: Option<Window>,
+    held: Vec<SpeechSegment>,
+    seconds: f64,
+}
+
+impl Chunker {
+    fn new(window: Option<Window>) -> Chunker {
+        Chunker {
+            window,
+            held: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
+    /// Takes the next segment; returns the chunk it completes (empty when none is complete).
+    fn push(&mut self, seg: SpeechSegment) -> Vec<SpeechSegment> {
+        let Some(window) = self.window else {
+            return vec![seg];
+        };
+        let len = seg.samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
+        let pause = self.held.last().map_or(0.0, |h| seg.start - h.end);
+        let full = if (self.seconds + len > window.seconds || pause > window.max_pause)
+            && !self.held.is_empty()
+        {
+            self.seconds = 0.0;
+            std::mem::take(&mut self.held)
+        } else {
+            Vec::new()
+        };
+        self.seconds += len;
+        self.held.push(seg);
+        full
+    }
+
+    /// The last, partial chunk.
+    fn finish(&mut self) -> Vec<SpeechSegment> {
+        self.seconds = 0.0;
+        std::mem::take(&mut self.held)
     }
 }
 
@@ -410,10 +502,39 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
                 segments,
                 error,
             },
-            Decoded::Segment(i, seg) => match worker.transcribe(&seg) {
-                Ok(t) => Heard::Transcript(i, t, seg),
-                Err(e) => Heard::Failed(i, e.to_string()),
-            },
+            Decoded::Chunk(i, segs) => {
+                let heard = if worker.config().long_form {
+                    let refs: Vec<&SpeechSegment> = segs.iter().collect();
+                    worker.transcribe_window(&refs)
+                } else {
+                    segs.iter()
+                        .enumerate()
+                        .map(|(k, s)| worker.transcribe(s).map(|t| (t, k..k + 1)))
+                        .collect()
+                };
+                match heard {
+                    Ok(ts) => {
+                        let mut segs: Vec<Option<SpeechSegment>> =
+                            segs.into_iter().map(Some).collect();
+                        for (t, range) in ts {
+                            let covers = range.len();
+                            let audio = joined(segs[range].iter_mut().filter_map(Option::take));
+                            if tx.send(Heard::Transcript(i, t, audio, covers)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    // Every segment of the chunk is accounted for, so the file can finish.
+                    Err(e) => {
+                        for _ in &segs {
+                            if tx.send(Heard::Failed(i, e.to_string())).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
         };
         if tx.send(out).is_err() {
             return;
@@ -528,4 +649,74 @@ pub fn analyze_text<R: std::io::BufRead + Send>(
         windows: vec![tally.finish()],
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(start: f64, seconds: f64) -> SpeechSegment {
+        SpeechSegment {
+            start,
+            end: start + seconds,
+            samples: vec![0.0; (seconds * crate::audio::SAMPLE_RATE as f64) as usize],
+        }
+    }
+
+    fn starts(chunk: &[SpeechSegment]) -> Vec<f64> {
+        chunk.iter().map(|s| s.start).collect()
+    }
+
+    #[test]
+    fn chunker_fills_windows_in_order_and_never_splits_a_segment() {
+        let w = |seconds| {
+            Some(Window {
+                seconds,
+                max_pause: 15.0,
+            })
+        };
+        let mut c = Chunker::new(w(30.0));
+        let mut chunks = Vec::new();
+        for (start, len) in [
+            (0.0, 10.0),
+            (12.0, 12.0),
+            (30.0, 8.0),
+            (40.0, 25.0),
+            (70.0, 3.0),
+            // 16 s of silence: a new session, a new call, though 3 + 2 s would fit.
+            (89.0, 2.0),
+        ] {
+            let done = c.push(seg(start, len));
+            if !done.is_empty() {
+                chunks.push(starts(&done));
+            }
+        }
+        chunks.push(starts(&c.finish()));
+        // 10 + 12 + 8 = 30 fits exactly; 25 + 3; then the last, partial window.
+        assert_eq!(
+            chunks,
+            vec![vec![0.0, 12.0, 30.0], vec![40.0, 70.0], vec![89.0]]
+        );
+        assert!(c.finish().is_empty());
+
+        // A segment longer than the window still goes, alone.
+        let mut c = Chunker::new(w(5.0));
+        assert!(c.push(seg(0.0, 8.0)).is_empty());
+        assert_eq!(starts(&c.push(seg(9.0, 1.0))), vec![0.0]);
+        assert_eq!(starts(&c.finish()), vec![9.0]);
+
+        // Without a window every segment is its own call.
+        let mut c = Chunker::new(None);
+        assert_eq!(starts(&c.push(seg(3.0, 1.0))), vec![3.0]);
+        assert!(c.finish().is_empty());
+    }
+
+    #[test]
+    fn joined_audio_keeps_file_time() {
+        let j = joined([seg(2.0, 1.0), seg(4.5, 0.5)].into_iter());
+        assert_eq!((j.start, j.end), (2.0, 5.0));
+        assert_eq!(j.samples.len(), 3 * crate::audio::SAMPLE_RATE as usize);
+        let one = joined([seg(7.0, 2.0)].into_iter());
+        assert_eq!((one.start, one.end, one.samples.len()), (7.0, 9.0, 32_000));
+    }
 }

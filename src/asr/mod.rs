@@ -6,6 +6,7 @@
 
 pub mod guard;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,15 @@ pub struct AsrConfig {
     /// With `fit_encoder`, never encode less than this many seconds: Whisper was trained on 30 s
     /// windows and gets worse the less context it sees.
     pub min_encoder_seconds: f64,
+    /// Batch (`analyze`, `batch`, `eval --audio`): lay a file's speech segments end to end into
+    /// windows of up to 30 s and decode each window in one Whisper call, with timestamps; each
+    /// Whisper segment goes whole to the speech segment it falls in. Off: one call per segment.
+    #[serde(skip_serializing_if = "is_false")]
+    pub long_form: bool,
+    /// whisper.cpp's flash attention (a context parameter): fused attention kernels, slightly
+    /// different rounding.
+    #[serde(skip_serializing_if = "is_false")]
+    pub flash_attn: bool,
     pub guard: guard::GuardConfig,
 }
 
@@ -47,10 +57,26 @@ impl Default for AsrConfig {
             prompt: DEFAULT_PROMPT.into(),
             fit_encoder: false,
             min_encoder_seconds: 10.0,
+            long_form: false,
+            flash_attn: false,
             guard: guard::GuardConfig::default(),
         }
     }
 }
+
+/// Left out of the serialized config when off, so the rules hash of a record made before the
+/// switch existed stays the same.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Longest audio of one long-form call: Whisper's window.
+pub const LONG_FORM_SECONDS: f64 = 30.0;
+
+/// Seconds of silence laid between the segments of one call: live packing keeps unrelated
+/// windows apart ([`PACK_GAP`]); long-form joins a file's speech as the VAD cut it (its padding
+/// already holds the pauses), as faster-whisper joins its VAD's chunks.
+const LONG_FORM_GAP: f64 = 0.0;
 
 /// A transcription failure, as one line that says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +159,7 @@ impl Transcriber {
         whisper_rs::install_logging_hooks();
         let mut params = WhisperContextParameters::default();
         params.use_gpu(false);
+        params.flash_attn(config.flash_attn);
         let ctx = WhisperContext::new_with_params(path, params).map_err(|_| AsrError::Load {
             path: path.to_path_buf(),
         })?;
@@ -198,6 +225,11 @@ impl Worker {
         self
     }
 
+    /// The configuration in force.
+    pub fn config(&self) -> &AsrConfig {
+        &self.transcriber.config
+    }
+
     /// Transcribes one speech segment (at most 30 s; the VAD cuts longer speech).
     pub fn transcribe(&mut self, segment: &SpeechSegment) -> Result<Transcript, AsrError> {
         let mut out = self.transcribe_packed(&[segment])?;
@@ -224,6 +256,51 @@ impl Worker {
         segments: &[&SpeechSegment],
         min_encoder_seconds: f64,
     ) -> Result<Vec<Transcript>, AsrError> {
+        let heard = self.run(segments, min_encoder_seconds, PACK_GAP)?;
+        let guard = &self.transcriber.config.guard;
+        Ok(segments
+            .iter()
+            .enumerate()
+            .map(|(i, seg)| guard::assemble(seg.start, seg.end, heard.take(i..i + 1), guard))
+            .collect())
+    }
+
+    /// Long-form: consecutive speech segments of one file (together at most
+    /// [`LONG_FORM_SECONDS`]) laid end to end and decoded in ONE call, as faster-whisper decodes
+    /// the speech its VAD keeps. Whisper then hears the conversation rather than one utterance,
+    /// and one encoder pass serves every segment.
+    ///
+    /// The text is never split at token times (that put words into the neighbouring utterance
+    /// when live packing tried it): segments that one of Whisper's segments runs across become
+    /// ONE transcript, so each transcript holds whole Whisper segments. Token times only place
+    /// the pieces inside it (a hit's time). Returns the transcripts in order, each with the range
+    /// of `segments` it covers; every segment is in exactly one range (one Whisper did not hear
+    /// gets an empty transcript).
+    pub fn transcribe_window(
+        &mut self,
+        segments: &[&SpeechSegment],
+    ) -> Result<Vec<(Transcript, Range<usize>)>, AsrError> {
+        let min = self.transcriber.config.min_encoder_seconds;
+        let heard = self.run(segments, min, LONG_FORM_GAP)?;
+        let guard = &self.transcriber.config.guard;
+        let mut out = Vec::new();
+        for range in utterances(&heard.spans, segments.len()) {
+            let (start, end) = (segments[range.start].start, segments[range.end - 1].end);
+            let pieces = heard.take(range.clone());
+            out.push((guard::assemble(start, end, pieces, guard), range));
+        }
+        Ok(out)
+    }
+
+    /// One Whisper call over `segments` laid end to end `gap` seconds apart: every token goes back
+    /// to the segment its timestamp falls in (a Whisper segment wholly inside one needs no token
+    /// times).
+    fn run(
+        &mut self,
+        segments: &[&SpeechSegment],
+        min_encoder_seconds: f64,
+        gap_seconds: f64,
+    ) -> Result<Heard, AsrError> {
         let t = &self.transcriber;
         let config = &t.config;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -246,7 +323,7 @@ impl Worker {
         params.set_token_timestamps(packed);
 
         // Lay the segments out; `slots[i]` is segment i's range in the buffer (seconds).
-        let gap = (PACK_GAP * SAMPLE_RATE as f64) as usize;
+        let gap = (gap_seconds * SAMPLE_RATE as f64) as usize;
         let mut samples: Vec<f32> = Vec::new();
         let mut slots = Vec::with_capacity(segments.len());
         for (i, seg) in segments.iter().enumerate() {
@@ -288,11 +365,14 @@ impl Worker {
         let owner = |time: f64| -> usize {
             slots
                 .iter()
-                .position(|&(_, end)| time < end + PACK_GAP / 2.0)
+                .position(|&(_, end)| time < end + gap_seconds / 2.0)
                 .unwrap_or(slots.len() - 1)
         };
         let eot = t.ctx.token_eot();
-        let mut raw: Vec<Vec<guard::RawPiece>> = vec![Vec::new(); segments.len()];
+        let mut heard = Heard {
+            pieces: Vec::new(),
+            spans: Vec::new(),
+        };
         let mut carry: Vec<u8> = Vec::new();
         for seg in self.state.as_iter() {
             let (s0, s1) = (
@@ -322,11 +402,14 @@ impl Worker {
                 g.2 += data.plog;
                 g.3 += 1;
             }
-            if groups.is_empty() {
+            let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
                 continue;
-            }
-            let single = groups.len() == 1;
-            for (slot, bytes, sum, n) in groups {
+            };
+            let lo = groups.iter().map(|g| g.0).min().unwrap_or(first.0);
+            let hi = groups.iter().map(|g| g.0).max().unwrap_or(last.0);
+            heard.spans.push(lo..hi + 1);
+            let n_groups = groups.len();
+            for (i, (slot, bytes, sum, n)) in groups.into_iter().enumerate() {
                 let mut b = std::mem::take(&mut carry);
                 b.extend_from_slice(&bytes);
                 // A token can end inside a multi-byte character: carry the tail to the next one.
@@ -341,24 +424,66 @@ impl Worker {
                 let (from, to) = slots[slot];
                 let src = segments[slot];
                 let len = src.end - src.start;
-                // Times relative to the slot, clamped into it; a split segment gets its slot's range.
-                let (a, z) = if single { (s0, s1) } else { (from, to) };
+                // Times relative to the slot, clamped into it: the Whisper segment's own start
+                // and end where it has them, the slot's edges where it was split.
+                let a = if i == 0 { s0 } else { from };
+                let z = if i + 1 == n_groups { s1 } else { to };
                 let clamp = |x: f64| (x - from).clamp(0.0, len);
-                raw[slot].push(guard::RawPiece {
-                    start: src.start + clamp(a),
-                    end: src.start + clamp(z.max(a)),
-                    text,
-                    no_speech_prob: seg.no_speech_probability(),
-                    avg_logprob: if n == 0 { 0.0 } else { sum / n as f32 },
-                });
+                heard.pieces.push((
+                    slot,
+                    guard::RawPiece {
+                        start: src.start + clamp(a),
+                        end: src.start + clamp(z.max(a)),
+                        text,
+                        no_speech_prob: seg.no_speech_probability(),
+                        avg_logprob: if n == 0 { 0.0 } else { sum / n as f32 },
+                    },
+                ));
             }
         }
-        Ok(segments
-            .iter()
-            .zip(raw)
-            .map(|(seg, raw)| guard::assemble(seg.start, seg.end, raw, &config.guard))
-            .collect())
+        Ok(heard)
     }
+}
+
+/// What one call heard, before the guard.
+struct Heard {
+    /// Every piece in the order Whisper wrote it, with the segment of the call it fell in.
+    pieces: Vec<(usize, guard::RawPiece)>,
+    /// Per Whisper segment: the call's segments its tokens fell in.
+    spans: Vec<Range<usize>>,
+}
+
+impl Heard {
+    /// The pieces that fell in `segments`, in the order Whisper wrote them.
+    fn take(&self, segments: Range<usize>) -> Vec<guard::RawPiece> {
+        self.pieces
+            .iter()
+            .filter(|(slot, _)| segments.contains(slot))
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+}
+
+/// Groups `n` consecutive segments into utterances: segments that one Whisper segment spans
+/// belong together (transitively); the others stand alone. Ranges in order, covering 0..n.
+fn utterances(spans: &[Range<usize>], n: usize) -> Vec<Range<usize>> {
+    // reach[i]: the furthest segment a Whisper segment starting in i runs into.
+    let mut reach: Vec<usize> = (0..n).collect();
+    for s in spans.iter().filter(|s| s.start < n) {
+        reach[s.start] = reach[s.start].max(s.end.min(n) - 1);
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let (start, mut end) = (i, reach[i]);
+        while i < end {
+            i += 1;
+            end = end.max(reach[i]);
+        }
+        out.push(start..end + 1);
+        i = end + 1;
+    }
+    out
 }
 
 /// Seconds of silence between packed segments: long enough that Whisper ends a sentence there and
@@ -405,4 +530,22 @@ pub fn verify_clip(transcriber: &Transcriber) -> Result<String, AsrError> {
         return Err(AsrError::Verify("the model heard nothing in the built-in clip — re-run `courtesy model install --force`".into()));
     }
     Ok(t.text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_a_whisper_segment_runs_across_are_one_utterance() {
+        // Whisper segments over call segments 0, 1–2 and 2–3; 4 and 5 unheard or alone.
+        let spans = [0..1, 1..3, 2..4, 5..6];
+        assert_eq!(utterances(&spans, 6), vec![0..1, 1..4, 4..5, 5..6]);
+        // Nothing heard: every segment alone; one Whisper segment over everything: one utterance.
+        assert_eq!(utterances(&[], 3), vec![0..1, 1..2, 2..3]);
+        assert_eq!(utterances(&[0..3, 1..2], 3), vec![0..3]);
+        // Spans listed out of order and past the end are harmless.
+        assert_eq!(utterances(&[3..9, 0..2], 4), vec![0..2, 2..3, 3..4]);
+        assert!(utterances(&[], 0).is_empty());
+    }
 }

@@ -346,7 +346,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
             }
         };
         let mut files: BTreeMap<i64, record::FileInProgress> = BTreeMap::new();
-        crate::pipeline::stream(next, workers, &night.config.vad, |event| match event {
+        crate::pipeline::stream(next, workers, night.config, |event| match event {
             Streamed::Transcript {
                 file,
                 transcript,
