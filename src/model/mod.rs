@@ -74,6 +74,8 @@ pub struct Resolved {
     /// Every path considered, in order, with what suggested it, for the error when none holds a
     /// model.
     pub tried: Vec<(PathBuf, &'static str)>,
+    /// The weights looked for.
+    pub weights: Quant,
 }
 
 impl Resolved {
@@ -88,6 +90,10 @@ impl Resolved {
                     .map(|(p, from)| format!("{} ({from})", p.display()))
                     .collect::<Vec<_>>()
                     .join(", "),
+                install: match self.weights {
+                    Quant::F16 => "courtesy model install".into(),
+                    q => format!("courtesy model install --quant {q}"),
+                },
             }),
             other => other,
         }
@@ -143,6 +149,7 @@ fn resolve_in(
         tried: vec![(path.clone(), from)],
         path,
         from,
+        weights,
     };
     if let Some(p) = explicit {
         return named(p.to_path_buf(), "--model");
@@ -163,7 +170,12 @@ fn resolve_in(
         .find(|(p, _)| p.is_file())
         .unwrap_or(&tried[0])
         .clone();
-    Resolved { path, from, tried }
+    Resolved {
+        path,
+        from,
+        tried,
+        weights,
+    }
 }
 
 /// The sha256 a record keeps for the model at `path`: the one `install` wrote beside it when the
@@ -364,6 +376,13 @@ mod tests {
         );
         assert!(msg.contains("run `courtesy model install`"), "{msg}");
         assert!(!msg.contains('\n'));
+        let q = resolve_in(None, None, Some(tmp.path().join("d")), tmp.path(), Q8_0);
+        let msg = q.check().unwrap_err().to_string();
+        assert!(msg.contains("ggml-base-q8_0.bin"), "{msg}");
+        assert!(
+            msg.contains("run `courtesy model install --quant q8_0`"),
+            "{msg}"
+        );
 
         let r = resolve_in(
             None,

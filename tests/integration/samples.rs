@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use courtesy::asr::Transcriber;
 use courtesy::config::Config;
 use courtesy::lexicon::{Kind, Lexicon};
 use courtesy::matcher::Matcher;
@@ -11,12 +12,15 @@ use courtesy::pipeline::{self, Analysis};
 use crate::{root, transcriber};
 
 fn analyze(paths: &[PathBuf]) -> Analysis {
+    analyze_with(paths, transcriber(), &Config::default())
+}
+
+fn analyze_with(paths: &[PathBuf], transcriber: &Transcriber, config: &Config) -> Analysis {
     let _whisper = crate::whisper_lock();
-    let config = Config::default();
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
     let (recs, unreadable) = pipeline::recordings(paths, None);
     assert!(unreadable.is_empty(), "{unreadable:?}");
-    pipeline::analyze(&recs, transcriber(), &matcher, &config).unwrap()
+    pipeline::analyze(&recs, transcriber, &matcher, config).unwrap()
 }
 
 pub fn write_wav(path: &std::path::Path, samples: &[f32]) {
@@ -35,7 +39,61 @@ pub fn write_wav(path: &std::path::Path, samples: &[f32]) {
 
 #[test]
 fn window_dialogues_score_as_scripted() {
-    let a = analyze(&[root().join("samples/windows")]);
+    scores_as_scripted(&analyze(&[root().join("samples/windows")]));
+}
+
+/// Long-form decoding (a file's speech in 30 s windows, one call each) scores the dialogues as
+/// scripted too, and maps every hit back to the time its phrase was said.
+#[test]
+fn window_dialogues_score_as_scripted_long_form() {
+    let mut config = Config::default();
+    config.asr.long_form = true;
+    let t = Transcriber::load(&crate::model_path(), config.asr.clone()).unwrap();
+    let a = analyze_with(&[root().join("samples/windows")], &t, &config);
+    scores_as_scripted(&a);
+
+    // EXPECTED.toml: when each scripted utterance was said.
+    let expected: toml::Value = toml::from_str(
+        &std::fs::read_to_string(root().join("samples/windows/EXPECTED.toml")).unwrap(),
+    )
+    .unwrap();
+    let mut said = Vec::new();
+    for s in expected["session"].as_array().unwrap() {
+        for u in s["utterances"].as_array().unwrap() {
+            said.push((
+                s["file"].as_str().unwrap().to_string(),
+                u["start_s"].as_float().unwrap(),
+                u["end_s"].as_float().unwrap(),
+                u["text"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let mut checked = 0;
+    for u in &a.utterances {
+        for h in u.hits.iter().filter(|h| h.hit.kind == Kind::Banned) {
+            // The scripted utterance holding the phrase (its first two characters suffice here).
+            let head: String = h.hit.phrase.chars().take(2).collect();
+            let when: Vec<_> = said
+                .iter()
+                .filter(|(f, _, _, text)| u.file.ends_with(f) && text.contains(&head))
+                .collect();
+            assert!(!when.is_empty(), "{} in {}", h.hit.phrase, u.file.display());
+            assert!(
+                when.iter()
+                    .any(|(_, s, e, _)| h.start < e + 0.5 && s - 0.5 < h.end),
+                "{} at {:.2}–{:.2} s, said at {:?}",
+                h.hit.phrase,
+                h.start,
+                h.end,
+                when
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} banned hits");
+}
+
+fn scores_as_scripted(a: &Analysis) {
     assert!(a.failures.is_empty(), "{:?}", a.failures);
     let w = |id: &str| {
         a.windows
