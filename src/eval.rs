@@ -1,13 +1,15 @@
-//! Evaluation on the labelled set: banned recall, civil recall and false banned hits, from text or audio.
+//! Evaluation: banned recall, civil recall and false banned hits on the labelled set (from text or
+//! audio), banned hits per 10,000 sentences of negative corpora, and both per matching method.
 //!
 //! The set is a folder with `labels.tsv` (`id, text, banned, civil, kind`; phrases `|`-separated,
-//! canonical lexicon spellings) and one `<id>.wav` per row.
+//! canonical lexicon spellings) and one `<id>.wav` per row. A negative corpus is a text file of
+//! sentences, one a line, that hold no banned phrase (real service language: every hit is false).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::lexicon::Kind;
-use crate::matcher::Matcher;
+use crate::matcher::{Hit, Matcher, Method};
 
 /// One labelled sentence.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -48,7 +50,33 @@ pub struct Summary {
     /// Sentences without any banned phrase (civil, trap, neutral) that got a banned hit.
     pub polite_sentences_with_banned_hit: usize,
     pub polite_sentences: usize,
+    /// Banned hits per matching method (exact, gapped, sound).
+    pub by_method: Vec<MethodFigures>,
     pub outcomes: Vec<Outcome>,
+}
+
+/// Banned hits of one matching method on a labelled set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MethodFigures {
+    pub method: Method,
+    /// Hits on a phrase the sentence holds.
+    pub true_hits: usize,
+    /// Hits on a phrase it does not hold.
+    pub false_hits: usize,
+    /// Share of the expected banned phrases this method found.
+    pub recall: f64,
+}
+
+/// The methods in report order.
+pub const METHODS: [Method; 3] = [Method::Exact, Method::Gapped, Method::Sound];
+
+/// The label of a method in reports.
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Exact => "exact",
+        Method::Gapped => "gapped",
+        Method::Sound => "sound",
+    }
 }
 
 /// A `labels.tsv` as read: the sentences to evaluate, and the lines refused.
@@ -154,8 +182,25 @@ pub fn evaluate(labels: &[Labelled], heard: &[String], matcher: &Matcher) -> Sum
         sentences: labels.len(),
         ..Summary::default()
     };
+    // (method, true hits, false hits).
+    let mut methods = METHODS.map(|m| (m, 0usize, 0usize));
     for (l, text) in labels.iter().zip(heard) {
         let hits = matcher.find(text);
+        let mut credited = BTreeSet::new();
+        for h in hits.iter().filter(|h| h.kind == Kind::Banned) {
+            let slot = methods
+                .iter_mut()
+                .find(|m| m.0 == h.method)
+                .expect("every method");
+            // One phrase said once is found once: a second hit on it counts neither way.
+            if l.banned.contains(&h.phrase) {
+                if credited.insert(h.phrase.clone()) {
+                    slot.1 += 1;
+                }
+            } else {
+                slot.2 += 1;
+            }
+        }
         let found = |kind: Kind| -> BTreeSet<String> {
             hits.iter()
                 .filter(|h| h.kind == kind)
@@ -187,6 +232,15 @@ pub fn evaluate(labels: &[Labelled], heard: &[String], matcher: &Matcher) -> Sum
     }
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     s.banned_recall = ratio(s.banned_found, s.banned_expected);
+    s.by_method = methods
+        .iter()
+        .map(|&(method, true_hits, false_hits)| MethodFigures {
+            method,
+            true_hits,
+            false_hits,
+            recall: ratio(true_hits, s.banned_expected),
+        })
+        .collect();
     s.civil_recall = ratio(s.civil_found, s.civil_expected);
     s
 }
@@ -214,6 +268,15 @@ impl Summary {
             "  polite sentences with a banned hit  {}/{}\n",
             self.polite_sentences_with_banned_hit, self.polite_sentences
         );
+        for m in &self.by_method {
+            out += &format!(
+                "  banned hits by {:<6} {} true, {} false (recall {})\n",
+                method_name(m.method),
+                m.true_hits,
+                m.false_hits,
+                pct(m.recall)
+            );
+        }
         for o in &self.outcomes {
             if o.banned_missed.is_empty() && o.banned_false.is_empty() && o.civil_missed.is_empty()
             {
@@ -239,6 +302,181 @@ impl Summary {
         }
         out
     }
+}
+
+/// One banned hit on a sentence of a negative corpus: a false alarm.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FalseHit {
+    /// 1-based line of the sentence in its file.
+    pub line: usize,
+    pub sentence: String,
+    pub phrase: String,
+    pub matched: String,
+    pub method: Method,
+    pub confidence: f32,
+}
+
+/// Banned hits on a negative corpus (sentences that hold no banned phrase).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Negative {
+    pub file: String,
+    pub sentences: usize,
+    pub banned_hits: usize,
+    pub per_10k: f64,
+    /// (method, hits) in [`METHODS`] order.
+    pub by_method: Vec<(Method, usize)>,
+    pub hits: Vec<FalseHit>,
+}
+
+/// Reads a negative corpus: one sentence a line, blank lines skipped.
+pub fn load_negative(path: &Path) -> Result<Vec<(usize, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "{}: cannot read it ({e}) — give a UTF-8 text file, one sentence a line (scripts/corpus.sh fetches the real ones into target/corpus)",
+            path.display()
+        )
+    })?;
+    let lines: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| (n + 1, l.trim().to_string()))
+        .collect();
+    if lines.is_empty() {
+        return Err(format!(
+            "{}: no sentences in it — a negative corpus is one sentence a line",
+            path.display()
+        ));
+    }
+    Ok(lines)
+}
+
+/// Every banned hit on the sentences of a negative corpus (matched in parallel).
+pub fn negative(file: &str, sentences: &[(usize, String)], matcher: &Matcher) -> Negative {
+    use rayon::prelude::*;
+    let hits: Vec<FalseHit> = sentences
+        .par_iter()
+        .flat_map_iter(|(line, sentence)| {
+            matcher
+                .find(sentence)
+                .into_iter()
+                .filter(|h| h.kind == Kind::Banned)
+                .map(|h: Hit| FalseHit {
+                    line: *line,
+                    sentence: sentence.clone(),
+                    phrase: h.phrase,
+                    matched: h.matched,
+                    method: h.method,
+                    confidence: h.confidence,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let n = sentences.len();
+    Negative {
+        file: file.to_string(),
+        sentences: n,
+        banned_hits: hits.len(),
+        per_10k: hits.len() as f64 * 10_000.0 / n.max(1) as f64,
+        by_method: METHODS
+            .iter()
+            .map(|&m| (m, hits.iter().filter(|h| h.method == m).count()))
+            .collect(),
+        hits,
+    }
+}
+
+impl Negative {
+    /// The figures and every hit, readable.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "negative corpus {}: {} sentences, {} banned hits ({:.2} per 10,000)\n",
+            self.file, self.sentences, self.banned_hits, self.per_10k
+        );
+        for (m, n) in &self.by_method {
+            out += &format!("  by {:<6} {n}\n", method_name(*m));
+        }
+        for h in &self.hits {
+            out += &format!(
+                "  line {} [{} {} {:.2}] “{}” in {}\n",
+                h.line,
+                method_name(h.method),
+                h.phrase,
+                h.confidence,
+                h.matched,
+                h.sentence
+            );
+        }
+        out
+    }
+}
+
+/// Precision and recall of each matching method over a labelled set and negative corpora (all of
+/// whose hits are false), as table lines.
+pub fn render_methods(labelled: &Summary, negatives: &[Negative]) -> String {
+    let pct = |x: f64| format!("{:.1} %", x * 100.0);
+    let mut out = String::from(
+        "per method (banned): true hits, false on labelled, false on negative, precision, recall\n",
+    );
+    for (i, m) in labelled.by_method.iter().enumerate() {
+        let negative: usize = negatives.iter().map(|n| n.by_method[i].1).sum();
+        let all = m.true_hits + m.false_hits + negative;
+        let precision = match all {
+            0 => "–".to_string(),
+            _ => pct(m.true_hits as f64 / all as f64),
+        };
+        out += &format!(
+            "  {:<6} {:>4} {:>4} {:>5}  {:>7}  {}\n",
+            method_name(m.method),
+            m.true_hits,
+            m.false_hits,
+            negative,
+            precision,
+            pct(m.recall)
+        );
+    }
+    out
+}
+
+/// Reads what Whisper heard for each clip, saved by `courtesy eval --audio --save-heard`: a TSV of
+/// `id<TAB>transcript`, one clip a line; returns the transcripts in label order (a clip missing
+/// from the file was heard as nothing).
+pub fn load_heard(path: &Path, labels: &[Labelled]) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
+    let mut by_id = std::collections::HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (id, heard) = line.split_once('\t').ok_or_else(|| {
+            format!(
+                "{}:{}: expected id<TAB>transcript — write it with `courtesy eval --audio --save-heard`",
+                path.display(),
+                n + 1
+            )
+        })?;
+        by_id.insert(id.to_string(), heard.to_string());
+    }
+    if !labels.iter().any(|l| by_id.contains_key(&l.id)) {
+        return Err(format!(
+            "{}: none of its ids is in the labelled set — is it the transcripts of this set?",
+            path.display()
+        ));
+    }
+    Ok(labels
+        .iter()
+        .map(|l| by_id.get(&l.id).cloned().unwrap_or_default())
+        .collect())
+}
+
+/// The TSV [`load_heard`] reads.
+pub fn heard_tsv(labels: &[Labelled], heard: &[String]) -> String {
+    labels
+        .iter()
+        .zip(heard)
+        .map(|(l, h)| format!("{}\t{}\n", l.id, h.replace(['\t', '\n'], " ")))
+        .collect()
 }
 
 /// Runs each labelled sentence's audio through the pipeline (one window per sentence) and returns
