@@ -216,14 +216,14 @@ mod tests {
             .collect()
     }
 
-    const FALSE_ALARM: &str = "这个我也不知道他们为什么这么规定，我帮您问问。";
+    const FALSE_ALARM: &str = "这个我也不知道呀，我帮您问问。";
 
     #[test]
     fn an_exception_silences_the_false_alarm_and_nothing_else() {
         let base = Lexicon::builtin().unwrap();
         assert_eq!(banned(&Matcher::new(&base), FALSE_ALARM), ["不知道"]);
         let fixed = base
-            .with_changes(&[change("不知道", ChangeKind::Exception, "不知道他们为什么")])
+            .with_changes(&[change("不知道", ChangeKind::Exception, "不知道呀")])
             .unwrap();
         let m = Matcher::new(&fixed);
         assert!(banned(&m, FALSE_ALARM).is_empty());
@@ -236,7 +236,7 @@ mod tests {
         let said = "这事儿我管不了，找别人。";
         assert!(banned(&Matcher::new(&base), said).is_empty());
         let a = change("我不管", ChangeKind::Variant, "我管不了");
-        let b = change("不知道", ChangeKind::Exception, "不知道他们为什么");
+        let b = change("不知道", ChangeKind::Exception, "不知道呀");
         let one = base.with_changes(std::slice::from_ref(&a)).unwrap();
         assert_eq!(banned(&Matcher::new(&one), said), ["我不管"]);
         let ab = base.with_changes(&[a.clone(), b.clone()]).unwrap();
@@ -257,7 +257,7 @@ mod tests {
             ab.version(),
             base.with_changes(&[
                 change("我不管", ChangeKind::Variant, "我管不了"),
-                change("不知道", ChangeKind::Exception, "不知道他们为什么"),
+                change("不知道", ChangeKind::Exception, "不知道呀"),
             ])
             .unwrap()
             .version(),
@@ -270,7 +270,7 @@ mod tests {
         let base = Lexicon::builtin().unwrap();
         let again = base
             .with_changes(&[
-                change("不知道", ChangeKind::Exception, "不知道您"),
+                change("不知道", ChangeKind::Exception, "不知道的话"),
                 change("我不管", ChangeKind::Variant, "我可不管"),
             ])
             .unwrap();

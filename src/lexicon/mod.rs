@@ -94,10 +94,36 @@ pub struct Entry {
     pub forms: Vec<Form>,
     /// Folded polite sentences that contain the phrase: a hit inside one is no hit.
     pub exceptions: Vec<Vec<char>>,
+    /// Polite contexts as rules (不知道 + 您 + a question): a hit in one is no hit.
+    pub polite: Vec<Polite>,
     /// Banned: the civil wording that should have been said instead (training sheets suggest it).
     pub instead: Option<String>,
     /// Where the entry was written.
     pub source: String,
+}
+
+/// A polite context of a banned phrase, as a rule the quality office can read (`[[phrase.polite]]`):
+/// a hit is excused when every condition given holds. Words are folded; they match literally or by
+/// the same sound, with no pause between them and the phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Polite {
+    /// Why these contexts are polite, for people (不知道 as an embedded question).
+    pub why: String,
+    /// One of these words stands right before the phrase (empty: no condition).
+    pub before: Vec<Vec<char>>,
+    /// One of these words stands right after the phrase (empty: no condition).
+    pub after: Vec<Vec<char>>,
+    /// One of these words stands in the clause after the phrase, up to the next pause (empty: no
+    /// condition).
+    pub clause_has: Vec<Vec<char>>,
+    /// The clause after the phrase holds at least this many characters (0: no condition): an
+    /// explanation goes on, a brush-off stops.
+    pub clause_at_least: usize,
+    /// None of these words stands in that clause (empty: no condition): 你问别人去 sends the
+    /// citizen away however long the clause.
+    pub clause_lacks: Vec<Vec<char>>,
+    /// The clause after the phrase asks (see [`asks`](crate::matcher::asks)).
+    pub question: bool,
 }
 
 /// Every civil and banned phrase, ready for the matcher.
@@ -156,7 +182,30 @@ struct RawEntry {
     exceptions: Vec<String>,
     #[serde(default)]
     instead: Option<String>,
+    #[serde(default)]
+    polite: Vec<toml::Spanned<RawPolite>>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolite {
+    why: String,
+    #[serde(default)]
+    before: Vec<String>,
+    #[serde(default)]
+    after: Vec<String>,
+    #[serde(default)]
+    clause_has: Vec<String>,
+    #[serde(default)]
+    clause_at_least: u8,
+    #[serde(default)]
+    clause_lacks: Vec<String>,
+    #[serde(default)]
+    question: bool,
+}
+
+/// Most words one polite rule may list before or after its phrase.
+const MAX_POLITE_WORDS: usize = 200;
 
 const BUILTIN_CIVIL: &str = include_str!("../../lexicons/civil.toml");
 const BUILTIN_BANNED: &str = include_str!("../../lexicons/banned.toml");
@@ -459,8 +508,9 @@ fn parse(
                     || r.severity.is_some()
                     || !r.exceptions.is_empty()
                     || r.instead.is_some()
+                    || !r.polite.is_empty()
                 {
-                    return Err(what("a civil phrase has `situation` and `weight`, not `category`/`severity`/`exceptions`/`instead`"));
+                    return Err(what("a civil phrase has `situation` and `weight`, not `category`/`severity`/`exceptions`/`instead`/`polite`"));
                 }
                 let situation = r.situation.clone().ok_or_else(|| {
                     what(&format!(
@@ -518,6 +568,15 @@ fn parse(
             }
             exceptions.push(folded);
         }
+        let mut polite = Vec::with_capacity(r.polite.len());
+        for rule in &r.polite {
+            let at = lines.line(rule.span().start);
+            polite.push(
+                polite_rule(normalizer, rule.get_ref()).map_err(|m| {
+                    err(at, format!("phrase “{}”, [[phrase.polite]]: {m}", r.phrase))
+                })?,
+            );
+        }
         let instead = match r.instead.as_deref().map(str::trim) {
             None => None,
             Some("") => {
@@ -536,6 +595,7 @@ fn parse(
                 clause: r.clause,
                 forms,
                 exceptions,
+                polite,
                 instead,
                 source: format!("{}:{line}", path.display()),
             },
@@ -544,6 +604,55 @@ fn parse(
         });
     }
     Ok((entries, label))
+}
+
+/// Checks and folds one `[[phrase.polite]]` rule.
+fn polite_rule(normalizer: &Normalizer, raw: &RawPolite) -> Result<Polite, String> {
+    let why = raw.why.trim();
+    if why.is_empty() {
+        return Err("`why` is empty — say in a few words which polite use this is, e.g. why = \"不知道 as an embedded question\"".into());
+    }
+    let words = |field: &str, list: &[String]| -> Result<Vec<Vec<char>>, String> {
+        if list.len() > MAX_POLITE_WORDS {
+            return Err(format!(
+                "`{field}` lists {} words, more than {MAX_POLITE_WORDS} — split the rule",
+                list.len()
+            ));
+        }
+        list.iter()
+            .map(|w| {
+                let folded: Vec<char> = normalizer.fold(w).chars().collect();
+                if folded.is_empty() {
+                    Err(format!(
+                        "`{field}` word “{w}” is empty after removing punctuation — write the word"
+                    ))
+                } else {
+                    Ok(folded)
+                }
+            })
+            .collect()
+    };
+    let before = words("before", &raw.before)?;
+    let after = words("after", &raw.after)?;
+    let clause_has = words("clause_has", &raw.clause_has)?;
+    let clause_lacks = words("clause_lacks", &raw.clause_lacks)?;
+    if before.is_empty()
+        && after.is_empty()
+        && clause_has.is_empty()
+        && raw.clause_at_least == 0
+        && !raw.question
+    {
+        return Err("no condition, so it would excuse every hit — give `before`, `after`, `clause_has`, `clause_at_least` or `question = true`".into());
+    }
+    Ok(Polite {
+        why: why.to_string(),
+        before,
+        after,
+        clause_has,
+        clause_at_least: usize::from(raw.clause_at_least),
+        clause_lacks,
+        question: raw.question,
+    })
 }
 
 /// A generated lexicon file of `n` distinct phrases of `kind` (four characters each, plus a variant

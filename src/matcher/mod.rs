@@ -32,6 +32,7 @@ use crate::text::{NormalizedText, Normalizer, Segmenter, SoundId, SoundTable};
 
 use prefilter::Prefilter;
 pub use reference::Reference;
+pub use resolve::asks;
 use resolve::{Bounds, Found};
 
 /// A run of characters with their sounds: a lexicon part or a folded text.
@@ -352,7 +353,7 @@ impl Inner {
     }
 
     /// True when the banned find at `span` is part of one of the entry's polite exceptions (see
-    /// [`resolve::said_around`]).
+    /// [`resolve::said_around`]) or in a context one of its polite rules names ([`resolve::polite`]).
     fn excepted(
         &self,
         entry_id: usize,
@@ -361,11 +362,21 @@ impl Inner {
         span: Range<usize>,
     ) -> bool {
         let chars = text.chars();
+        let table = self.table;
         self.exceptions[entry_id].iter().any(|(ex, ex_sounds)| {
             resolve::said_around(text, span.clone(), ex.len(), |s| {
                 (0..ex.len())
-                    .all(|k| chars[s + k] == ex[k] || self.table.same(sounds[s + k], ex_sounds[k]))
+                    .all(|k| chars[s + k] == ex[k] || table.same(sounds[s + k], ex_sounds[k]))
             })
-        })
+        }) || resolve::polite(
+            &self.rules.entries[entry_id].polite,
+            text,
+            span,
+            |at, word| {
+                word.iter()
+                    .enumerate()
+                    .all(|(k, &c)| chars[at + k] == c || table.same(sounds[at + k], table.sound(c)))
+            },
+        )
     }
 }

@@ -3,13 +3,13 @@
 
 use crate::text::Syllables;
 
-/// How much sound difference a part of `len` characters may absorb. Short parts must sound the same
-/// (a two-syllable slip would turn 不知道 into anything); long ones may lose or gain a syllable, as
+/// How much sound difference a part of `len` characters may absorb. Parts of up to three characters
+/// must sound the same (a near syllable turned 沟通争取 into 重填 and 不小的 into 不晓得); long ones may lose or gain a syllable, as
 /// Whisper does (已经告诉你了 → 经告诉你了).
 pub fn budget(len: usize) -> f32 {
     match len {
-        0..=2 => 0.0,
-        3..=4 => 0.5,
+        0..=3 => 0.0,
+        4 => 0.5,
         5..=6 => 1.0,
         _ => 1.5,
     }

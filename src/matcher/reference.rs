@@ -79,7 +79,7 @@ impl Reference {
             chains,
             |part| &found[part],
             &mut bounds,
-            |entry, span| self.inner.excepted(entry, text, &syllables, span),
+            |entry, span| self.inner.excepted(rules, entry, text, &syllables, span),
         )
     }
 }
@@ -118,11 +118,12 @@ impl Inner {
         found
     }
 
-    /// True when the banned find at `span` is part of one of the entry's polite exceptions: the
-    /// exception is said (same sounds; for short exceptions, no pause inside — 我不管，有牌子 is
+    /// True when the banned find at `span` is in one of the entry's polite rules' contexts, or part
+    /// of one of its polite exceptions: the exception is said (same sounds; for short exceptions, no pause inside — 我不管，有牌子 is
     /// not 我不管有…) and shares at least three characters (or the whole find) with it.
     fn excepted(
         &self,
+        rules: &Rules,
         entry_id: usize,
         text: &NormalizedText,
         syllables: &Syllables,
@@ -132,6 +133,9 @@ impl Inner {
             resolve::said_around(text, span.clone(), ex.len(), |s| {
                 (0..ex.len()).all(|k| syllables.distance(s + k, ex, k) == 0.0)
             })
+        }) || resolve::polite(&rules.entries[entry_id].polite, text, span, |at, word| {
+            let word = Syllables::new(word);
+            (0..word.len()).all(|k| syllables.distance(at + k, &word, k) == 0.0)
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::lexicon::{Gap, Kind, MAX_INSERTED, MAX_SLOT};
+use crate::lexicon::{Gap, Kind, Polite, MAX_INSERTED, MAX_SLOT};
 use crate::text::{NormalizedText, Segmenter};
 
 use super::{Chain, Hit, Method, Rules};
@@ -73,7 +73,21 @@ impl<'a> Bounds<'a> {
         let b = self.get();
         b[start] && b[end]
     }
+
+    /// True when characters `start..end`, heard by sound as a short part, agree with jieba: they
+    /// are one word of the text, or a run of one-character words (what jieba leaves of a word it
+    /// does not know). A misheard word is not other real words: 不小的 is not 不晓得, 复制到 not
+    /// 不知道, 下一步知道 not 步知道.
+    fn one_word(&mut self, start: usize, end: usize) -> bool {
+        let b = self.get();
+        let inner = &b[start + 1..end];
+        b[start] && b[end] && (inner.iter().all(|&x| x) || inner.iter().all(|&x| !x))
+    }
 }
+
+/// Parts of at most this many characters are found by sound only as the same sound, and only where
+/// the find agrees with jieba's words ([`Bounds::one_word`]).
+pub const SHORT_PART: usize = 3;
 
 /// The hits in `text`, given for each part where it was found (`found(part)`, as the chains'
 /// links number parts), the chains worth trying in entry order (those whose first part was found;
@@ -88,7 +102,10 @@ pub(super) fn hits<'f, 'c>(
 ) -> Vec<Hit> {
     let mut candidates: Vec<(usize, Found)> = Vec::new();
     for (entry_id, chain) in chains {
-        for hit in chain_parts(chain, &found, text.len()) {
+        let mut agrees = |part: usize, f: &Found| {
+            f.exact || rules.parts[part].len() > SHORT_PART || bounds.one_word(f.start, f.end)
+        };
+        for hit in chain_parts(chain, &found, text.len(), &mut agrees) {
             candidates.push((entry_id, hit));
         }
     }
@@ -196,18 +213,98 @@ pub(super) fn said_around(
     })
 }
 
+/// True when one of a banned phrase's polite rules holds around its find at `span`. `said(at,
+/// word)`: the folded word is heard from character `at` on (literally or by the same sound).
+pub(super) fn polite(
+    rules: &[Polite],
+    text: &NormalizedText,
+    span: Range<usize>,
+    said: impl Fn(usize, &[char]) -> bool,
+) -> bool {
+    rules.iter().any(|rule| {
+        let before = rule.before.is_empty()
+            || rule.before.iter().any(|w| {
+                span.start >= w.len() && {
+                    let at = span.start - w.len();
+                    !text.crosses_break(at..span.start + 1) && said(at, w)
+                }
+            });
+        let after = rule.after.is_empty()
+            || rule.after.iter().any(|w| {
+                span.end + w.len() <= text.len()
+                    && !text.crosses_break(span.end - 1..span.end + w.len())
+                    && said(span.end, w)
+            });
+        let clause = clause(text, span.end);
+        let in_clause = |w: &Vec<char>| {
+            w.len() <= clause.len() && (clause.start..=clause.end - w.len()).any(|at| said(at, w))
+        };
+        let has = rule.clause_has.is_empty() || rule.clause_has.iter().any(in_clause);
+        before
+            && after
+            && has
+            && !rule.clause_lacks.iter().any(in_clause)
+            && clause.len() >= rule.clause_at_least
+            && (!rule.question || asks(text, span.end))
+    })
+}
+
+/// The clause that starts at folded character `from`: up to the next pause (empty when a pause
+/// stands right at `from`).
+fn clause(text: &NormalizedText, from: usize) -> Range<usize> {
+    let len = text.len();
+    if from >= len || text.pause_before(from) {
+        return from.min(len)..from.min(len);
+    }
+    let end = (from + 1..len)
+        .find(|&i| text.pause_before(i))
+        .unwrap_or(len);
+    from..end
+}
+
+/// True when the clause that starts at folded character `from` (and runs to the next pause) asks a
+/// question: it ends in 吗 or 呢 or before a question mark, or holds an A不A / A没A choice (喜不喜欢,
+/// 有没有) or 是否, 能否, 可否. A pause right at `from` means no clause follows.
+pub fn asks(text: &NormalizedText, from: usize) -> bool {
+    let Range { start, end } = clause(text, from);
+    if start == end {
+        return false;
+    }
+    let clause = &text.chars()[start..end];
+    let choice = clause
+        .windows(3)
+        .any(|w| w[0] == w[2] && matches!(w[1], '不' | '没') && w[0] != w[1]);
+    let asking = clause
+        .windows(2)
+        .any(|w| matches!(w, ['是' | '能' | '可', '否']));
+    matches!(clause.last(), Some('吗' | '呢'))
+        || text.between(end).contains(['？', '?'])
+        || choice
+        || asking
+}
+
 /// The best chains of found parts that spell a form, as (start, end, confidence, all exact).
-fn chain_parts<'f>(chain: &Chain, found: &impl Fn(usize) -> &'f [Found], len: usize) -> Vec<Found> {
+/// `agrees(part, find)`: whether a find of a part may be used (short parts heard by sound must
+/// agree with jieba).
+fn chain_parts<'f>(
+    chain: &Chain,
+    found: &impl Fn(usize) -> &'f [Found],
+    len: usize,
+    agrees: &mut impl FnMut(usize, &Found) -> bool,
+) -> Vec<Found> {
     let (first, _) = chain.links[0];
     let mut out = Vec::new();
     for start in found(first) {
+        if !agrees(first, start) {
+            continue;
+        }
         let mut best = Some(*start);
         for &(part, gap) in &chain.links[1..] {
             let Some(prev) = best else { break };
             best = found(part)
                 .iter()
                 .filter_map(|f| {
-                    if f.start < prev.end {
+                    if f.start < prev.end || !agrees(part, f) {
                         return None;
                     }
                     let g = f.start - prev.end;

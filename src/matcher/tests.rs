@@ -27,7 +27,29 @@ impl Pair {
             .iter()
             .flat_map(|e| {
                 let forms = e.forms.iter().map(|f| f.written.clone());
-                forms.chain(e.exceptions.iter().map(|x| x.iter().collect()))
+                let main = e.forms[0].written.clone();
+                // Polite rules' contexts: a word before, a word after and a question.
+                let polite = e.polite.iter().flat_map(move |r| {
+                    let before = r.before.first().map(|w| w.iter().collect::<String>());
+                    let after = r.after.first().map(|w| w.iter().collect::<String>());
+                    let asked = if r.question { "吗？" } else { "" };
+                    [
+                        format!(
+                            "{}{main}{}{asked}",
+                            before.clone().unwrap_or_default(),
+                            after.clone().unwrap_or_default()
+                        ),
+                        format!(
+                            "{main}{}不{}",
+                            after.unwrap_or_default(),
+                            before.unwrap_or_default()
+                        ),
+                    ]
+                });
+                forms
+                    .chain(e.exceptions.iter().map(|x| x.iter().collect()))
+                    .chain(polite)
+                    .collect::<Vec<_>>()
             })
             .collect();
         Pair {
@@ -415,7 +437,102 @@ fn generated_toml(seed: u64) -> (String, String) {
             "[[phrase]]\nphrase = \"{main}\"\n{what}\nclause = \"生成 {i}\"\nvariants = [{}]\n\n",
             list(&variants)
         ));
+        if kind == Kind::Banned {
+            // Polite rules: words before, words after (one or two characters), a question.
+            let words = |rng: &mut Dice| {
+                [phrase(rng, 1), phrase(rng, 2)]
+                    .map(|w| format!("\"{w}\""))
+                    .join(", ")
+            };
+            files[1].push_str(&format!(
+                "[[phrase.polite]]\nwhy = \"生成\"\nbefore = [{}]\n\n[[phrase.polite]]\nwhy = \"生成\"\nafter = [{}]\nquestion = {}\n\n",
+                words(&mut rng),
+                words(&mut rng),
+                i % 2 == 0
+            ));
+        }
     }
     let [civil, banned] = files;
     (civil, banned)
+}
+
+/// Banned phrases found in `text` by the shipped matcher (its reference must agree).
+fn banned_in(text: &str) -> Vec<String> {
+    let pair = builtin();
+    let hits = pair.matcher.find(text);
+    assert_eq!(hits, pair.reference.find(text), "{text}");
+    hits.into_iter()
+        .filter(|h| h.kind == Kind::Banned)
+        .map(|h| h.phrase)
+        .collect()
+}
+
+/// Issue 9's false alarms on real service language and news: ordinary words heard as banned
+/// phrases by sound, and polite embedded questions.
+#[test]
+fn issue_9_quoted_false_alarms_are_gone() {
+    for text in [
+        "您可以把文件复制到桌面上再打开。",
+        "您先点下一步知道吗，然后再提交。",
+        "我们会和对方沟通争取尽快给您答复。",
+        "这对我们是一个不小的挑战。",
+        "感谢各位领导的关心和指导。",
+        "不知道你喜不喜欢这个颜色呢？",
+        "不知道你能否接受这个方案。",
+        "不知道是在哪些程序里卡顿呢？",
+        "不知道您带身份证了吗？",
+        "我不管怎样都会帮您办好的。",
+        "如果不知道怎么填，可以问我。",
+    ] {
+        assert_eq!(banned_in(text), Vec::<String>::new(), "{text}");
+    }
+}
+
+/// The rules excuse contexts, not the phrase: the rude uses still hit, including as Whisper
+/// writes them.
+#[test]
+fn rude_uses_still_hit() {
+    for (text, phrase) in [
+        ("不知道。", "不知道"),
+        ("不知道，你问别人去。", "不知道"),
+        ("我也不知道你去问别人吧。", "不知道"),
+        ("我不知道你在说什么。", "不知道"),
+        ("不知道你的事。", "不知道"),
+        ("不晓得。", "不知道"),
+        ("这事我不管。", "我不管"),
+        ("我不管，你找别的窗口。", "我不管"),
+        ("我不管這些。", "我不管"),
+        ("有意见找令到去。", "有意见找领导去"),
+        ("不行，重填。", "不行，重填"),
+    ] {
+        assert_eq!(banned_in(text), vec![phrase.to_string()], "{text}");
+    }
+}
+
+/// Short parts by sound: the same sound, on jieba's words.
+#[test]
+fn short_parts_by_sound_need_the_same_sound_and_one_word() {
+    // 步知道 sounds like 不知道 but starts inside 下一步; 不小的 sounds like 不晓得 but is 不小 + 的.
+    assert!(banned_in("点下一步知道").is_empty());
+    assert!(banned_in("一个不小的").is_empty());
+    // Jieba leaves a word it does not know in single characters: a misheard 不知道 still hits.
+    assert_eq!(banned_in("我不只到。"), ["不知道"]);
+}
+
+#[test]
+fn a_question_is_a_clause_that_asks() {
+    let asks = |text: &str, from: usize| asks(&Normalizer::shared().normalize(text), from);
+    assert!(asks("不知道你喜不喜欢", 3));
+    assert!(asks("不知道你带了吗", 3));
+    assert!(asks("不知道是哪一个？", 3));
+    assert!(asks("不知道你能否接受", 3));
+    assert!(
+        !asks("不知道，你问别人吧？", 3),
+        "a pause right after the phrase"
+    );
+    assert!(
+        !asks("不知道你在说什么。好吗", 3),
+        "the question is in the next clause"
+    );
+    assert!(!asks("不知道", 3));
 }

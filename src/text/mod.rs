@@ -15,7 +15,7 @@ mod sound;
 pub use lines::{Piece, Pieces, MAX_PIECE_BYTES};
 pub use mask::{mask_personal, Masked};
 pub use normalize::Normalizer;
-pub use pinyin::{Syllables, SYLLABLE_NONE};
+pub use pinyin::{confusions, Syllables, SYLLABLE_NONE};
 pub use segment::Segmenter;
 pub use sound::{Blur, SoundId, SoundTable, NO_SOUND};
 
@@ -76,5 +76,24 @@ impl NormalizedText {
     /// True when a pause (punctuation or space) falls strictly inside `chars`.
     pub fn crosses_break(&self, chars: Range<usize>) -> bool {
         (chars.start + 1..chars.end).any(|i| self.breaks.get(i).copied().unwrap_or(false))
+    }
+
+    /// True when a pause stands right before folded character `i` (false at the end).
+    pub fn pause_before(&self, i: usize) -> bool {
+        self.breaks.get(i).copied().unwrap_or(false)
+    }
+
+    /// What the original holds between folded characters `i - 1` and `i` (punctuation, spaces;
+    /// before the first or after the last character: the start or the rest of the original).
+    pub fn between(&self, i: usize) -> &str {
+        let from = match i {
+            0 => 0,
+            _ => self
+                .origin
+                .get(i - 1)
+                .map_or(self.original.len(), |r| r.end),
+        };
+        let to = self.origin.get(i).map_or(self.original.len(), |r| r.start);
+        self.original.get(from..to.max(from)).unwrap_or("")
     }
 }

@@ -2,8 +2,8 @@
 //! blurred forms, interned once, so matching by sound compares integers instead of strings.
 //!
 //! The rules are those of [`Syllables::distance`](super::Syllables::distance), which the reference
-//! matcher uses: same character or a shared reading is 0, a shared blurred reading (zh/z, n/l,
-//! -ng/-n…) is ½, anything else 1. Here they are counted in halves (0, 1, 2) so sums stay integers.
+//! matcher uses: same character or a shared reading is 0, a shared blurred reading (syllables
+//! Whisper was seen to confuse, from the confusion table) is ½, anything else 1. Here they are counted in halves (0, 1, 2) so sums stay integers.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -60,7 +60,7 @@ impl SoundTable {
 
     fn build() -> SoundTable {
         let mut syllables: HashMap<&'static str, u16> = HashMap::new();
-        let mut blurs: HashMap<(&'static str, &'static str), Blur> = HashMap::new();
+        let mut blurs: HashMap<&'static str, Blur> = HashMap::new();
         let mut sounds: Vec<Sound> = vec![Sound::default()];
         let mut ids: HashMap<Sound, SoundId> = HashMap::new();
         let mut by_char = vec![NO_SOUND; SCANNED as usize];

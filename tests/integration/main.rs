@@ -18,6 +18,7 @@ mod matching;
 mod model;
 mod office;
 mod pg;
+mod precision;
 mod pulse;
 mod report;
 mod review;

@@ -1,0 +1,49 @@
+//! Precision on real service language nobody on the team wrote (the negative corpus that
+//! `scripts/corpus.sh` fetches: InsuranceQA-zh's professionals' answers and customers' questions)
+//! and the recall floor on the labelled set's text.
+
+use std::path::PathBuf;
+
+use courtesy::eval;
+use courtesy::lexicon::Lexicon;
+use courtesy::matcher::Matcher;
+
+use crate::root;
+
+fn corpus(name: &str) -> (String, Vec<(usize, String)>) {
+    let path: PathBuf = root().join("target/corpus").join(name);
+    let lines = eval::load_negative(&path)
+        .unwrap_or_else(|e| panic!("{e} — run scripts/corpus.sh (scripts/test.sh does)"));
+    (path.display().to_string(), lines)
+}
+
+#[test]
+fn banned_hits_per_10k_real_service_sentences_stay_low() {
+    let matcher = Matcher::new(&Lexicon::builtin().unwrap());
+    let (file, agent) = corpus("agent.txt");
+    assert!(agent.len() >= 10_000, "{}", agent.len());
+    let n = eval::negative(&file, &agent, &matcher);
+    // 35.4 per 10,000 before polite rules and the short-part sound limits; 3.6 with them (the
+    // rest listed by `courtesy eval --negative`; a few are real "我不知道。" answers).
+    assert!(n.per_10k <= 4.0, "{}", n.render());
+    // Sound finds of short parts were the by-sound false alarms: none may come back.
+    let by_sound = n
+        .by_method
+        .iter()
+        .find(|m| m.0 == courtesy::matcher::Method::Sound);
+    assert_eq!(by_sound.map(|m| m.1), Some(0), "{}", n.render());
+
+    let (file, citizen) = corpus("citizen.txt");
+    let n = eval::negative(&file, &citizen, &matcher);
+    assert!(n.per_10k <= 1.0, "{}", n.render());
+}
+
+#[test]
+fn banned_recall_on_labelled_text_holds() {
+    let matcher = Matcher::new(&Lexicon::builtin().unwrap());
+    let labels = eval::load(&root().join("samples/labelled")).unwrap().labels;
+    let text: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
+    let s = eval::evaluate(&labels, &text, &matcher);
+    assert!(s.banned_recall >= 0.95, "{}", s.render("text"));
+    assert_eq!(s.false_banned_hits, 0, "{}", s.render("text"));
+}
