@@ -47,3 +47,17 @@ fn banned_recall_on_labelled_text_holds() {
     assert!(s.banned_recall >= 0.95, "{}", s.render("text"));
     assert_eq!(s.false_banned_hits, 0, "{}", s.render("text"));
 }
+
+/// The same on what Whisper (base, default settings) heard for each clip, saved by
+/// `courtesy eval --audio --save-heard samples/labelled/heard.tsv` (scripts/confusions.sh mines the
+/// near sounds from it).
+#[test]
+fn banned_recall_on_whispers_transcripts_holds() {
+    let matcher = Matcher::new(&Lexicon::builtin().unwrap());
+    let dir = root().join("samples/labelled");
+    let labels = eval::load(&dir).unwrap().labels;
+    let heard = eval::load_heard(&dir.join("heard.tsv"), &labels).unwrap();
+    let s = eval::evaluate(&labels, &heard, &matcher);
+    assert!(s.banned_recall >= 0.90, "{}", s.render("audio"));
+    assert_eq!(s.false_banned_hits, 0, "{}", s.render("audio"));
+}
