@@ -24,6 +24,8 @@ pub struct Config {
     pub asr: AsrConfig,
     pub matcher: MatchConfig,
     pub score: ScoreWeights,
+    /// Who said what: whether unattributed utterances count, how two microphones are told apart.
+    pub speaker: crate::speaker::SpeakerConfig,
     /// `courtesy live`: alerts, clips, the page, scheduling.
     pub live: crate::live::LiveConfig,
     /// `courtesy live`: one `[[window]]` per service window and the microphone that hears it.
@@ -154,6 +156,7 @@ impl Config {
             100.0,
         )?;
         in_range("score.session_gap", s.session_gap, 0.0, 86_400.0)?;
+        self.speaker.validate()?;
         self.live.validate()?;
         crate::live::validate_windows(&self.window)?;
         self.batch.validate()?;

@@ -41,6 +41,7 @@ pub mod roster;
 pub mod score;
 pub mod serve;
 pub mod sink;
+pub mod speaker;
 pub mod store;
 pub mod text;
 pub mod training;

@@ -18,6 +18,7 @@ use crate::asr::{Transcriber, Transcript, Worker};
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::score::{score_window, WindowScore, WindowTally};
+use crate::speaker::Speaker;
 use crate::text::{Piece, Pieces};
 use crate::utterance::Utterance;
 use crate::vad::{Segmenter, SpeechSegment, VadConfig};
@@ -250,7 +251,8 @@ pub fn analyze(
     let workers = (0..config.worker_count())
         .map(|_| transcriber.worker())
         .collect::<Result<Vec<_>, _>>()?;
-    let mut transcripts: Vec<Vec<Transcript>> = vec![Vec::new(); recordings.len()];
+    let attributor = crate::speaker::Attributor::new(config);
+    let mut transcripts: Vec<Vec<(Transcript, Speaker)>> = vec![Vec::new(); recordings.len()];
     let mut failures = Vec::new();
     let mut stats = Stats {
         files: recordings.len(),
@@ -263,10 +265,13 @@ pub fn analyze(
         config,
         |event| match event {
             Streamed::Transcript {
-                file, transcript, ..
+                file,
+                transcript,
+                segment,
             } => {
                 stats.speech_seconds += transcript.end - transcript.start;
-                transcripts[file].push(transcript);
+                let speaker = attributor.attribute(&recordings[file].window, &segment);
+                transcripts[file].push((transcript, speaker));
             }
             Streamed::FileDone {
                 file,
@@ -287,8 +292,11 @@ pub fn analyze(
         .flat_map_iter(|(i, ts)| {
             let rec = &recordings[i];
             ts.iter()
-                .filter(|t| !t.text.trim().is_empty())
-                .map(move |t| Utterance::from_transcript(&rec.window, rec.file.clone(), t, matcher))
+                .filter(|(t, _)| !t.text.trim().is_empty())
+                .map(move |(t, speaker)| {
+                    Utterance::from_transcript(&rec.window, rec.file.clone(), t, matcher)
+                        .spoken_by(*speaker)
+                })
         })
         .collect();
     utterances.sort_by(|a, b| {
@@ -417,13 +425,23 @@ fn joined(segs: impl Iterator<Item = SpeechSegment>) -> SpeechSegment {
         all.samples
             .resize(all.samples.len() + pause.max(0.0) as usize, 0.0);
         all.end = s.end;
+        // The pause holds no voice: silent level blocks keep the next segment's in place.
+        let c = s.levels.channels.max(all.levels.channels);
+        if c > 0 && all.levels.channels == c {
+            let blocks = all.samples.len() / crate::audio::LEVEL_BLOCK;
+            all.levels
+                .power
+                .resize(blocks.max(all.levels.blocks()) * c, 0.0);
+        }
         all.samples.extend_from_slice(&s.samples);
+        all.levels.extend(&s.levels);
         all
     })
     .unwrap_or(SpeechSegment {
         start: 0.0,
         end: 0.0,
         samples: Vec::new(),
+        levels: Default::default(),
     })
 }
 
@@ -660,6 +678,7 @@ mod tests {
             start,
             end: start + seconds,
             samples: vec![0.0; (seconds * crate::audio::SAMPLE_RATE as f64) as usize],
+            levels: Default::default(),
         }
     }
 

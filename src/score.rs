@@ -32,6 +32,10 @@ pub struct ScoreWeights {
     pub session_gap: f64,
     /// How many utterances at a session's start (end) may hold the greeting (farewell).
     pub ritual_utterances: usize,
+    /// Whether utterances nobody could attribute to staff or citizen count in scores and raise
+    /// alerts (citizens' never do, staff's always do). True by default: on one microphone without
+    /// a voice model every utterance is unknown, and the tool must not fall silent.
+    pub count_unknown: bool,
 }
 
 impl Default for ScoreWeights {
@@ -43,6 +47,7 @@ impl Default for ScoreWeights {
             banned_per_severity: 15.0,
             session_gap: 15.0,
             ritual_utterances: 2,
+            count_unknown: true,
         }
     }
 }
@@ -136,8 +141,11 @@ impl WindowTally {
         }
     }
 
-    /// Adds the next utterance of the window.
+    /// Adds the next utterance of the window (one that does not count, a citizen's, is skipped).
     pub fn push(&mut self, u: &Utterance) {
+        if !u.speaker.counts(self.weights.count_unknown) {
+            return;
+        }
         let n = self.weights.ritual_utterances.max(1);
         self.ws.utterances += 1;
         self.ws.speech_seconds += u.end - u.start;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::asr::Transcript;
 use crate::matcher::{Hit, Matcher};
+use crate::speaker::Speaker;
 
 /// One utterance of one window, with its hits. This is what scoring and every sink consume.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -17,6 +18,9 @@ pub struct Utterance {
     pub text: String,
     /// The folded text the matcher read.
     pub normalized: String,
+    /// Who said it (`speaker`, `speaker_confidence` in machine formats).
+    #[serde(flatten)]
+    pub speaker: Speaker,
     /// Reported on their own (the `hits` list), so not repeated inside each utterance.
     #[serde(skip)]
     pub hits: Vec<TimedHit>,
@@ -32,6 +36,12 @@ pub struct TimedHit {
 }
 
 impl Utterance {
+    /// The same utterance, said by `speaker`.
+    pub fn spoken_by(mut self, speaker: Speaker) -> Utterance {
+        self.speaker = speaker;
+        self
+    }
+
     /// Matches a transcript of `file` at `window`.
     pub fn from_transcript(
         window: &str,
@@ -90,6 +100,7 @@ impl Utterance {
             end: said.1,
             text,
             normalized: folded.text(),
+            speaker: Speaker::UNKNOWN,
             hits,
         }
     }

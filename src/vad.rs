@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use crate::audio::{AudioFrame, SAMPLE_RATE};
+use crate::audio::{AudioFrame, Levels, LEVEL_BLOCK, SAMPLE_RATE};
 
 /// earshot's fixed frame: 256 samples = 16 ms at 16 kHz.
 const HOP: usize = 256;
@@ -70,6 +70,8 @@ pub struct SpeechSegment {
     pub start: f64,
     pub end: f64,
     pub samples: Vec<f32>,
+    /// Each input channel's loudness over the segment (empty for a mono source).
+    pub levels: Levels,
 }
 
 impl SpeechSegment {
@@ -195,7 +197,7 @@ enum State {
 /// use courtesy::audio::AudioFrame;
 /// use courtesy::vad::{Segmenter, VadConfig};
 /// let mut vad = Segmenter::new(VadConfig::default());
-/// let silence = AudioFrame { start: 0.0, samples: vec![0.0; 16_000] };
+/// let silence = AudioFrame { start: 0.0, samples: vec![0.0; 16_000], levels: Default::default() };
 /// assert!(vad.push(&silence).is_empty());
 /// assert!(vad.finish().is_none());
 /// ```
@@ -217,6 +219,11 @@ pub struct Segmenter {
     /// End of the last emitted segment: the next one never starts before it.
     prev_end: u64,
     noise: NoiseFloor,
+    /// Channel levels of the frames seen: the absolute sample each block starts at, its
+    /// channels' mean squares (flat), and the channel count.
+    level_starts: VecDeque<u64>,
+    level_power: VecDeque<f32>,
+    level_channels: usize,
 }
 
 impl std::fmt::Debug for Segmenter {
@@ -246,6 +253,9 @@ impl Segmenter {
             },
             prev_end: 0,
             noise: NoiseFloor::default(),
+            level_starts: VecDeque::new(),
+            level_power: VecDeque::new(),
+            level_channels: 0,
         }
     }
 
@@ -262,6 +272,7 @@ impl Segmenter {
                 }
             }
         }
+        self.keep_levels(&frame.levels);
         let mut rest = &frame.samples[..];
         while !rest.is_empty() {
             let take = (HOP - self.carry.len()).min(rest.len());
@@ -311,7 +322,42 @@ impl Segmenter {
         };
         self.prev_end = 0;
         self.noise = NoiseFloor::default();
+        self.level_starts.clear();
+        self.level_power.clear();
+        self.level_channels = 0;
         segment
+    }
+
+    /// Remembers a frame's channel levels at the absolute samples they cover.
+    fn keep_levels(&mut self, levels: &Levels) {
+        if levels.channels == 0 {
+            return;
+        }
+        if levels.channels != self.level_channels {
+            self.level_starts.clear();
+            self.level_power.clear();
+            self.level_channels = levels.channels;
+        }
+        let at = self.pos + self.carry.len() as u64;
+        for i in 0..levels.blocks() {
+            self.level_starts.push_back(at + (i * LEVEL_BLOCK) as u64);
+            self.level_power.extend(levels.block(i));
+        }
+    }
+
+    /// The levels of the blocks that start in `[start, end)`.
+    fn levels_of(&self, start: u64, end: u64) -> Levels {
+        let channels = self.level_channels;
+        let mut power = Vec::new();
+        for (i, &at) in self.level_starts.iter().enumerate() {
+            if at >= start && at < end {
+                power.extend(self.level_power.range(i * channels..(i + 1) * channels));
+            }
+        }
+        Levels {
+            channels: if power.is_empty() { 0 } else { channels },
+            power,
+        }
     }
 
     fn hop(&mut self, samples: &[f32]) -> Option<SpeechSegment> {
@@ -442,6 +488,7 @@ impl Segmenter {
                 .range((start - self.buf_start) as usize..(end - self.buf_start) as usize)
                 .copied()
                 .collect(),
+            levels: self.levels_of(start, end),
         });
         self.prev_end = end;
         self.drop_before(end);
@@ -461,6 +508,14 @@ impl Segmenter {
         {
             self.hops.pop_front();
         }
+        while self
+            .level_starts
+            .front()
+            .is_some_and(|&b| b + (LEVEL_BLOCK as u64) <= at)
+        {
+            self.level_starts.pop_front();
+            self.level_power.drain(..self.level_channels);
+        }
     }
 }
 
@@ -475,6 +530,7 @@ pub fn segment_all(samples: &[f32], config: VadConfig) -> Vec<SpeechSegment> {
         let frame = AudioFrame {
             start: (i * crate::audio::DEFAULT_FRAME_SAMPLES) as f64 / SR,
             samples: chunk.to_vec(),
+            levels: Default::default(),
         };
         out.extend(vad.push(&frame));
     }
@@ -784,6 +840,7 @@ mod tests {
             pieces.extend(vad.push(&AudioFrame {
                 start: at as f64 / SR,
                 samples: signal[at..end].to_vec(),
+                levels: Default::default(),
             }));
             at = end;
         }
@@ -799,11 +856,13 @@ mod tests {
         let mut segs = vad.push(&AudioFrame {
             start: 10.0,
             samples: speech.clone(),
+            levels: Default::default(),
         });
         // The next frame claims to start 5 s later than the samples add up to.
         segs.extend(vad.push(&AudioFrame {
             start: 17.0,
             samples: vec![0.0; 16_000],
+            levels: Default::default(),
         }));
         segs.extend(vad.finish());
         assert_eq!(spans(&segs).len(), 1);

@@ -524,6 +524,7 @@ pub fn verify_clip(transcriber: &Transcriber) -> Result<String, AsrError> {
         start: 0.0,
         end: samples.len() as f64 / SAMPLE_RATE as f64,
         samples,
+        levels: Default::default(),
     };
     let t = transcriber.worker()?.transcribe(&segment)?;
     if t.text.trim().is_empty() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{AudioError, NonFinite, Repr};
 use super::resample::StreamResampler;
-use super::{AudioFrame, DEFAULT_FRAME_SAMPLES, SAMPLE_RATE};
+use super::{AudioFrame, Levels, DEFAULT_FRAME_SAMPLES, LEVEL_BLOCK, SAMPLE_RATE};
 
 /// What a [`Decode::read`] call found after appending its samples.
 pub(crate) enum Step {
@@ -29,6 +29,13 @@ pub(crate) trait Decode: Send {
 
     /// The rate of the samples the last `read` appended (the stored rate before the first).
     fn rate(&self) -> u32;
+
+    /// Moves the squares of each channel of the input frames the last `read` appended into
+    /// `out` (interleaved) and returns the channel count; 0 (nothing moved) for a mono source
+    /// or a decoder that keeps no levels.
+    fn take_power(&mut self, _out: &mut Vec<f32>) -> usize {
+        0
+    }
 }
 
 /// A [`Decode`] turned into an iterator of 16 kHz frames.
@@ -48,6 +55,12 @@ pub(crate) struct Framed<D> {
     non_finite: NonFinite,
     /// Seconds of input decoded so far (the rate may change part-way).
     input_s: f64,
+    /// Per-channel squares of decoded input frames not yet framed (interleaved), the input
+    /// frame index of the first, and the channel count (0: no levels kept).
+    power: Vec<f32>,
+    power_base: u64,
+    power_channels: usize,
+    levels_off: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,6 +89,10 @@ impl<D: Decode> Framed<D> {
             deferred: None,
             non_finite: NonFinite::default(),
             input_s: 0.0,
+            power: Vec::new(),
+            power_base: 0,
+            power_channels: 0,
+            levels_off: false,
         })
     }
 
@@ -98,6 +115,7 @@ impl<D: Decode> Framed<D> {
         };
         let rate = self.decoder.rate();
         self.count_non_finite(rate);
+        self.keep_power(rate);
         if rate != self.rate {
             // A stream that changes rate part-way (it happens in MP3): finish the old filter,
             // start a new one; the timeline counts output samples, so it stays contiguous.
@@ -152,6 +170,54 @@ impl<D: Decode> Framed<D> {
         self.input_s += self.block.len() as f64 / rate.max(1) as f64;
     }
 
+    /// Keeps the channels' squares of the block just decoded. Levels need one fixed rate and
+    /// channel count to line up with the 16 kHz timeline: a stream that changes either, or a
+    /// read that brings none, keeps none from then on.
+    fn keep_power(&mut self, rate: u32) {
+        let before = self.power.len();
+        let channels = self.decoder.take_power(&mut self.power);
+        let first = self.power_base == 0 && before == 0 && self.emitted == 0;
+        let lined_up = channels > 0
+            && rate == self.rate
+            && (self.power_channels == channels || (self.power_channels == 0 && first));
+        if lined_up && !self.levels_off {
+            self.power_channels = channels;
+        } else {
+            self.levels_off = true;
+            self.power_channels = 0;
+            self.power.clear();
+        }
+    }
+
+    /// The levels of the 16 kHz samples `from..from + n`, and forgets the squares before them.
+    fn take_levels(&mut self, from: u64, n: usize) -> Levels {
+        let channels = self.power_channels;
+        if channels == 0 {
+            return Levels::default();
+        }
+        let to_input = |out: u64| out * self.rate as u64 / SAMPLE_RATE as u64;
+        let held = (self.power.len() / channels) as u64;
+        let mut power = Vec::with_capacity(n.div_ceil(LEVEL_BLOCK) * channels);
+        for a in (0..n).step_by(LEVEL_BLOCK) {
+            let b = (a + LEVEL_BLOCK).min(n);
+            let lo = to_input(from + a as u64).saturating_sub(self.power_base);
+            let hi = to_input(from + b as u64)
+                .saturating_sub(self.power_base)
+                .max(lo + 1);
+            let (lo, hi) = (lo.min(held) as usize, hi.min(held) as usize);
+            for c in 0..channels {
+                let sum: f32 = (lo..hi).map(|i| self.power[i * channels + c]).sum();
+                power.push(sum / (hi - lo).max(1) as f32);
+            }
+        }
+        let done = to_input(from + n as u64)
+            .saturating_sub(self.power_base)
+            .min(held);
+        self.power.drain(..done as usize * channels);
+        self.power_base += done;
+        Levels { channels, power }
+    }
+
     fn take_frame(&mut self, n: usize) -> AudioFrame {
         let samples = self.ready[self.ready_pos..self.ready_pos + n].to_vec();
         self.ready_pos += n;
@@ -160,9 +226,11 @@ impl<D: Decode> Framed<D> {
             self.ready.drain(..self.ready_pos);
             self.ready_pos = 0;
         }
+        let levels = self.take_levels(self.emitted, n);
         let frame = AudioFrame {
             start: self.emitted as f64 / SAMPLE_RATE as f64,
             samples,
+            levels,
         };
         self.emitted += n as u64;
         frame

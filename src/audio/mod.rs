@@ -38,6 +38,9 @@ pub const SAMPLE_RATE: u32 = 16_000;
 /// Default frame length: 0.5 s keeps latency low for live sources and overhead low for files.
 pub const DEFAULT_FRAME_SAMPLES: usize = SAMPLE_RATE as usize / 2;
 
+/// 16 kHz samples per [`Levels`] block: 10 ms.
+pub const LEVEL_BLOCK: usize = 160;
+
 /// A run of 16 kHz mono samples in [-1, 1], placed in time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioFrame {
@@ -45,6 +48,64 @@ pub struct AudioFrame {
     pub start: f64,
     /// 16 kHz mono samples in [-1, 1].
     pub samples: Vec<f32>,
+    /// Each input channel's loudness beside the mono mix (empty for a mono source).
+    pub levels: Levels,
+}
+
+/// Each input channel's loudness, kept beside the mono mix so a later stage can tell which
+/// microphone of a two-channel recorder a voice was nearest to.
+///
+/// Block `i` covers the 16 kHz samples `i * LEVEL_BLOCK ..` of the frame or segment it belongs
+/// to (the last block may be shorter).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Levels {
+    /// Input channels (0 when the source is mono or its decoder keeps no levels).
+    pub channels: usize,
+    /// Mean square of each channel per block: block after block, `channels` values each.
+    pub power: Vec<f32>,
+}
+
+impl Levels {
+    /// Blocks held.
+    pub fn blocks(&self) -> usize {
+        self.power.len().checked_div(self.channels).unwrap_or(0)
+    }
+
+    /// The channels' mean squares in block `i`.
+    pub fn block(&self, i: usize) -> &[f32] {
+        &self.power[i * self.channels..(i + 1) * self.channels]
+    }
+
+    /// The levels of channels already at 16 kHz (equal lengths; a shorter one counts as silent).
+    pub fn measure(channels: &[&[f32]]) -> Levels {
+        let len = channels.iter().map(|c| c.len()).max().unwrap_or(0);
+        let mut power = Vec::with_capacity(len.div_ceil(LEVEL_BLOCK) * channels.len());
+        for a in (0..len).step_by(LEVEL_BLOCK) {
+            let b = (a + LEVEL_BLOCK).min(len);
+            for c in channels {
+                let part = &c[a.min(c.len())..b.min(c.len())];
+                let sum: f32 = part.iter().map(|&x| sanitize(x) * sanitize(x)).sum();
+                power.push(sum / (b - a) as f32);
+            }
+        }
+        Levels {
+            channels: if len == 0 { 0 } else { channels.len() },
+            power,
+        }
+    }
+
+    /// Appends `other`'s blocks (the channel count of the first non-empty one wins).
+    pub fn extend(&mut self, other: &Levels) {
+        if other.channels == 0 {
+            return;
+        }
+        if self.channels == 0 {
+            self.channels = other.channels;
+        }
+        if self.channels == other.channels {
+            self.power.extend_from_slice(&other.power);
+        }
+    }
 }
 
 impl AudioFrame {
@@ -157,6 +218,7 @@ impl Iterator for MemorySource {
         let frame = AudioFrame {
             start: self.pos as f64 / SAMPLE_RATE as f64,
             samples: self.samples[self.pos..end].to_vec(),
+            levels: Levels::default(),
         };
         self.pos = end;
         Some(Ok(frame))

@@ -60,6 +60,8 @@ struct WavDecoder {
     rate: u32,
     frames_left: u64,
     frames_read: u64,
+    /// Squares of each channel of the frames the last read appended (interleaved; multichannel only).
+    power: Vec<f32>,
     /// Seconds readable, and `Some(declared seconds)` when the file is shorter than its header says.
     duration_s: f64,
     truncated_from: Option<f64>,
@@ -135,6 +137,7 @@ impl WavSource {
             rate: fmt.sample_rate,
             frames_left: frames,
             frames_read: 0,
+            power: Vec::new(),
             duration_s,
             truncated_from: layout
                 .declared_bytes
@@ -184,18 +187,28 @@ impl Decode for WavDecoder {
         let want = self.frames_left.min(READ_FRAMES as u64) as usize;
         let mut failure = None;
         let mut got = 0u64;
+        let keep = self.channels > 1;
         'frames: for _ in 0..want {
             let mut sum = 0.0f32;
+            let at = self.power.len();
             for _ in 0..self.channels {
                 match self.decoder.next_sample() {
                     // NaN and inf pass through: the framing path counts and silences them.
-                    Some(Ok(v)) => sum += v,
+                    Some(Ok(v)) => {
+                        sum += v;
+                        if keep {
+                            let x = super::sanitize(v);
+                            self.power.push(x * x);
+                        }
+                    }
                     Some(Err(e)) => {
                         failure = Some(e);
+                        self.power.truncate(at);
                         break 'frames;
                     }
                     None => {
                         failure = Some(hound::Error::IoError(io::ErrorKind::UnexpectedEof.into()));
+                        self.power.truncate(at);
                         break 'frames;
                     }
                 }
@@ -235,6 +248,14 @@ impl Decode for WavDecoder {
 
     fn rate(&self) -> u32 {
         self.rate
+    }
+
+    fn take_power(&mut self, out: &mut Vec<f32>) -> usize {
+        if self.channels < 2 {
+            return 0;
+        }
+        out.append(&mut self.power);
+        self.channels
     }
 }
 

@@ -250,6 +250,7 @@ fn utterance(r: &DayUtterance) -> Utterance {
         end: u.end_s,
         text: u.text.clone().unwrap_or_default(),
         normalized: u.normalized.clone().unwrap_or_default(),
+        speaker: u.speaker,
         hits: u.hits.iter().filter_map(timed_hit).collect(),
     }
 }

@@ -346,6 +346,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
             }
         };
         let mut files: BTreeMap<i64, record::FileInProgress> = BTreeMap::new();
+        let attributor = crate::speaker::Attributor::new(night.config);
         crate::pipeline::stream(next, workers, night.config, |event| match event {
             Streamed::Transcript {
                 file,
@@ -364,9 +365,10 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
                         matcher: night.matcher,
                         clip_dir: &clip_dir,
                         clip_sample: cfg.clip_sample,
+                        attributor: &attributor,
                     },
                     &transcript,
-                    &segment.samples,
+                    &segment,
                 ));
             }
             Streamed::FileDone {

@@ -22,6 +22,7 @@ pub(crate) struct Context<'a> {
     pub matcher: &'a Matcher,
     pub clip_dir: &'a Path,
     pub clip_sample: f64,
+    pub attributor: &'a crate::speaker::Attributor,
 }
 
 /// The utterances of the file in hand, as they are heard (in any order).
@@ -70,8 +71,9 @@ impl FileInProgress {
 pub(crate) fn utterance(
     cx: &Context,
     transcript: &Transcript,
-    samples: &[f32],
+    segment: &crate::vad::SpeechSegment,
 ) -> (StoredUtterance, Option<String>) {
+    let samples = &segment.samples[..];
     let masked = mask(transcript);
     let u = Utterance::from_transcript(cx.window, Default::default(), &masked, cx.matcher);
     let at = |s: f64| cx.clock_start + chrono::Duration::milliseconds((s * 1000.0).round() as i64);
@@ -111,7 +113,8 @@ pub(crate) fn utterance(
         text: Some(u.text.clone()),
         normalized: Some(u.normalized.clone()),
         pieces_json: Some(serde_json::to_string(&pieces).unwrap_or_default()),
-        speaker: "unknown".into(),
+        speaker: cx.attributor.attribute(cx.window, segment),
+        voice: None,
         clip,
         hits: u
             .hits

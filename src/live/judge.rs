@@ -34,6 +34,8 @@ pub struct JudgeConfig {
     pub weights: ScoreWeights,
     /// Makes alert ids unique across runs (the webhook's idempotency key).
     pub run_id: String,
+    /// Who said each utterance: only staff's (and, with `count_unknown`, unknown) raise alerts.
+    pub attributor: crate::speaker::Attributor,
 }
 
 /// Turns transcripts into events; owns the per-window history behind the rolling scores.
@@ -77,8 +79,11 @@ impl Judge {
             return Vec::new();
         }
         let win = &self.windows[job.window];
+        let speaker = self.config.attributor.attribute(&win.id, &job.segment);
         let utterance =
-            Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher);
+            Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher)
+                .spoken_by(speaker);
+        let counts = speaker.counts(self.config.weights.count_unknown);
         self.utterances += 1;
         let latency = Instant::now()
             .saturating_duration_since(job.speech_end)
@@ -88,6 +93,7 @@ impl Judge {
             .iter()
             .map(|h| {
                 h.hit.kind == Kind::Banned
+                    && counts
                     && self.debouncer.allow(&win.id, &h.hit.phrase, job.speech_end)
             })
             .collect();
@@ -143,6 +149,7 @@ impl Judge {
             start: utterance.start,
             end: utterance.end,
             text: utterance.text.clone(),
+            speaker,
             hits: utterance
                 .hits
                 .iter()
@@ -281,6 +288,7 @@ mod tests {
                 score_seconds: 3600.0,
                 weights: ScoreWeights::default(),
                 run_id: "r1".into(),
+                attributor: Default::default(),
             },
         )
     }
@@ -293,6 +301,7 @@ mod tests {
                 start: seq as f64 * 10.0,
                 end: seq as f64 * 10.0 + 2.0,
                 samples: vec![0.1; 32_000],
+                levels: Default::default(),
             },
             speech_end: Instant::now(),
             wall_start: chrono::Local::now(),

@@ -99,6 +99,7 @@ mod tests {
             let frame = AudioFrame {
                 start: k as f64 * 0.1,
                 samples: chunk.to_vec(),
+                levels: Default::default(),
             };
             let arrived = t0 + Duration::from_secs_f64(frame.end());
             jobs.extend(l.push(&frame, arrived));

@@ -168,6 +168,39 @@ pub fn validate_windows(windows: &[WindowConfig]) -> Result<(), String> {
                 first + 1
             ));
         }
+        let at = |field: &str| format!("[[window]] {} ({}): window.{field}", n + 1, w.id);
+        for (field, value) in [
+            ("staff_channel", w.staff_channel),
+            ("citizen_channel", w.citizen_channel),
+        ] {
+            if let Some(c) = value {
+                if !(1..=64).contains(&c) {
+                    return Err(format!(
+                        "{} must be a channel between 1 and 64 (counted from 1) — it is {c}",
+                        at(field)
+                    ));
+                }
+            }
+        }
+        match (w.staff_channel, w.citizen_channel) {
+            (Some(s), Some(c)) if s == c => {
+                return Err(format!(
+                    "{} is {c}, the same as staff_channel — give the citizen's microphone its own channel",
+                    at("citizen_channel")
+                ))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(format!(
+                    "{} — set both staff_channel and citizen_channel, or neither",
+                    at(if w.staff_channel.is_some() {
+                        "citizen_channel is missing"
+                    } else {
+                        "staff_channel is missing"
+                    })
+                ))
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -186,6 +219,21 @@ pub struct WindowConfig {
     /// Channel of a multichannel device, counted from 1.
     #[serde(default = "first_channel")]
     pub channel: u16,
+    /// Two microphones (a two-channel recorder or intercom): the staff's channel, counted from
+    /// 1. With `citizen_channel`, each utterance is attributed by which microphone heard it louder.
+    pub staff_channel: Option<u16>,
+    /// The citizen's channel, counted from 1 (set both or neither).
+    pub citizen_channel: Option<u16>,
+}
+
+impl WindowConfig {
+    /// The staff and citizen microphones (counted from 0), when both are set.
+    pub fn channels(&self) -> Option<crate::speaker::WindowChannels> {
+        Some(crate::speaker::WindowChannels {
+            staff: usize::from(self.staff_channel?).checked_sub(1)?,
+            citizen: usize::from(self.citizen_channel?).checked_sub(1)?,
+        })
+    }
 }
 
 fn default_device() -> String {
@@ -368,6 +416,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             score_seconds: lc.score_minutes.max(0.0) * 60.0,
             weights: config.score.clone(),
             run_id,
+            attributor: crate::speaker::Attributor::new(config),
         },
     );
 

@@ -188,6 +188,7 @@ mod tests {
                 start: 0.0,
                 end: seconds,
                 samples: vec![0.0; (seconds * 16_000.0) as usize],
+                levels: Default::default(),
             },
             speech_end: Instant::now(),
             wall_start: chrono::Local::now(),

@@ -278,6 +278,9 @@ pub struct HitRow {
     pub confidence: f64,
     /// `exact`, `gapped` or `sound`.
     pub method: String,
+    /// Who said it (`staff` or `unknown`: citizens' words are never listed) and how sure.
+    pub speaker: String,
+    pub speaker_confidence: f64,
     /// The recording.
     pub file: String,
     /// Seconds from the start of the recording.
@@ -587,6 +590,8 @@ pub(crate) mod tests {
                     span: [25, 25 + "有意見找領導去".len()],
                     confidence: 0.92,
                     method: "sound".into(),
+                    speaker: "staff".into(),
+                    speaker_confidence: 0.9,
                     file: "/rec/w08/W08_20261130_090000.mp3".into(),
                     offset: 723.25,
                     end: 726.0,
@@ -611,6 +616,8 @@ pub(crate) mod tests {
                     span: [0, 6],
                     confidence: 0.7,
                     method: "exact".into(),
+                    speaker: "unknown".into(),
+                    speaker_confidence: 0.0,
                     file: "/rec/w08/a,\"b\".wav".into(),
                     offset: 1.0,
                     end: 2.0,

@@ -178,10 +178,11 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
          h.category AS category, h.severity AS severity, h.clause AS clause, h.matched AS matched, \
          h.span_start AS span_start, h.span_end AS span_end, h.confidence AS confidence, \
          h.method AS method, u.text AS text, u.clip AS clip, u.recording_id AS recording_id, \
-         u.start_s AS utterance_start, h.utterance_id AS utterance_id, r.path AS path \
+         u.start_s AS utterance_start, h.utterance_id AS utterance_id, r.path AS path, \
+         u.speaker AS speaker, u.speaker_confidence AS speaker_confidence \
          FROM hits h JOIN utterances u ON u.id = h.utterance_id \
          JOIN recordings r ON r.id = u.recording_id \
-         WHERE h.kind = 'banned' AND h.day >= $1 AND h.day <= $2 \
+         WHERE h.kind = 'banned' AND h.day >= $1 AND h.day <= $2 AND u.speaker <> 'citizen' \
          ORDER BY h.clock_time, h.\"window\", r.path, h.start_s, h.id",
         &range,
     )? {
@@ -221,6 +222,8 @@ pub fn query(store: &Store, period: Period, lexicon: Option<&str>) -> Result<Rep
             span: [span("span_start")?, span("span_end")?],
             confidence: real(&row, "confidence")?,
             method: text(&row, "method")?,
+            speaker: text(&row, "speaker")?,
+            speaker_confidence: real(&row, "speaker_confidence")?,
             file: text(&row, "path")?,
             offset: real(&row, "start_s")?,
             end: real(&row, "end_s")?,

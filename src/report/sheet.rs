@@ -187,6 +187,8 @@ pub fn hit_rows(name: &str, hits: &[HitRow]) -> Sheet {
             "词库版本",
             "审核项",
             "审核结论",
+            "说话人",
+            "说话人置信度",
         ],
         rows: hits
             .iter()
@@ -214,6 +216,8 @@ pub fn hit_rows(name: &str, hits: &[HitRow]) -> Sheet {
                     Cell::text(&h.lexicon_version),
                     Cell::text(&h.item),
                     Cell::opt(h.verdict.as_deref()),
+                    Cell::text(&h.speaker),
+                    Cell::Num(h.speaker_confidence, 2),
                 ]
             })
             .collect(),

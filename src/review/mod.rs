@@ -179,9 +179,13 @@ pub struct Item {
     pub text: Option<String>,
     /// Byte span of the hit in `text`, when it lies on character boundaries.
     pub span: Option<[usize; 2]>,
-    /// One utterance of context before and after, from the same recording.
+    /// Who said the shown utterance (`staff`, `citizen`, `unknown`).
+    pub speaker: String,
+    /// One utterance of context before and after, from the same recording, and who said each.
     pub before: Option<String>,
     pub after: Option<String>,
+    pub before_speaker: Option<String>,
+    pub after_speaker: Option<String>,
     /// The clip, relative to the clip folder; `None` when none was kept.
     pub clip: Option<String>,
     /// Seconds into the clip where the hit starts (clips start with their utterance).
@@ -296,19 +300,43 @@ pub fn queue(store: &Store, filter: &Filter) -> Result<Vec<Item>, ReviewError> {
 }
 
 /// The utterance `at` in its recording and the texts either side of it.
+/// The utterance `at` picks out of its recording, and the ones just before and after it.
+struct Around<'a> {
+    shown: Option<&'a ContextUtterance>,
+    before: Option<&'a ContextUtterance>,
+    after: Option<&'a ContextUtterance>,
+}
+
+impl Around<'_> {
+    fn text(u: Option<&ContextUtterance>) -> Option<String> {
+        u.and_then(|u| u.text.clone())
+    }
+
+    fn speaker(u: Option<&ContextUtterance>) -> Option<String> {
+        u.map(|u| u.speaker.clone())
+    }
+}
+
 fn around(
     context: &HashMap<i64, Vec<ContextUtterance>>,
     recording_id: i64,
     at: impl Fn(&ContextUtterance) -> bool,
-) -> (Option<&ContextUtterance>, Option<String>, Option<String>) {
-    let Some(list) = context.get(&recording_id) else {
-        return (None, None, None);
-    };
-    let Some(i) = list.iter().position(at) else {
-        return (None, None, None);
-    };
-    let text = |j: Option<usize>| j.and_then(|j| list.get(j)).and_then(|u| u.text.clone());
-    (Some(&list[i]), text(i.checked_sub(1)), text(Some(i + 1)))
+) -> Around<'_> {
+    let found = context
+        .get(&recording_id)
+        .and_then(|list| Some((list, list.iter().position(at)?)));
+    match found {
+        Some((list, i)) => Around {
+            shown: Some(&list[i]),
+            before: i.checked_sub(1).and_then(|j| list.get(j)),
+            after: list.get(i + 1),
+        },
+        None => Around {
+            shown: None,
+            before: None,
+            after: None,
+        },
+    }
 }
 
 fn hit_item(
@@ -318,7 +346,7 @@ fn hit_item(
     h: &ReviewHit,
     context: &HashMap<i64, Vec<ContextUtterance>>,
 ) -> Item {
-    let (_, before, after) = around(context, h.recording_id, |u| u.id == h.utterance_id);
+    let near = around(context, h.recording_id, |u| u.id == h.utterance_id);
     let hit = &h.hit;
     let span = [hit.span_start.max(0) as usize, hit.span_end.max(0) as usize];
     let span_ok = h
@@ -348,8 +376,11 @@ fn hit_item(
         finds: 1,
         text: h.text.clone(),
         span: span_ok.then_some(span),
-        before,
-        after,
+        speaker: Around::speaker(near.shown).unwrap_or_else(|| "unknown".into()),
+        before: Around::text(near.before),
+        after: Around::text(near.after),
+        before_speaker: Around::speaker(near.before),
+        after_speaker: Around::speaker(near.after),
         clip: h.clip.clone(),
         clip_offset: (hit.start_s - h.utterance_start).max(0.0),
         lexicon_version: h.lexicon_version.clone(),
@@ -364,10 +395,11 @@ fn session_item(
     context: &HashMap<i64, Vec<ContextUtterance>>,
 ) -> Item {
     // The utterance that should have held it: the session's first, or its last.
-    let (shown, before, after) = around(context, s.recording_id, |u| match missing {
+    let near = around(context, s.recording_id, |u| match missing {
         Ritual::Greeting => u.start_s == s.start_s,
         Ritual::Farewell => u.end_s == s.end_s,
     });
+    let shown = near.shown;
     Item {
         key: ItemKey::session(s.recording_id, s.start_s, missing).to_string(),
         reason,
@@ -397,8 +429,11 @@ fn session_item(
         finds: 1,
         text: shown.and_then(|u| u.text.clone()),
         span: None,
-        before,
-        after,
+        speaker: Around::speaker(near.shown).unwrap_or_else(|| "unknown".into()),
+        before: Around::text(near.before),
+        after: Around::text(near.after),
+        before_speaker: Around::speaker(near.before),
+        after_speaker: Around::speaker(near.after),
         clip: shown.and_then(|u| u.clip.clone()),
         clip_offset: 0.0,
         lexicon_version: s.lexicon_version.clone(),

@@ -69,6 +69,9 @@ pub struct HeardUtterance {
     pub start: f64,
     pub end: f64,
     pub text: String,
+    /// Who said it: `speaker` (staff, citizen, unknown) and `speaker_confidence`.
+    #[serde(flatten)]
+    pub speaker: crate::speaker::Speaker,
     pub hits: Vec<HitSummary>,
     pub clip: Option<PathBuf>,
     /// Seconds from the end of the speech until the transcript was ready.

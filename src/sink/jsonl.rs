@@ -170,6 +170,7 @@ mod tests {
                 start: 1.0,
                 end: 2.0,
                 text: "这个我不知道".into(),
+                speaker: crate::speaker::Speaker::UNKNOWN,
                 hits: vec![],
                 clip: None,
                 latency: 0.5,

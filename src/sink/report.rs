@@ -40,6 +40,9 @@ struct HitRecord<'a> {
     offset: usize,
     #[serde(flatten)]
     hit: &'a TimedHit,
+    /// Who said the utterance (`speaker`, `speaker_confidence`).
+    #[serde(flatten)]
+    speaker: crate::speaker::Speaker,
     /// Up to [`CONTEXT_CHARS`] characters each side of the hit, the hit marked 【like this】.
     context: String,
 }
@@ -56,6 +59,7 @@ impl<'a> HitRecord<'a> {
             line: origin.map(|o| o.line),
             offset: origin.map_or(0, |o| o.offset) + before,
             hit: h,
+            speaker: u.speaker,
             context: context(&u.text, &h.hit.span),
         }
     }
@@ -174,15 +178,27 @@ struct Evidence {
 
 impl Evidence {
     fn add(&mut self, u: &Utterance, origin: Option<TextOrigin>) {
+        let citizen = u.speaker.role == crate::speaker::Role::Citizen;
         for h in &u.hits {
             match h.hit.kind {
-                Kind::Banned => {
-                    let place = match origin {
-                        Some(o) => format!("{}:{}", u.file.display(), o.line),
-                        None => format!("{} {:.1}–{:.1} s", u.file.display(), h.start, h.end),
-                    };
+                Kind::Banned if citizen => {
                     self.banned.entry(u.window.clone()).or_default().push(format!(
-                        "  BANNED {}  [{}, severity {}, confidence {:.2}, {}]\n         {place}: {}",
+                        "  citizen said {} (not counted, speaker confidence {:.2})\n         {}: {}",
+                        h.hit.phrase,
+                        u.speaker.confidence,
+                        place(u, h, origin),
+                        context(&u.text, &h.hit.span)
+                    ));
+                }
+                Kind::Civil if citizen => {}
+                Kind::Banned => {
+                    let speaker = match u.speaker.role {
+                        crate::speaker::Role::Staff => " staff",
+                        _ => "",
+                    };
+                    let place = place(u, h, origin);
+                    self.banned.entry(u.window.clone()).or_default().push(format!(
+                        "  BANNED{speaker} {}  [{}, severity {}, confidence {:.2}, {}]\n         {place}: {}",
                         h.hit.phrase,
                         h.hit.category,
                         h.hit.severity,
@@ -201,6 +217,14 @@ impl Evidence {
                 }
             }
         }
+    }
+}
+
+/// Where a hit was said: the file and line of a text input, else the file and seconds.
+fn place(u: &Utterance, h: &TimedHit, origin: Option<TextOrigin>) -> String {
+    match origin {
+        Some(o) => format!("{}:{}", u.file.display(), o.line),
+        None => format!("{} {:.1}–{:.1} s", u.file.display(), h.start, h.end),
     }
 }
 

@@ -120,10 +120,11 @@ impl Terminal {
             Event::Utterance(u) if self.verbose => {
                 let hits: Vec<&str> = u.hits.iter().map(|h| h.phrase.as_str()).collect();
                 let mut line = format!(
-                    "{}  {}  #{} 「{}」 ({:.1} s after speech)",
+                    "{}  {}  #{} {} 「{}」 ({:.1} s after speech)",
                     clock(&u.time),
                     u.window,
                     u.seq,
+                    u.speaker.role.label(),
                     u.text,
                     u.latency
                 );
@@ -336,6 +337,7 @@ mod tests {
             start: 10.0,
             end: 12.0,
             text: "您好，请坐".into(),
+            speaker: crate::speaker::Speaker::UNKNOWN,
             hits: vec![],
             clip: None,
             latency: 1.1,

@@ -92,7 +92,8 @@ impl Store {
         let sql = format!(
             "SELECT u.id, u.recording_id, r.path, u.\"window\", {staff_id} AS staff_id, \
              {staff_name} AS staff_name, u.seq, u.start_s, u.end_s, u.clock_start, u.clock_end, \
-             u.day, u.text, u.normalized, u.pieces, u.speaker, u.clip \
+             u.day, u.text, u.normalized, u.pieces, u.speaker, u.clip, \
+             u.speaker_confidence, u.voice \
              FROM utterances u JOIN recordings r ON r.id = u.recording_id \
              WHERE u.day = $1 \
              ORDER BY u.\"window\", u.clock_start, u.recording_id, u.seq",
@@ -120,7 +121,13 @@ impl Store {
                         text: r.opt_string("text")?,
                         normalized: r.opt_string("normalized")?,
                         pieces_json: r.opt_string("pieces")?,
-                        speaker: r.string("speaker")?,
+                        speaker: crate::speaker::Speaker::new(
+                            crate::speaker::Role::parse(&r.string("speaker")?),
+                            r.f64("speaker_confidence")? as f32,
+                        ),
+                        voice: r
+                            .opt_string("voice")?
+                            .and_then(|v| crate::speaker::parse_voice(&v)),
                         clip: r.opt_string("clip")?,
                         hits: hits.remove(&id).unwrap_or_default(),
                     },

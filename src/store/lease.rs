@@ -254,8 +254,10 @@ impl Store {
             for u in &file.utterances {
                 let id = tx.query(
                     "INSERT INTO utterances (recording_id, seq, \"window\", day, start_s, end_s, \
-                     clock_start, clock_end, text, normalized, pieces, speaker, clip) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                     clock_start, clock_end, text, normalized, pieces, speaker, clip, \
+                     speaker_confidence, voice) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                     RETURNING id",
                     &[
                         Value::Int(lease.recording_id),
                         Value::Int(u.seq),
@@ -268,8 +270,10 @@ impl Store {
                         Value::from(u.text.clone()),
                         Value::from(u.normalized.clone()),
                         Value::from(u.pieces_json.clone()),
-                        Value::from(&u.speaker),
+                        Value::Text(u.speaker.role.as_str().into()),
                         Value::from(u.clip.clone()),
+                        Value::Real(u.speaker.confidence.into()),
+                        Value::from(u.voice.as_ref().map(|v| crate::speaker::voice_json(v))),
                     ],
                 )?[0]
                     .i64("id")?;

@@ -80,7 +80,10 @@ pub struct StoredUtterance {
     pub normalized: Option<String>,
     /// JSON `[[start_s,end_s,byte_start,byte_end],…]`.
     pub pieces_json: Option<String>,
-    pub speaker: String,
+    /// Who said it (`speaker`, `speaker_confidence` columns).
+    pub speaker: crate::speaker::Speaker,
+    /// The speaker embedding of its audio (L2-normalised), when a voice model heard it.
+    pub voice: Option<Vec<f32>>,
     /// Relative to the clip folder; `None` without a clip or after audio retention.
     pub clip: Option<String>,
     pub hits: Vec<StoredHit>,

@@ -247,6 +247,8 @@ pub struct ContextUtterance {
     pub clock_start: Option<String>,
     pub text: Option<String>,
     pub clip: Option<String>,
+    /// `staff`, `citizen` or `unknown`.
+    pub speaker: String,
 }
 
 /// Where an item lives in the record, to check it exists before a verdict.
@@ -648,7 +650,7 @@ impl Store {
              {staff_id} AS staff_id, {staff_name} AS staff_name \
              FROM hits h JOIN utterances u ON u.id = h.utterance_id \
              JOIN recordings r ON r.id = u.recording_id \
-             WHERE h.day >= $1 AND h.day <= $2{filters} \
+             WHERE h.day >= $1 AND h.day <= $2 AND u.speaker <> 'citizen'{filters} \
              ORDER BY h.day, h.clock_time, h.\"window\", h.utterance_id, h.start_s, h.id",
             staff_name = STAFF.replace("{col}", "ro.name"),
             filters = f.sql,
@@ -731,7 +733,7 @@ impl Store {
         }
         self.query(
             &format!(
-                "SELECT id, recording_id, seq, start_s, end_s, clock_start, text, clip \
+                "SELECT id, recording_id, seq, start_s, end_s, clock_start, text, clip, speaker \
                  FROM utterances WHERE recording_id IN ({}) ORDER BY recording_id, seq",
                 ids_in(self.dialect(), 1)
             ),
@@ -748,6 +750,7 @@ impl Store {
                 clock_start: r.opt_string("clock_start")?,
                 text: r.opt_string("text")?,
                 clip: r.opt_string("clip")?,
+                speaker: r.string("speaker")?,
             })
         })
         .collect()

@@ -5,11 +5,11 @@ use super::sql::{Conn, Dialect, Value};
 use super::{transaction, StoreError};
 
 /// The newest schema version this program knows.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// Migrations in order. `{id}` is the table's own key, `{int}` a 64-bit integer, `{real}` a
 /// double; `"window"` is quoted because WINDOW is a reserved word in PostgreSQL.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = r#"
 CREATE TABLE runs (
@@ -286,6 +286,24 @@ ALTER TABLE window_scores ADD COLUMN judged_hits {int} NOT NULL DEFAULT 0;
 ALTER TABLE staff_scores ADD COLUMN reviewed_score {real};
 ALTER TABLE staff_scores ADD COLUMN reviewed_banned_hits {int} NOT NULL DEFAULT 0;
 ALTER TABLE staff_scores ADD COLUMN judged_hits {int} NOT NULL DEFAULT 0;
+"#;
+
+/// Speaker roles: each utterance's attribution confidence and voice (a speaker embedding, JSON
+/// floats, for telling the staff's voice from the citizens' across a day), and voiceprints
+/// enrolled for a window or a staff member.
+const V3: &str = r#"
+ALTER TABLE utterances ADD COLUMN speaker_confidence {real} NOT NULL DEFAULT 0;
+ALTER TABLE utterances ADD COLUMN voice TEXT;
+CREATE TABLE voiceprints (
+    id {id},
+    owner TEXT NOT NULL,
+    model TEXT NOT NULL,
+    embedding TEXT NOT NULL,
+    seconds {real} NOT NULL,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX voiceprints_owner ON voiceprints (owner, model);
 "#;
 
 /// The DDL for one dialect.

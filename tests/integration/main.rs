@@ -25,6 +25,7 @@ mod review;
 mod review_desk;
 mod samples;
 mod serve;
+mod speaker;
 mod store;
 mod text_limits;
 mod weeks;

@@ -162,7 +162,8 @@ pub fn night_with(store: &Store, lexicon: &Lexicon, extra: usize) -> (String, i6
                     )
                     .unwrap(),
                 ),
-                speaker: "unknown".into(),
+                speaker: courtesy::speaker::Speaker::UNKNOWN,
+                voice: None,
                 clip: clip
                     .then(|| format!("{DAY}/{window}/{hms}_{}.opus", (start * 1000.0) as i64)),
                 hits: Vec::new(),

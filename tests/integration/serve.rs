@@ -105,6 +105,8 @@ fn live_desk() -> (Desk, Feed, PathBuf) {
                     label: Some(label.into()),
                     device: "default".into(),
                     channel: 1,
+                    staff_channel: None,
+                    citizen_channel: None,
                 });
             }
         },

@@ -21,6 +21,7 @@ both!(
     concurrent_aggregation_of_a_day_does_not_double_rows,
     prune_forgets_clips_and_text_but_keeps_counts,
     both_backends_read_back_the_same_values,
+    speakers_and_voices_are_kept,
 );
 
 const LEX: &str = "v2026-11-abcdef123456";
@@ -95,7 +96,8 @@ fn file(run_id: i64, lexicon: &str, day: &str, n: i64) -> FileRecord {
                 text: Some(format!("有意见找领导去 {seq}")),
                 normalized: Some("有意见找领导去".into()),
                 pieces_json: Some("[[0.0,2.0,0,21]]".into()),
-                speaker: "unknown".into(),
+                speaker: courtesy::speaker::Speaker::UNKNOWN,
+                voice: None,
                 clip: (seq % 2 == 0).then(|| format!("{day}/clip-{run_id}-{seq}.opus")),
                 hits: vec![hit("banned", "有意见找领导去", seq as f64 * 5.0)],
             })
@@ -120,7 +122,7 @@ fn migrations_run_once_and_are_recorded(db: Db) {
         .iter()
         .map(|r| r.i64("version").unwrap())
         .collect();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     assert!(!again.describe().is_empty());
 }
 
@@ -729,4 +731,33 @@ fn three_workers_on_postgres_one_dies_every_file_done_once() {
         .string("done_at")
         .unwrap();
     assert!(!done_at.is_empty());
+}
+
+fn speakers_and_voices_are_kept(db: Db) {
+    use courtesy::speaker::{Role, Speaker};
+    let s = &db.store;
+    let ids = register(s, 1);
+    let run_id = run(s);
+    let lease = s.lease("a", Duration::from_secs(60), &ids).unwrap();
+    let mut f = file(run_id, LEX, DAY, 3);
+    f.utterances[0].speaker = Speaker::new(Role::Staff, 0.875);
+    f.utterances[1].speaker = Speaker::new(Role::Citizen, 0.5);
+    f.utterances[1].voice = Some(vec![0.25, -0.5, 0.125]);
+    s.complete(&lease.expect("a file to lease"), &f).unwrap();
+    let day = s.load_day(DAY, LEX).unwrap();
+    let got: Vec<(Speaker, Option<Vec<f32>>)> = day
+        .iter()
+        .map(|d| (d.utterance.speaker, d.utterance.voice.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Speaker::new(Role::Staff, 0.875), None),
+            (
+                Speaker::new(Role::Citizen, 0.5),
+                Some(vec![0.25, -0.5, 0.125])
+            ),
+            (Speaker::UNKNOWN, None),
+        ]
+    );
 }

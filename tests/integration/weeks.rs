@@ -125,7 +125,11 @@ pub fn fill(store: &Store, clips: &Path) {
                             start + 3.0,
                             text.len()
                         )),
-                        speaker: "staff".into(),
+                        speaker: courtesy::speaker::Speaker::new(
+                            courtesy::speaker::Role::Staff,
+                            1.0,
+                        ),
+                        voice: None,
                         clip,
                         hits: vec![],
                     });

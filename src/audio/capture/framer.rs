@@ -104,6 +104,7 @@ impl Framer {
                     .map(|out| AudioFrame {
                         start,
                         samples: out.drain(..n).collect(),
+                        levels: Default::default(),
                     })
                     .collect(),
             );

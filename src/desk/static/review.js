@@ -26,6 +26,7 @@
     no_farewell: "缺送声",
   };
   const METHODS = { exact: "原文", gapped: "插字", sound: "音近" };
+  const SPEAKERS = { staff: "工作人员", citizen: "群众", unknown: "未知" };
   let items = [];
   let numbersByDay = {};
   let at = -1;
@@ -211,12 +212,21 @@
         .filter(Boolean)
         .join(" · ")
     );
+    // Citizens' words are kept and shown, dimmed: they never count against the staff.
+    const line = (cls, label, speaker, body) =>
+      el(
+        "p",
+        { class: cls + (speaker ? " spk-" + speaker : "") },
+        el("span", { class: "lbl" }, label),
+        speaker ? el("span", { class: "spk" }, SPEAKERS[speaker] || speaker) : null,
+        body
+      );
     const context = el(
       "div",
       { class: "context" },
-      el("p", { class: "before" }, el("span", { class: "lbl" }, "前一句"), it.before ?? "（无）"),
-      el("p", { class: "said" }, el("span", { class: "lbl" }, "本句"), transcript(it)),
-      el("p", { class: "after" }, el("span", { class: "lbl" }, "后一句"), it.after ?? "（无）")
+      line("before", "前一句", it.before_speaker, it.before ?? "（无）"),
+      line("said", "本句", it.speaker, transcript(it)),
+      line("after", "后一句", it.after_speaker, it.after ?? "（无）")
     );
     const audio = it.clip
       ? el("audio", { controls: true, preload: "metadata", src: clipUrl(it), "data-offset": it.clip_offset })

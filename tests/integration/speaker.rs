@@ -1,0 +1,321 @@
+//! Speaker roles on two-channel recordings: real WAVs made from the labelled clips, the staff's
+//! and the citizen's voices each on their own microphone with bleed at −12 dB on the other.
+
+use std::path::{Path, PathBuf};
+
+use courtesy::audio::{AudioSource, WavSource};
+use courtesy::speaker::{channels, Role, WindowChannels};
+use courtesy::vad::{Segmenter, VadConfig};
+
+use crate::root;
+
+/// One line of a two-channel window: a labelled clip, who says it, and when (seconds).
+pub struct Line {
+    pub clip: &'static str,
+    pub role: Role,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Writes a two-channel 16-bit WAV at `rate` (staff on channel 1, citizen on channel 2): each
+/// clip at full level on its speaker's microphone and `bleed_db` on the other, `gap` seconds
+/// apart, over independent microphone hiss at −60 dBFS. Returns the lines with their times.
+pub fn two_channel_window(
+    path: &Path,
+    script: &[(&'static str, Role)],
+    rate: u32,
+    bleed_db: f32,
+    gap: f64,
+) -> Vec<Line> {
+    let bleed = 10f32.powf(bleed_db / 20.0);
+    let (mut staff, mut citizen) = (vec![0f32; 8_000], vec![0f32; 8_000]);
+    let mut lines = Vec::new();
+    for &(clip, role) in script {
+        let x = courtesy::audio::read_wav(&root().join(format!("samples/labelled/{clip}.wav")))
+            .unwrap();
+        let start = staff.len() as f64 / 16_000.0;
+        let (near, far) = match role {
+            Role::Citizen => (&mut citizen, &mut staff),
+            _ => (&mut staff, &mut citizen),
+        };
+        near.extend(&x);
+        far.extend(x.iter().map(|v| v * bleed));
+        lines.push(Line {
+            clip,
+            role,
+            start,
+            end: staff.len() as f64 / 16_000.0,
+        });
+        let pad = (gap * 16_000.0) as usize;
+        staff.extend(std::iter::repeat_n(0.0, pad));
+        citizen.extend(std::iter::repeat_n(0.0, pad));
+    }
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut hiss = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        ((seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * 0.001 * 1.732
+    };
+    // Linear interpolation to the file's rate: the framing path has to map levels back.
+    let n = (staff.len() as u64 * rate as u64 / 16_000) as usize;
+    for i in 0..n {
+        let t = i as f64 * 16_000.0 / rate as f64;
+        let (k, f) = (t as usize, (t.fract()) as f32);
+        for ch in [&staff, &citizen] {
+            let a = ch[k.min(ch.len() - 1)];
+            let b = ch[(k + 1).min(ch.len() - 1)];
+            let v = a + (b - a) * f + hiss();
+            w.write_sample((v.clamp(-1.0, 1.0) * 32_767.0) as i16)
+                .unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    lines
+}
+
+/// A varied script: staff and citizen lines in an irregular order, banned and civil alike.
+pub fn script() -> Vec<(&'static str, Role)> {
+    use Role::{Citizen as C, Staff as S};
+    vec![
+        ("L036", S),
+        ("L003", C),
+        ("L037", S),
+        ("L014", C),
+        ("L041", S),
+        ("L006", C),
+        ("L042", S),
+        ("L045", S),
+        ("L022", C),
+        ("L052", S),
+        ("L030", C),
+        ("L053", S),
+        ("L026", C),
+        ("L040", S),
+        ("L001", C),
+        ("L054", S),
+    ]
+}
+
+/// Attribution of each VAD segment of `path` against the lines: (right, unknown, wrong).
+pub fn attribute_file(path: &Path, lines: &[Line]) -> (usize, usize, usize) {
+    let pair = WindowChannels {
+        staff: 0,
+        citizen: 1,
+    };
+    let mut vad = Segmenter::new(VadConfig::default());
+    let mut segments = Vec::new();
+    let source: Box<dyn AudioSource> = Box::new(WavSource::open(path).unwrap());
+    for frame in source {
+        segments.extend(vad.push(&frame.unwrap()));
+    }
+    segments.extend(vad.finish());
+    assert!(
+        segments.len() >= lines.len() - 1,
+        "{} segments for {} lines",
+        segments.len(),
+        lines.len()
+    );
+    let (mut right, mut unknown, mut wrong) = (0, 0, 0);
+    for s in &segments {
+        let truth = said(lines, s.start, s.end);
+        let who = channels::attribute(&s.levels, pair, 3.0);
+        match who.role {
+            r if r == truth.role => right += 1,
+            Role::Unknown => unknown += 1,
+            _ => {
+                wrong += 1;
+                eprintln!("{} ({:?}) attributed {:?}", truth.clip, truth.role, who);
+            }
+        }
+    }
+    (right, unknown, wrong)
+}
+
+fn temp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    (dir, path)
+}
+
+#[test]
+fn two_channel_recordings_attribute_every_utterance_through_bleed() {
+    // Measured: 16/16 right at 16, 32 and 44.1 kHz (bleed −12 dB, hiss −60 dBFS).
+    for rate in [16_000, 32_000, 44_100] {
+        let (_dir, path) = temp("w09.wav");
+        let lines = two_channel_window(&path, &script(), rate, -12.0, 1.2);
+        let (right, unknown, wrong) = attribute_file(&path, &lines);
+        eprintln!("{rate} Hz: {right} right, {unknown} unknown, {wrong} wrong");
+        assert_eq!(wrong, 0, "{rate} Hz");
+        assert!(right >= 15 && unknown <= 1, "{rate} Hz: {right} right");
+    }
+}
+
+#[test]
+fn stronger_bleed_still_attributes_and_a_mono_file_says_unknown() {
+    // Bleed at −6 dB (microphones close together) is still told apart (measured 16/16).
+    let (_dir, path) = temp("w10.wav");
+    let lines = two_channel_window(&path, &script(), 16_000, -6.0, 1.2);
+    let (right, _, wrong) = attribute_file(&path, &lines);
+    assert_eq!(wrong, 0);
+    assert!(right >= 15, "{right} right");
+
+    // The mono file of a window has no levels: every utterance is unknown.
+    let mono = root().join("samples/windows/w02-rude/s1.wav");
+    let mut vad = Segmenter::new(VadConfig::default());
+    let mut segments = Vec::new();
+    for frame in WavSource::open(&mono).unwrap() {
+        segments.extend(vad.push(&frame.unwrap()));
+    }
+    assert!(!segments.is_empty());
+    for s in segments {
+        assert_eq!(s.levels.channels, 0);
+        let who = channels::attribute(
+            &s.levels,
+            WindowChannels {
+                staff: 0,
+                citizen: 1,
+            },
+            3.0,
+        );
+        assert_eq!(who.role, Role::Unknown);
+    }
+}
+
+#[test]
+fn a_window_with_one_channel_set_is_refused_in_one_line() {
+    let bad = "[[window]]\nid = \"w09\"\nstaff_channel = 1\n";
+    let e = courtesy::config::Config::parse("c.toml".as_ref(), bad).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("c.toml") && msg.contains("citizen_channel") && !msg.contains('\n'),
+        "{msg}"
+    );
+    let same = "[[window]]\nid = \"w09\"\nstaff_channel = 2\ncitizen_channel = 2\n";
+    let msg = courtesy::config::Config::parse("c.toml".as_ref(), same)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("window.citizen_channel is 2"), "{msg}");
+    let zero = "[[window]]\nid = \"w09\"\nstaff_channel = 0\ncitizen_channel = 2\n";
+    let msg = courtesy::config::Config::parse("c.toml".as_ref(), zero)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("window.staff_channel must be"), "{msg}");
+}
+
+/// A short window with the model: the staff greets, the citizen and the staff both say a banned
+/// phrase, the citizen another, the staff sees them off. Staff on channel 1, citizen on 2.
+fn counter_window(dir: &Path) -> (PathBuf, Vec<Line>) {
+    use Role::{Citizen as C, Staff as S};
+    std::fs::create_dir_all(dir.join("rec/w09")).unwrap();
+    let wav = dir.join("rec/w09/s1.wav");
+    let script = [
+        ("L036", S),
+        ("L003", C),
+        ("L002", S),
+        ("L014", C),
+        ("L053", S),
+    ];
+    let lines = two_channel_window(&wav, &script, 16_000, -12.0, 1.5);
+    let config = dir.join("courtesy.toml");
+    std::fs::write(
+        &config,
+        "[[window]]\nid = \"w09\"\nstaff_channel = 1\ncitizen_channel = 2\n",
+    )
+    .unwrap();
+    (config, lines)
+}
+
+/// One utterance per line, each labelled with the role of the line it overlaps most, surely.
+fn each_said_by_its_speaker(utterances: &[&serde_json::Value], lines: &[Line]) {
+    assert_eq!(utterances.len(), lines.len(), "{utterances:#?}");
+    for u in utterances {
+        let line = said(
+            lines,
+            u["start"].as_f64().unwrap(),
+            u["end"].as_f64().unwrap(),
+        );
+        assert_eq!(u["speaker"], line.role.as_str(), "{u}");
+        assert!(u["speaker_confidence"].as_f64().unwrap() > 0.9, "{u}");
+    }
+}
+
+/// The line said at `start..end` seconds.
+fn said(lines: &[Line], start: f64, end: f64) -> &Line {
+    lines
+        .iter()
+        .max_by(|a, b| {
+            let overlap = |l: &Line| (end.min(l.end) - start.max(l.start)).max(0.0);
+            overlap(a).total_cmp(&overlap(b))
+        })
+        .unwrap()
+}
+
+#[test]
+fn analyze_labels_every_utterance_and_counts_only_the_staffs_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, lines) = counter_window(dir.path());
+    let model = crate::model_path();
+    let _whisper = crate::whisper_lock();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("analyze")
+        .arg(dir.path().join("rec/w09"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--format", "json", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let utterances: Vec<&serde_json::Value> =
+        doc["utterances"].as_array().unwrap().iter().collect();
+    each_said_by_its_speaker(&utterances, &lines);
+    // Every banned hit is listed with its speaker; only the staff's one counts.
+    let banned: Vec<(&str, &str)> = doc["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "banned")
+        .map(|h| {
+            (
+                h["phrase"].as_str().unwrap(),
+                h["speaker"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(banned.contains(&("不知道", "staff")), "{banned:?}");
+    assert!(banned.contains(&("不知道", "citizen")), "{banned:?}");
+    let window = &doc["windows"][0];
+    assert_eq!(window["banned_hits"], 1, "{window}");
+    assert_eq!(window["utterances"], 3, "{window}");
+}
+
+#[test]
+fn live_replay_alerts_only_on_the_staffs_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, lines) = counter_window(dir.path());
+    let replay = dir.path().join("rec").to_str().unwrap().to_string();
+    let config = config.to_str().unwrap().to_string();
+    let events = crate::live::live(
+        &["--replay", &replay, "--speed", "2", "--config", &config],
+        dir.path(),
+    );
+    let alerts: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "alert").collect();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["phrase"], "不知道");
+    let heard: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["type"] == "utterance").collect();
+    each_said_by_its_speaker(&heard, &lines);
+}
