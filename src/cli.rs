@@ -1300,6 +1300,8 @@ fn model_install(
     let dir = dir.unwrap_or_else(model::user_model_dir);
     let path = model::install(&dir, &opts)?;
     println!("model ready: {}", path.display());
+    let voice = courtesy::speaker::install::install(&dir, opts.wheel_dir.as_deref(), force, true)?;
+    println!("speaker model ready: {}", voice.display());
     if !no_verify {
         verify(&path)?;
     }

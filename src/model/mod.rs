@@ -22,8 +22,8 @@ mod check;
 mod ct2;
 mod error;
 mod ggml;
-mod install;
-mod mel;
+pub(crate) mod install;
+pub(crate) mod mel;
 mod quant;
 mod vocab;
 

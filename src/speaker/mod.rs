@@ -3,9 +3,16 @@
 //! A [`Speaker`] rides on every utterance. Only staff utterances (and, with
 //! `[score] count_unknown`, unknown ones) raise alerts and count in scores; citizens'
 //! utterances are kept and labelled. [`channels`] attributes by the staff and citizen
-//! microphones' energy on two-channel recorders and intercoms.
+//! microphones' energy on two-channel recorders and intercoms; on one microphone, [`encoder`]
+//! (Resemblyzer's GE2E network, read by [`torch`] and [`pickle`]) turns an utterance into a voice
+//! and [`voices`] tells the staff's voice, present across a day's sessions, from the citizens'.
 
 pub mod channels;
+pub mod encoder;
+pub mod install;
+pub mod pickle;
+pub mod torch;
+pub mod voices;
 
 use crate::vad::SpeechSegment;
 

@@ -1,0 +1,167 @@
+//! One microphone: the staff's voice is the one heard across most of a window's sessions that day (citizens change every session); each utterance is judged by its closeness to it.
+
+use super::encoder::{normalised, similarity};
+use super::{Role, Speaker};
+
+/// One utterance of a window's day, as the voice step sees it.
+#[derive(Debug, Clone)]
+pub struct Heard<'a> {
+    /// The service session it belongs to (any id; sessions are told apart, not ordered).
+    pub session: usize,
+    /// Its voice; `None` when it was too short to embed.
+    pub voice: Option<&'a [f32]>,
+}
+
+/// How close two voices must be to count as one speaker (cosine of GE2E embeddings).
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Two utterances are taken for the same voice from this similarity on.
+    pub same: f32,
+    /// Around the decision point (`same`), this band stays unknown.
+    pub band: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            same: 0.75,
+            band: 0.03,
+        }
+    }
+}
+
+/// The staff's voice of a window's day: enrolled, or learnt from the voices present in most
+/// sessions. `None` when it cannot be told (fewer than two sessions with voices, no voice
+/// recurring across them).
+pub fn staff_voice(heard: &[Heard], t: Thresholds) -> Option<Vec<f32>> {
+    let voiced: Vec<(usize, &[f32])> = heard
+        .iter()
+        .filter_map(|h| Some((h.session, h.voice?)))
+        .collect();
+    let mut sessions: Vec<usize> = voiced.iter().map(|v| v.0).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    if sessions.len() < 2 {
+        return None;
+    }
+    // How many other sessions hold a voice like each utterance's.
+    let coverage: Vec<usize> = voiced
+        .iter()
+        .map(|(s, v)| {
+            let mut others: Vec<usize> = voiced
+                .iter()
+                .filter(|(o, w)| o != s && similarity(v, w) >= t.same)
+                .map(|(o, _)| *o)
+                .collect();
+            others.sort_unstable();
+            others.dedup();
+            others.len()
+        })
+        .collect();
+    let best = *coverage.iter().max()?;
+    // Present in at least half of the other sessions: a citizen is in one.
+    if best == 0 || best * 2 < sessions.len() - 1 {
+        return None;
+    }
+    let mut centre = mean(
+        voiced
+            .iter()
+            .zip(&coverage)
+            .filter(|(_, &c)| c == best)
+            .map(|((_, v), _)| *v),
+    )?;
+    // Settle on the voice: the mean of everything close to it, twice.
+    for _ in 0..2 {
+        let near: Vec<&[f32]> = voiced
+            .iter()
+            .map(|(_, v)| *v)
+            .filter(|v| similarity(v, &centre) >= t.same)
+            .collect();
+        centre = mean(near.into_iter()).unwrap_or(centre);
+    }
+    Some(centre)
+}
+
+fn mean<'a>(voices: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
+    let mut sum: Vec<f32> = Vec::new();
+    for v in voices {
+        if sum.is_empty() {
+            sum = vec![0.0; v.len()];
+        }
+        sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+    }
+    normalised(sum)
+}
+
+/// Who said each utterance, by its voice's closeness to the staff's: staff from
+/// `same + band`, citizen under `same − band`, unknown between and for utterances without a voice.
+pub fn attribute(heard: &[Heard], staff: Option<&[f32]>, t: Thresholds) -> Vec<Speaker> {
+    heard
+        .iter()
+        .map(|h| {
+            let (Some(v), Some(s)) = (h.voice, staff) else {
+                return Speaker::new(Role::Unknown, 0.1);
+            };
+            let sim = similarity(v, s);
+            let margin = sim - t.same;
+            // 0.5 at the decision point, 1 a quarter of the scale away.
+            let confidence = (0.5 + margin.abs() * 2.0).min(1.0);
+            if margin >= t.band {
+                Speaker::new(Role::Staff, confidence)
+            } else if margin <= -t.band {
+                Speaker::new(Role::Citizen, confidence)
+            } else {
+                Speaker::new(Role::Unknown, 0.5 - margin.abs())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(angle: f32) -> Vec<f32> {
+        vec![angle.cos(), angle.sin(), 0.0]
+    }
+
+    #[test]
+    fn the_voice_in_every_session_is_the_staffs() {
+        // Staff near angle 0 in every session; a different citizen (far angles) in each.
+        let voices: Vec<(usize, Vec<f32>)> = vec![
+            (0, unit(0.05)),
+            (0, unit(1.2)),
+            (1, unit(-0.05)),
+            (1, unit(2.0)),
+            (2, unit(0.0)),
+            (2, unit(-1.4)),
+            (3, unit(0.1)),
+            (3, unit(2.8)),
+        ];
+        let heard: Vec<Heard> = voices
+            .iter()
+            .map(|(s, v)| Heard {
+                session: *s,
+                voice: Some(v),
+            })
+            .chain([Heard {
+                session: 3,
+                voice: None,
+            }])
+            .collect();
+        let t = Thresholds::default();
+        let staff = staff_voice(&heard, t).unwrap();
+        assert!(similarity(&staff, &unit(0.0)) > 0.99);
+        let roles: Vec<Role> = attribute(&heard, Some(&staff), t)
+            .iter()
+            .map(|s| s.role)
+            .collect();
+        use Role::*;
+        assert_eq!(
+            roles,
+            [Staff, Citizen, Staff, Citizen, Staff, Citizen, Staff, Citizen, Unknown]
+        );
+        // One session alone cannot tell staff from citizen.
+        assert!(staff_voice(&heard[..2], t).is_none());
+    }
+}
