@@ -83,10 +83,18 @@ impl<'a> Bounds<'a> {
         let inner = &b[start + 1..end];
         b[start] && b[end] && (inner.iter().all(|&x| x) || inner.iter().all(|&x| !x))
     }
+
+    /// True when characters `start..end`, heard by sound as a short civil part, stand on word
+    /// boundaries: the words inside may be real other words (请|稍后 for 请稍候, 请|千名 for 请签名),
+    /// since a courtesy misheard is still a courtesy said, and crediting one wrongly accuses no one.
+    fn on_words(&mut self, start: usize, end: usize) -> bool {
+        self.both(start, end)
+    }
 }
 
 /// Parts of at most this many characters are found by sound only as the same sound, and only where
-/// the find agrees with jieba's words ([`Bounds::one_word`]).
+/// the find agrees with jieba's words: a banned part must be one word ([`Bounds::one_word`]), a
+/// civil part must stand on word boundaries ([`Bounds::on_words`]).
 pub const SHORT_PART: usize = 3;
 
 /// The hits in `text`, given for each part where it was found (`found(part)`, as the chains'
@@ -102,8 +110,15 @@ pub(super) fn hits<'f, 'c>(
 ) -> Vec<Hit> {
     let mut candidates: Vec<(usize, Found)> = Vec::new();
     for (entry_id, chain) in chains {
+        let civil = rules.entries[entry_id].kind == Kind::Civil;
         let mut agrees = |part: usize, f: &Found| {
-            f.exact || rules.parts[part].len() > SHORT_PART || bounds.one_word(f.start, f.end)
+            f.exact
+                || rules.parts[part].len() > SHORT_PART
+                || if civil {
+                    bounds.on_words(f.start, f.end)
+                } else {
+                    bounds.one_word(f.start, f.end)
+                }
         };
         for hit in chain_parts(chain, &found, text.len(), &mut agrees) {
             candidates.push((entry_id, hit));

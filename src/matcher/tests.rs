@@ -519,6 +519,22 @@ fn short_parts_by_sound_need_the_same_sound_and_one_word() {
     assert_eq!(banned_in("我不只到。"), ["不知道"]);
 }
 
+/// A civil short part by the same sound only needs word boundaries: Whisper writes 请稍候 as 请稍后
+/// (jieba: 请 + 稍后) and 请签名 as 请千名.
+#[test]
+fn short_civil_parts_by_sound_need_word_boundaries_only() {
+    let m = Matcher::new(&Lexicon::builtin().unwrap());
+    let civil = |text: &str| -> Vec<String> {
+        m.find(text)
+            .into_iter()
+            .filter(|h| h.kind == Kind::Civil)
+            .map(|h| h.phrase)
+            .collect()
+    };
+    assert_eq!(civil("请稍后，我很快就会帮你办理。")[0], "请稍候");
+    assert_eq!(civil("请千名。"), ["请签名"]);
+}
+
 #[test]
 fn a_question_is_a_clause_that_asks() {
     let asks = |text: &str, from: usize| asks(&Normalizer::shared().normalize(text), from);

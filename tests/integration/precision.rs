@@ -60,4 +60,7 @@ fn banned_recall_on_whispers_transcripts_holds() {
     let s = eval::evaluate(&labels, &heard, &matcher);
     assert!(s.banned_recall >= 0.90, "{}", s.render("audio"));
     assert_eq!(s.false_banned_hits, 0, "{}", s.render("audio"));
+    // 91.1 % while a short civil part by sound had to be one word (请|稍后 was no 请稍候); 97.8 %
+    // with word boundaries only (the one miss, 请问走, is not the sound of 请慢走).
+    assert!(s.civil_recall >= 0.97, "{}", s.render("audio"));
 }
