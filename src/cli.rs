@@ -405,21 +405,22 @@ struct AudioFlags {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Which installed weights to load: f16, q8_0, q5_0 or q5_1 (default: `weights` in the
-    /// config file, else f16).
+    /// config file, else q8_0).
     #[arg(long)]
     weights: Option<model::Quant>,
-    /// Threads per Whisper call (default: all cores).
+    /// Threads per Whisper call (default: 1 long-form, one call per core; else all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Whisper calls at once (default 1).
+    /// Whisper calls at once (default: one per core long-form, else 1).
     #[arg(long)]
     workers: Option<usize>,
     /// Encode only as much of Whisper's 30 s window as each utterance needs.
     #[arg(long)]
     fit_encoder: bool,
-    /// Decode each file's speech in 30 s windows, one Whisper call per window (`[asr] long_form`).
-    #[arg(long)]
-    long_form: bool,
+    /// Decode each file's speech in 30 s windows, one Whisper call per window (`[asr] long_form`,
+    /// the default); `--long-form false`: one call per utterance.
+    #[arg(long, value_name = "BOOL")]
+    long_form: Option<bool>,
 }
 
 /// Exit codes: 0 all good, 1 some input failed (the rest was analysed), 2 nothing could run.
@@ -457,7 +458,7 @@ fn config_from(
             config.weights = w;
         }
         if let Some(t) = a.threads {
-            config.asr.threads = t;
+            config.asr.threads = Some(t);
         }
         if let Some(w) = a.workers {
             config.workers = Some(w);
@@ -465,8 +466,8 @@ fn config_from(
         if a.fit_encoder {
             config.asr.fit_encoder = true;
         }
-        if a.long_form {
-            config.asr.long_form = true;
+        if let Some(l) = a.long_form {
+            config.asr.long_form = l;
         }
     }
     config.validate().map_err(|m| anyhow::anyhow!("{m}"))?;

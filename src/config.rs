@@ -38,6 +38,13 @@ pub struct Config {
     pub desk: crate::desk::DeskConfig,
 }
 
+/// The cores this process may use (2 when that cannot be told).
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
 /// A configuration file that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -86,7 +93,8 @@ impl Config {
     /// ```
     /// use courtesy::config::Config;
     /// let c = Config::parse("c.toml".as_ref(), "workers = 2\n").unwrap();
-    /// assert_eq!(c.worker_count(), 2);
+    /// let (calls, _threads) = c.calls(true);
+    /// assert_eq!(calls, 2);
     /// let e = Config::parse("c.toml".as_ref(), "[live]\nstall_seconds = inf\n").unwrap_err();
     /// assert!(e.to_string().contains("live.stall_seconds"));
     /// ```
@@ -112,7 +120,7 @@ impl Config {
     /// unique and safe. Each section that lives with its stage checks itself (`[live]`,
     /// `[[window]]`, `[batch]`); the message names the field and its allowed range.
     pub fn validate(&self) -> Result<(), String> {
-        if self.asr.threads == 0 {
+        if self.asr.threads == Some(0) {
             return Err("asr.threads must be at least 1".into());
         }
         if self.workers == Some(0) {
@@ -207,10 +215,26 @@ impl Config {
             .unwrap_or_else(|| crate::model::default_model_path(self.weights))
     }
 
-    /// The number of Whisper workers: by default one call at a time using every core, which is
-    /// fastest on small machines (whisper.cpp scales well across threads).
-    pub fn worker_count(&self) -> usize {
-        self.workers.unwrap_or(1)
+    /// Whisper calls at once and threads per call, as configured or by default, for decoding
+    /// long-form (batch's default) or one utterance per call (`live`):
+    /// - long-form: one single-threaded call per core. A 30 s window's decoder runs one token at
+    ///   a time through small matrix products, where two threads spend much of their time waiting
+    ///   for each other at whisper.cpp's per-operation barriers; independent calls never wait
+    ///   (README, "Figures");
+    /// - one utterance per call: one call at a time using every core, for the shortest time from
+    ///   the end of an utterance to its transcript.
+    ///
+    /// Given one of the two, the other fills the cores.
+    pub fn calls(&self, long_form: bool) -> (usize, usize) {
+        let n = cores();
+        match (self.workers, self.asr.threads) {
+            (Some(w), Some(t)) => (w, t),
+            (Some(w), None) => (w, (n / w).max(1)),
+            (None, Some(t)) if long_form => ((n / t).max(1), t),
+            (None, Some(t)) => (1, t),
+            (None, None) if long_form => (n, 1),
+            (None, None) => (1, n),
+        }
     }
 }
 
@@ -230,7 +254,24 @@ mod tests {
         let c = Config::load(&p).unwrap();
         assert_eq!(c.score.banned_per_severity, 20.0);
         assert_eq!(c.score.session_gap, ScoreWeights::default().session_gap);
-        assert_eq!(c.asr.threads, 1);
+        assert_eq!(c.asr.threads, Some(1));
+    }
+
+    /// Long-form batch: one single-threaded call per core unless told; per utterance (live):
+    /// one call using every core. Either number given fills the cores with the other.
+    #[test]
+    fn calls_and_threads_fill_the_cores() {
+        let n = cores();
+        let mut c = Config::default();
+        assert_eq!(c.calls(true), (n, 1));
+        assert_eq!(c.calls(false), (1, n));
+        c.asr.threads = Some(1);
+        assert_eq!(c.calls(true), (n, 1));
+        assert_eq!(c.calls(false), (1, 1));
+        c.workers = Some(3);
+        assert_eq!(c.calls(false), (3, 1));
+        c.asr.threads = None;
+        assert_eq!(c.calls(true), (3, (n / 3).max(1)));
     }
 
     #[test]

@@ -248,9 +248,10 @@ pub fn analyze(
     config: &Config,
 ) -> Result<Analysis, crate::asr::AsrError> {
     let started = Instant::now();
-    let workers = (0..config.worker_count())
-        .map(|_| transcriber.worker())
-        .collect::<Result<Vec<_>, _>>()?;
+    let (calls, threads) = config.calls(transcriber.config().long_form);
+    let workers = (0..calls)
+        .map(|_| Ok(transcriber.worker()?.with_threads(threads)))
+        .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
     let attributor = crate::speaker::Attributor::new(config);
     let mut transcripts: Vec<Vec<(Transcript, Speaker)>> = vec![Vec::new(); recordings.len()];
     let mut failures = Vec::new();

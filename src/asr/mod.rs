@@ -25,8 +25,10 @@ pub const DEFAULT_PROMPT: &str = "以下是普通话的句子。";
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AsrConfig {
-    /// Threads per Whisper call.
-    pub threads: usize,
+    /// Threads per Whisper call; unset: decided with the number of calls at once by
+    /// [`crate::config::Config::calls`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     pub language: String,
     pub prompt: String,
     /// Encode only as much of Whisper's 30 s window as the segment needs (plus a margin) instead
@@ -35,10 +37,10 @@ pub struct AsrConfig {
     /// With `fit_encoder`, never encode less than this many seconds: Whisper was trained on 30 s
     /// windows and gets worse the less context it sees.
     pub min_encoder_seconds: f64,
-    /// Batch (`analyze`, `batch`, `eval --audio`): lay a file's speech segments end to end into
-    /// windows of up to 30 s and decode each window in one Whisper call, with timestamps; each
-    /// Whisper segment goes whole to the speech segment it falls in. Off: one call per segment.
-    #[serde(skip_serializing_if = "is_false")]
+    /// Batch (`analyze`, `batch`, `eval --audio`; on by default): lay a file's speech segments
+    /// end to end into windows of up to 30 s and decode each window in one Whisper call, with
+    /// timestamps; each Whisper segment goes whole to the speech segment it falls in. Off: one
+    /// call per segment. `live` always decodes utterance by utterance.
     pub long_form: bool,
     /// whisper.cpp's flash attention (a context parameter): fused attention kernels, slightly
     /// different rounding.
@@ -50,14 +52,12 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            threads: None,
             language: "zh".into(),
             prompt: DEFAULT_PROMPT.into(),
             fit_encoder: false,
             min_encoder_seconds: 10.0,
-            long_form: false,
+            long_form: true,
             flash_attn: false,
             guard: guard::GuardConfig::default(),
         }
@@ -198,6 +198,7 @@ impl Transcriber {
             transcriber: self.clone(),
             state,
             abort: None,
+            threads: None,
         })
     }
 }
@@ -208,6 +209,8 @@ pub struct Worker {
     state: WhisperState,
     /// Set from outside to cut the call in flight short (live shutdown's deadline).
     abort: Option<Arc<AtomicBool>>,
+    /// Threads per call, when the run decided them ([`crate::config::Config::calls`]).
+    threads: Option<usize>,
 }
 
 /// Whisper's abort callback: `data` is the `AtomicBool` of [`Worker::abort_when`], kept alive by
@@ -218,6 +221,12 @@ unsafe extern "C" fn abort_requested(data: *mut std::ffi::c_void) -> bool {
 }
 
 impl Worker {
+    /// Calls use `n` threads (else `[asr] threads`, else every core).
+    pub fn with_threads(mut self, n: usize) -> Worker {
+        self.threads = Some(n);
+        self
+    }
+
     /// Calls made from now on stop early, with an error, once `flag` is set: a live run that
     /// must stop by a deadline does not wait for a call in flight.
     pub fn abort_when(mut self, flag: Arc<AtomicBool>) -> Worker {
@@ -304,7 +313,8 @@ impl Worker {
         let t = &self.transcriber;
         let config = &t.config;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(config.threads.max(1) as i32);
+        let threads = self.threads.or(config.threads);
+        params.set_n_threads(threads.unwrap_or_else(crate::config::cores).max(1) as i32);
         params.set_language(Some(&config.language));
         params.set_tokens(&t.prompt_tokens);
         // Greedy without temperature fallback: deterministic and as accurate as beam search on

@@ -267,9 +267,10 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
         .sum();
     let mut progress = progress::Progress::new(night.progress, todo.len(), total_bytes);
     let clip_dir = cfg.clip_dir();
-    let workers = (0..night.config.worker_count())
-        .map(|_| night.transcriber.worker())
-        .collect::<Result<Vec<_>, _>>()?;
+    let (calls, threads) = night.config.calls(night.transcriber.config().long_form);
+    let workers = (0..calls)
+        .map(|_| Ok(night.transcriber.worker()?.with_threads(threads)))
+        .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
     let heartbeat_stop = Arc::new(AtomicBool::new(false));
     let mut store_error: Option<StoreError> = None;
     std::thread::scope(|s| {
@@ -528,7 +529,7 @@ fn hex(bytes: &[u8]) -> String {
 /// change speed, not words). A file done under the same rules is not transcribed again.
 pub fn rules_hash(model_sha256: &str, config: &Config) -> String {
     let mut asr = config.asr.clone();
-    asr.threads = 0;
+    asr.threads = None;
     let text = serde_json::json!({ "model": model_sha256, "vad": config.vad, "asr": asr });
     hex(&Sha256::digest(text.to_string().as_bytes()))[..16].to_string()
 }

@@ -387,8 +387,15 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let run_id = chrono::Local::now().format("%Y%m%dT%H%M%S").to_string();
     // Set when a shutdown's drain runs out: cuts the Whisper calls in flight short.
     let abort = Arc::new(AtomicBool::new(false));
-    let workers = (0..config.worker_count())
-        .map(|_| Ok(transcriber.worker()?.abort_when(Arc::clone(&abort))))
+    // Live decodes one utterance (or a pack of them) per call, never long-form.
+    let (calls, threads) = config.calls(false);
+    let workers = (0..calls)
+        .map(|_| {
+            Ok(transcriber
+                .worker()?
+                .with_threads(threads)
+                .abort_when(Arc::clone(&abort)))
+        })
         .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
 
     let scheduler = Scheduler::new(

@@ -91,7 +91,7 @@ impl Resolved {
                     .collect::<Vec<_>>()
                     .join(", "),
                 install: match self.weights {
-                    Quant::F16 => "courtesy model install".into(),
+                    q if q == Quant::default() => "courtesy model install".into(),
                     q => format!("courtesy model install --quant {q}"),
                 },
             }),
@@ -374,15 +374,13 @@ mod tests {
             ),
             "{msg}"
         );
-        assert!(msg.contains("run `courtesy model install`"), "{msg}");
+        assert!(msg.contains("run `courtesy model install --quant f16`"), "{msg}");
         assert!(!msg.contains('\n'));
+        // The default weights are what a plain `courtesy model install` writes.
         let q = resolve_in(None, None, Some(tmp.path().join("d")), tmp.path(), Q8_0);
         let msg = q.check().unwrap_err().to_string();
         assert!(msg.contains("ggml-base-q8_0.bin"), "{msg}");
-        assert!(
-            msg.contains("run `courtesy model install --quant q8_0`"),
-            "{msg}"
-        );
+        assert!(msg.contains("run `courtesy model install`"), "{msg}");
 
         let r = resolve_in(
             None,
