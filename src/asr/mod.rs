@@ -524,23 +524,27 @@ const VERIFY_CLIP: &[u8] = include_bytes!("verify.wav");
 
 /// Transcribes the built-in clip; an installed model that cannot hear it is not a working model.
 pub fn verify_clip(transcriber: &Transcriber) -> Result<String, AsrError> {
+    let t = transcriber.worker()?.transcribe(&builtin_clip()?)?;
+    if t.text.trim().is_empty() {
+        return Err(AsrError::Verify("the model heard nothing in the built-in clip — re-run `courtesy model install --force`".into()));
+    }
+    Ok(t.text)
+}
+
+/// The clip built into the program (您好，请坐, 16 kHz) as one speech segment.
+pub fn builtin_clip() -> Result<SpeechSegment, AsrError> {
     let path = std::env::temp_dir().join(format!("courtesy-verify-{}.wav", std::process::id()));
     let io = |e: std::io::Error| AsrError::Verify(format!("{}: {e}", path.display()));
     std::fs::write(&path, VERIFY_CLIP).map_err(io)?;
     let samples = crate::audio::read_wav(&path);
     let _ = std::fs::remove_file(&path);
     let samples = samples.map_err(|e| AsrError::Verify(e.to_string()))?;
-    let segment = SpeechSegment {
+    Ok(SpeechSegment {
         start: 0.0,
         end: samples.len() as f64 / SAMPLE_RATE as f64,
         samples,
         levels: Default::default(),
-    };
-    let t = transcriber.worker()?.transcribe(&segment)?;
-    if t.text.trim().is_empty() {
-        return Err(AsrError::Verify("the model heard nothing in the built-in clip — re-run `courtesy model install --force`".into()));
-    }
-    Ok(t.text)
+    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! most `[live] drain_seconds` (a call still in flight then is aborted), and what was left is one
 //! `shutdown` event and the summary's `untranscribed_*` — never silently dropped.
 
+pub mod capacity;
 pub mod judge;
 mod launch;
 pub mod listen;
@@ -34,8 +35,8 @@ use crate::audio::capture::{run_device, CaptureEvent, CaptureOptions, DeviceSpec
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::sink::event::{
-    now_rfc3339, Dropped, Event, EventSink, Failure, Overrun, Shutdown, Summary, Untranscribed,
-    WindowStatus,
+    now_rfc3339, Dropped, Event, EventSink, Failure, Load, Overrun, Shutdown, Summary,
+    Untranscribed, WindowStatus,
 };
 
 use judge::{Judge, JudgeConfig, WindowInfo};
@@ -91,6 +92,14 @@ pub struct LiveConfig {
     /// it stops; what is left then is reported in a `shutdown` event. An overloaded box may hold
     /// many minutes of queued speech: stopping must not wait for all of it.
     pub drain_seconds: f64,
+    /// The alert latency (95th percentile, from the end of speech) the box is sized for: at
+    /// start it times one Whisper call and says how many windows it can serve within this
+    /// (`capacity` event; `live::capacity`).
+    pub latency_target_seconds: f64,
+    /// What the capacity estimate assumes of a window: the share of the time its microphone
+    /// hears speech, and the mean length of an utterance.
+    pub speech_share: f64,
+    pub utterance_seconds: f64,
 }
 
 impl Default for LiveConfig {
@@ -113,6 +122,9 @@ impl Default for LiveConfig {
             score_minutes: 60.0,
             stall_seconds: 2.0,
             drain_seconds: 10.0,
+            latency_target_seconds: 2.0,
+            speech_share: 0.3,
+            utterance_seconds: 3.0,
         }
     }
 }
@@ -151,6 +163,14 @@ impl LiveConfig {
         in_range("live.score_minutes", self.score_minutes, 1.0, 1440.0)?;
         in_range("live.stall_seconds", self.stall_seconds, 0.5, 3600.0)?;
         in_range("live.drain_seconds", self.drain_seconds, 0.0, 3600.0)?;
+        in_range(
+            "live.latency_target_seconds",
+            self.latency_target_seconds,
+            0.1,
+            3600.0,
+        )?;
+        in_range("live.speech_share", self.speech_share, 0.01, 1.0)?;
+        in_range("live.utterance_seconds", self.utterance_seconds, 0.2, 30.0)?;
         Ok(())
     }
 }
@@ -389,7 +409,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let abort = Arc::new(AtomicBool::new(false));
     // Live decodes one utterance (or a pack of them) per call, never long-form.
     let (calls, threads) = config.calls(false);
-    let workers = (0..calls)
+    let mut workers = (0..calls)
         .map(|_| {
             Ok(transcriber
                 .worker()?
@@ -405,7 +425,30 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             max_queue_seconds: lc.max_queue_seconds,
         },
     );
+    // What this box can serve: one utterance's call, timed (after one to warm up).
+    let capacity = {
+        let clip = crate::asr::builtin_clip()?;
+        let worker = &mut workers[0];
+        worker.transcribe_packed_with(&[&clip], lc.encoder_seconds)?;
+        let started = Instant::now();
+        worker.transcribe_packed_with(&[&clip], lc.encoder_seconds)?;
+        capacity::estimate(
+            started.elapsed().as_secs_f64(),
+            calls,
+            windows.len(),
+            capacity::Assumptions {
+                latency_target: lc.latency_target_seconds,
+                speech_share: lc.speech_share,
+                utterance_seconds: lc.utterance_seconds,
+                trailing_silence: config.vad.trailing_silence,
+            },
+        )
+    };
     let (event_tx, event_rx) = mpsc::channel::<Event>();
+    let _ = event_tx.send(Event::Capacity(capacity));
+    // Whether the box is behind (more than `busy_backlog_seconds` of speech waiting); each
+    // change is a `load` event.
+    let behind = AtomicBool::new(false);
     let (heard_tx, heard_rx) = mpsc::channel::<Heard>();
     let audio_ms = AtomicU64::new(0);
     let speech_ms = AtomicU64::new(0);
@@ -436,15 +479,24 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             .into_iter()
             .map(|mut worker| {
                 let tx = heard_tx.clone();
-                let (scheduler, calls, busy_calls, speech_ms, abort) =
-                    (&scheduler, &calls, &busy_calls, &speech_ms, &abort);
+                let events = event_tx.clone();
+                let (scheduler, calls, busy_calls, speech_ms, abort, behind) =
+                    (&scheduler, &calls, &busy_calls, &speech_ms, &abort, &behind);
                 // Returns the utterances of a call cut short by the drain's end.
                 s.spawn(move || {
                     let mut cut = Vec::new();
                     while let Some(batch) = scheduler.pop_batch() {
                         let segments: Vec<&crate::vad::SpeechSegment> =
                             batch.iter().map(|j| &j.segment).collect();
-                        let busy = scheduler.backlog_seconds() > lc.busy_backlog_seconds;
+                        let backlog = scheduler.backlog_seconds();
+                        let busy = backlog > lc.busy_backlog_seconds;
+                        if behind.swap(busy, Ordering::SeqCst) != busy {
+                            let _ = events.send(Event::Load(Load {
+                                time: now_rfc3339(),
+                                level: if busy { "behind" } else { "normal" }.into(),
+                                backlog_seconds: backlog,
+                            }));
+                        }
                         let min = if busy {
                             busy_calls.fetch_add(1, Ordering::Relaxed);
                             lc.busy_encoder_seconds

@@ -374,7 +374,10 @@ mod tests {
             ),
             "{msg}"
         );
-        assert!(msg.contains("run `courtesy model install --quant f16`"), "{msg}");
+        assert!(
+            msg.contains("run `courtesy model install --quant f16`"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'));
         // The default weights are what a plain `courtesy model install` writes.
         let q = resolve_in(None, None, Some(tmp.path().join("d")), tmp.path(), Q8_0);

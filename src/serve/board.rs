@@ -64,6 +64,8 @@ impl Board {
             | Event::Dropped(_)
             | Event::Failure(_)
             | Event::Shutdown(_)
+            | Event::Capacity(_)
+            | Event::Load(_)
             | Event::Summary(_) => {}
         }
     }

@@ -167,6 +167,8 @@ fn kind(event: &Event) -> &'static str {
         Event::Dropped(_) => "dropped",
         Event::Failure(_) => "failure",
         Event::Shutdown(_) => "shutdown",
+        Event::Capacity(_) => "capacity",
+        Event::Load(_) => "load",
         Event::Summary(_) => "summary",
     }
 }

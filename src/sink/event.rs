@@ -1,7 +1,7 @@
 //! Live events: what `courtesy live` tells supervisors and other tools, one typed value per happening.
 //!
 //! Every event serializes to one JSON object with a `"type"` field (`alert`, `utterance`, `score`,
-//! `window`, `overrun`, `dropped`, `failure`, `summary`). The same value goes to every live sink: the terminal,
+//! `window`, `overrun`, `dropped`, `failure`, `shutdown`, `capacity`, `load`, `summary`). The same value goes to every live sink: the terminal,
 //! JSON lines on stdout, the alert log, the webhook outbox and the `/alerts` page.
 
 use std::path::PathBuf;
@@ -21,6 +21,8 @@ pub enum Event {
     Dropped(Dropped),
     Failure(Failure),
     Shutdown(Shutdown),
+    Capacity(Capacity),
+    Load(Load),
     Summary(Summary),
 }
 
@@ -175,6 +177,38 @@ pub struct Shutdown {
     pub windows: Vec<Untranscribed>,
 }
 
+/// What the box can serve, measured once at start (`live::capacity`): one Whisper call timed
+/// with the run's settings, turned into windows at the latency target.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Capacity {
+    pub time: String,
+    /// Seconds one utterance's Whisper call took.
+    pub call_seconds: f64,
+    /// Whisper calls at once.
+    pub calls: usize,
+    /// Windows the box can serve at `latency_target` (0: not even one).
+    pub windows_supported: usize,
+    /// Windows configured for this run.
+    pub windows: usize,
+    pub latency_target: f64,
+    /// The assumptions of the estimate (`[live] speech_share`, `utterance_seconds`).
+    pub speech_share: f64,
+    pub utterance_seconds: f64,
+}
+
+/// The box fell behind or caught up: the degradation order in force (`live::schedule`). Sent on
+/// each change, so a supervisor knows alerts are late before they arrive late.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Load {
+    pub time: String,
+    /// `behind` (more than `[live] busy_backlog_seconds` of speech waiting: packed calls and the
+    /// shorter encoder context where configured; next, windows over `max_queue_seconds` drop
+    /// their oldest utterances) or `normal` (caught up).
+    pub level: String,
+    /// Seconds of speech waiting for Whisper when the level changed.
+    pub backlog_seconds: f64,
+}
+
 /// One window's speech that a shutdown left untranscribed.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Untranscribed {
@@ -229,7 +263,11 @@ impl Event {
             Event::Window(w) => Some(&w.window),
             Event::Dropped(d) => Some(&d.window),
             Event::Failure(f) => Some(&f.window),
-            Event::Overrun(_) | Event::Shutdown(_) | Event::Summary(_) => None,
+            Event::Overrun(_)
+            | Event::Shutdown(_)
+            | Event::Capacity(_)
+            | Event::Load(_)
+            | Event::Summary(_) => None,
         }
     }
 }

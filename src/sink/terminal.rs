@@ -89,6 +89,32 @@ impl Terminal {
                 }
                 line
             }
+            Event::Capacity(c) => format!(
+                "{}  this box: one utterance takes {:.2} s of Whisper ({} call(s) at once); it serves about {} window(s) at p95 ≤ {:.1} s (speech {:.0} % of the time, {:.1} s utterances){}",
+                clock(&c.time),
+                c.call_seconds,
+                c.calls,
+                c.windows_supported,
+                c.latency_target,
+                100.0 * c.speech_share,
+                c.utterance_seconds,
+                if c.windows > c.windows_supported {
+                    format!(" — {} configured: expect late alerts, then dropped speech; fewer windows per box or a faster machine", c.windows)
+                } else {
+                    format!("; {} configured", c.windows)
+                }
+            ),
+            Event::Load(l) => format!(
+                "{}  load {}: {:.1} s of speech waiting for Whisper{}",
+                clock(&l.time),
+                l.level,
+                l.backlog_seconds,
+                if l.level == "behind" {
+                    " — alerts are late; windows that fall further behind drop their oldest speech"
+                } else {
+                    ""
+                }
+            ),
             Event::Overrun(o) => format!(
                 "{}  {} ({})  overrun: lost {} frames of audio ({} since start)",
                 clock(&o.time),

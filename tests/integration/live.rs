@@ -56,6 +56,13 @@ pub fn alerts_by_window(events: &[Value]) -> BTreeMap<String, Vec<String>> {
 fn replayed_windows_raise_the_right_alerts_for_the_right_windows() {
     let dir = tempfile::tempdir().unwrap();
     let events = live(&["--replay", "samples/windows", "--speed", "2"], dir.path());
+    // First the box says what it can serve: one timed call, priced into windows.
+    let c = &events[0];
+    assert_eq!(c["type"], "capacity", "{c}");
+    assert_eq!(c["windows"], 4, "{c}");
+    let call = c["call_seconds"].as_f64().unwrap();
+    assert!(call > 0.0 && call < 30.0, "{c}");
+    assert_eq!(c["latency_target"], 2.0, "{c}");
     let alerts = alerts_by_window(&events);
     // The polite window and the polite sentences that contain 不知道/不管 raise nothing.
     assert!(!alerts.contains_key("w01-polite"), "{alerts:?}");
@@ -378,6 +385,13 @@ fn issue_11_a_stop_is_bounded_by_drain_seconds_and_reports_what_was_left() {
     // SIGTERM, what systemd and `kill` send, stops it the same way as Ctrl-C.
     let events = live.signal("-TERM");
     let took = stopped.elapsed();
+    // Overloaded: it said so, as an event, before the drain (never silently late).
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "load" && e["level"] == "behind"),
+        "no load event: {events:#?}"
+    );
     // 2 s of drain, then the sinks' flush and the process's end.
     assert!(took < Duration::from_secs(10), "stopping took {took:?}");
     let shutdowns: Vec<&Value> = events.iter().filter(|e| e["type"] == "shutdown").collect();
