@@ -17,10 +17,11 @@ use crate::backends::Db;
 
 pub const DAY: &str = "2026-11-30";
 
-/// The false alarm: a polite sentence holding 不知道.
-pub const FALSE_ALARM: &str = "这个我也不知道他们为什么这么规定，我帮您问问。";
+/// The false alarm: a polite sentence holding 不知道 (one the lexicon's polite rules do not
+/// already cover: 不知道 + a question is an embedded question, no hit).
+pub const FALSE_ALARM: &str = "这个我也不知道，我帮您问问。";
 /// The polite context that fixes it.
-pub const EXCEPTION: &str = "不知道他们为什么";
+pub const EXCEPTION: &str = "这个我也不知道";
 
 both!(
     the_queue_lists_flagged_items_with_their_evidence_and_filters,
@@ -79,7 +80,7 @@ pub fn night_with(store: &Store, lexicon: &Lexicon, extra: usize) -> (String, i6
                     9.0,
                     FALSE_ALARM,
                     true,
-                    &[(5.0, 6.2, 0, 12), (6.2, 9.0, 12, 69)],
+                    &[(5.0, 6.2, 0, 12), (6.2, 9.0, 12, 42)],
                 ),
                 (10.0, 12.0, "请稍等一下", false, &[]),
                 (13.0, 15.0, "好的，请慢走。", false, &[]),
@@ -716,7 +717,7 @@ fn fixes_that_would_break_something_are_refused_with_the_reasons(db: Db) {
         apply(&db, &base, &fix(&fa, ChangeKind::Exception, EXCEPTION)),
         FixOutcome::Accepted { .. }
     ));
-    let r = refused(&fix(&fa, ChangeKind::Variant, "这么规定"));
+    let r = refused(&fix(&fa, ChangeKind::Variant, "帮您问问"));
     assert!(
         r.iter()
             .any(|x| x.contains("is found in “这个我也不知道")
@@ -801,7 +802,7 @@ fn the_commands_use_the_records_rule_changes() {
             && out.contains("1 rule changes"),
         "{out}"
     );
-    // Lexicon files where 不知道 has the wording 这么规定: the kept sentence fails, listed.
+    // Lexicon files where 不知道 has the wording 帮您问问: the kept sentence fails, listed.
     let dir = tempfile::tempdir().unwrap();
     let (civil, banned) = base.sources();
     std::fs::write(dir.path().join("civil.toml"), civil).unwrap();
@@ -809,7 +810,7 @@ fn the_commands_use_the_records_rule_changes() {
         dir.path().join("banned.toml"),
         banned.replacen(
             "variants = [\"不晓得\"]",
-            "variants = [\"不晓得\", \"这么规定\"]",
+            "variants = [\"不晓得\", \"帮您问问\"]",
             1,
         ),
     )

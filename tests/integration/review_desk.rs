@@ -247,15 +247,16 @@ fn in_chromium_a_trainer_judges_ten_items_by_keyboard_and_the_office_fixes_a_fal
     );
     assert_eq!(
         b.eval("document.querySelector('#item .said').textContent"),
-        format!("本句{FALSE_ALARM}")
+        format!("本句未知{FALSE_ALARM}"),
+        "each line names whose words they were (未知: the fixture's record has no speaker)"
     );
     assert_eq!(
         b.eval("document.querySelector('#item .before').textContent"),
-        "前一句您好，请坐。请问您要办理什么业务？"
+        "前一句未知您好，请坐。请问您要办理什么业务？"
     );
     assert_eq!(
         b.eval("document.querySelector('#item .after').textContent"),
-        "后一句请稍等一下"
+        "后一句未知请稍等一下"
     );
     assert!(b
         .eval("document.querySelector('#item .clause').textContent")
@@ -335,7 +336,7 @@ fn in_chromium_a_trainer_judges_ten_items_by_keyboard_and_the_office_fixes_a_fal
     b.click(&format!("#queue li[data-i='{hostile}']"));
     assert_eq!(
         b.eval("document.querySelector('#item .said').textContent"),
-        "本句<img src=x onerror=alert(1)>下一位。"
+        "本句未知<img src=x onerror=alert(1)>下一位。"
     );
     assert_eq!(
         b.eval("document.querySelectorAll('#review img').length"),
@@ -353,7 +354,10 @@ fn in_chromium_a_trainer_judges_ten_items_by_keyboard_and_the_office_fixes_a_fal
         "the office does not judge"
     );
     let suggested = o.eval("document.querySelector('#fix input[name=text]').value");
-    assert_eq!(suggested, "不知道他们为什么这", "the find and what follows");
+    assert_eq!(
+        suggested, "不知道",
+        "the find and what follows it in its clause (nothing here: a comma follows)"
+    );
     o.click("#fix input[name=text]");
     o.eval("document.querySelector('#fix input[name=text]').select()");
     o.type_text(EXCEPTION);
