@@ -239,6 +239,57 @@ pub fn window_of(file: &Path) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
+/// A transcript as `analyze` keeps it until every file is heard: who said it (two channels) and
+/// its voice (one microphone, with the speaker model).
+type Attributed = (Transcript, Speaker, Option<Vec<f32>>);
+
+/// One-microphone windows: who said each utterance, by the voices of the window's sessions
+/// (a new file or a pause over `session_gap` starts one). Utterances must be sorted by window,
+/// file and start; those already attributed (two channels) are left as they are.
+fn by_voice(
+    utterances: &mut [Utterance],
+    heard: &[Vec<Attributed>],
+    recordings: &[Recording],
+    session_gap: f64,
+) {
+    let voice_of = |u: &Utterance| -> Option<&[f32]> {
+        let i = recordings
+            .iter()
+            .position(|r| r.window == u.window && r.file == u.file)?;
+        heard[i]
+            .iter()
+            .find(|(t, ..)| t.start == u.start && t.end == u.end)?
+            .2
+            .as_deref()
+    };
+    let mut from = 0;
+    while from < utterances.len() {
+        let to = from
+            + utterances[from..]
+                .iter()
+                .position(|u| u.window != utterances[from].window)
+                .unwrap_or(utterances.len() - from);
+        let mut session = 0;
+        let mut day: Vec<(usize, Option<&[f32]>)> = Vec::new();
+        for (k, u) in utterances[from..to].iter().enumerate() {
+            if k > 0 {
+                let prev = &utterances[from + k - 1];
+                if prev.file != u.file || u.start - prev.end > session_gap {
+                    session += 1;
+                }
+            }
+            day.push((session, voice_of(u)));
+        }
+        let speakers = crate::speaker::voices::attribute_day(&day);
+        for (u, s) in utterances[from..to].iter_mut().zip(speakers) {
+            if u.speaker.role == crate::speaker::Role::Unknown {
+                u.speaker = s;
+            }
+        }
+        from = to;
+    }
+}
+
 /// Runs the whole pipeline over `recordings`. Fails only when Whisper cannot start; a bad file is
 /// a [`Failure`] in the result and the other files are still analysed.
 pub fn analyze(
@@ -253,7 +304,16 @@ pub fn analyze(
         .map(|_| Ok(transcriber.worker()?.with_threads(threads)))
         .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
     let attributor = crate::speaker::Attributor::new(config);
-    let mut transcripts: Vec<Vec<(Transcript, Speaker)>> = vec![Vec::new(); recordings.len()];
+    let voices_path = crate::speaker::install::default_path();
+    let attributor = if voices_path.exists() {
+        attributor.with_voices(&voices_path).unwrap_or_else(|e| {
+            eprintln!("warning: {e} — one-microphone windows stay unattributed");
+            crate::speaker::Attributor::new(config)
+        })
+    } else {
+        attributor
+    };
+    let mut transcripts: Vec<Vec<Attributed>> = vec![Vec::new(); recordings.len()];
     let mut failures = Vec::new();
     let mut stats = Stats {
         files: recordings.len(),
@@ -271,8 +331,10 @@ pub fn analyze(
                 segment,
             } => {
                 stats.speech_seconds += transcript.end - transcript.start;
-                let speaker = attributor.attribute(&recordings[file].window, &segment);
-                transcripts[file].push((transcript, speaker));
+                let window = &recordings[file].window;
+                let speaker = attributor.attribute(window, &segment);
+                let voice = attributor.voice(window, &segment);
+                transcripts[file].push((transcript, speaker, voice));
             }
             Streamed::FileDone {
                 file,
@@ -293,8 +355,8 @@ pub fn analyze(
         .flat_map_iter(|(i, ts)| {
             let rec = &recordings[i];
             ts.iter()
-                .filter(|(t, _)| !t.text.trim().is_empty())
-                .map(move |(t, speaker)| {
+                .filter(|(t, ..)| !t.text.trim().is_empty())
+                .map(move |(t, speaker, _)| {
                     Utterance::from_transcript(&rec.window, rec.file.clone(), t, matcher)
                         .spoken_by(*speaker)
                 })
@@ -305,6 +367,14 @@ pub fn analyze(
             .cmp(&(&b.window, &b.file))
             .then(a.start.total_cmp(&b.start))
     });
+    if attributor.hears_voices() {
+        by_voice(
+            &mut utterances,
+            &transcripts,
+            recordings,
+            config.score.session_gap,
+        );
+    }
     failures.sort_by(|a, b| a.file.cmp(&b.file));
 
     let windows = score_windows(

@@ -144,6 +144,8 @@ pub struct Attributor {
     config: SpeakerConfig,
     /// Per window id: its two microphones, when it has them.
     channels: Vec<(String, WindowChannels)>,
+    /// The speaker-embedding model, when installed (one-microphone windows use it).
+    encoder: Option<std::sync::Arc<encoder::Encoder>>,
 }
 
 impl Attributor {
@@ -156,7 +158,29 @@ impl Attributor {
                 .iter()
                 .filter_map(|w| Some((w.id.clone(), w.channels()?)))
                 .collect(),
+            encoder: None,
         }
+    }
+
+    /// With the speaker-embedding model at `path` (one-microphone windows are then told apart
+    /// by voice); a model that cannot be read is one line naming it.
+    pub fn with_voices(mut self, path: &std::path::Path) -> Result<Attributor, String> {
+        self.encoder = Some(std::sync::Arc::new(encoder::Encoder::load(path)?));
+        Ok(self)
+    }
+
+    /// The voice of `segment` at a one-microphone `window`, when the model is loaded and the
+    /// utterance is long enough to embed.
+    pub fn voice(&self, window: &str, segment: &SpeechSegment) -> Option<Vec<f32>> {
+        if self.channels_of(window).is_some() {
+            return None;
+        }
+        self.encoder.as_ref()?.embed(&segment.samples)
+    }
+
+    /// Whether one-microphone windows are told apart by voice in this run.
+    pub fn hears_voices(&self) -> bool {
+        self.encoder.is_some()
     }
 
     /// A window's microphones, if it has two.

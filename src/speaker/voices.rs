@@ -117,6 +117,18 @@ pub fn attribute(heard: &[Heard], staff: Option<&[f32]>, t: Thresholds) -> Vec<S
         .collect()
 }
 
+/// Attributes by voice the utterances of one window's day: `(session, voice)` each; the
+/// staff's voice learnt from them. Utterances without a voice are unknown, low confidence.
+pub fn attribute_day(utterances: &[(usize, Option<&[f32]>)]) -> Vec<Speaker> {
+    let heard: Vec<Heard> = utterances
+        .iter()
+        .map(|&(session, voice)| Heard { session, voice })
+        .collect();
+    let t = Thresholds::default();
+    let staff = staff_voice(&heard, t);
+    attribute(&heard, staff.as_deref(), t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

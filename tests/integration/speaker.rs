@@ -262,23 +262,10 @@ fn said(lines: &[Line], start: f64, end: f64) -> &Line {
 fn analyze_labels_every_utterance_and_counts_only_the_staffs_words() {
     let dir = tempfile::tempdir().unwrap();
     let (config, lines) = counter_window(dir.path());
-    let model = crate::model_path();
-    let _whisper = crate::whisper_lock();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_courtesy"))
-        .arg("analyze")
-        .arg(dir.path().join("rec/w09"))
-        .arg("--config")
-        .arg(&config)
-        .args(["--format", "json", "--model"])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let doc = analyze_json(
+        &dir.path().join("rec/w09"),
+        &["--config", config.to_str().unwrap()],
     );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let utterances: Vec<&serde_json::Value> =
         doc["utterances"].as_array().unwrap().iter().collect();
     each_said_by_its_speaker(&utterances, &lines);
@@ -466,4 +453,90 @@ fn human_mandarin() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// `courtesy analyze` on one microphone: four sessions of real voices, the same staff speaker
+/// in each and a different citizen each time; with the speaker model installed, each utterance
+/// is attributed by voice.
+#[test]
+fn analyze_tells_voices_apart_on_one_microphone() {
+    let dir = tempfile::tempdir().unwrap();
+    let voices = human_mandarin();
+    let piece = |name: &str, k: usize| -> Vec<f32> {
+        let w = courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
+        w[k * 48_000..((k + 1) * 48_000).min(w.len())].to_vec()
+    };
+    let citizens = [
+        "soulx_female_mandarin",
+        "cosyvoice_laoxu",
+        "mossttsd_zh_spk1_moon",
+        "fireredtts2_chat_zh_S1",
+    ];
+    let mut wav: Vec<f32> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut say = |x: Vec<f32>, role: Role, pause: f64, wav: &mut Vec<f32>| {
+        let start = wav.len() as f64 / 16_000.0;
+        wav.extend(&x);
+        lines.push(Line {
+            clip: "",
+            role,
+            start,
+            end: wav.len() as f64 / 16_000.0,
+        });
+        wav.extend(std::iter::repeat_n(0.0, (pause * 16_000.0) as usize));
+    };
+    for (s, citizen) in citizens.iter().enumerate() {
+        say(piece("soulx_male_mandarin", s), Role::Staff, 1.2, &mut wav);
+        say(piece(citizen, 0), Role::Citizen, 1.2, &mut wav);
+        say(piece(citizen, 1), Role::Citizen, 17.0, &mut wav);
+    }
+    std::fs::create_dir_all(dir.path().join("w05")).unwrap();
+    let path = dir.path().join("w05/s1.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for x in &wav {
+        w.write_sample((x.clamp(-1.0, 1.0) * 32_767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let doc = analyze_json(&dir.path().join("w05"), &[]);
+    let (mut right, mut n) = (0, 0);
+    for u in doc["utterances"].as_array().unwrap() {
+        let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
+        let truth = said(&lines, a, b).role;
+        n += 1;
+        if u["speaker"] == truth.as_str() {
+            right += 1;
+        } else {
+            eprintln!("{:?} heard as {u}", truth);
+        }
+    }
+    eprintln!("one microphone, real voices: {right} of {n} right");
+    assert!(n >= 9, "{n} utterances");
+    assert!(right * 10 >= n * 8, "{right} of {n} right");
+}
+
+/// `courtesy analyze FOLDER ARGS --format json` with the model; its JSON document.
+fn analyze_json(folder: &Path, args: &[&str]) -> serde_json::Value {
+    let model = crate::model_path();
+    let _whisper = crate::whisper_lock();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_courtesy"))
+        .arg("analyze")
+        .arg(folder)
+        .args(args)
+        .args(["--format", "json", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
