@@ -124,6 +124,11 @@ pub struct Polite {
     pub clause_lacks: Vec<Vec<char>>,
     /// The clause after the phrase asks (see [`asks`](crate::matcher::asks)).
     pub question: bool,
+    /// One of these words stands in the clause before the phrase, from the last pause (empty: no
+    /// condition): who does not know (大多数人只是不知道).
+    pub before_clause_has: Vec<Vec<char>>,
+    /// None of these words stands in that clause (我 does not know is the refusal).
+    pub before_clause_lacks: Vec<Vec<char>>,
 }
 
 /// Every civil and banned phrase, ready for the matcher.
@@ -202,6 +207,10 @@ struct RawPolite {
     clause_lacks: Vec<String>,
     #[serde(default)]
     question: bool,
+    #[serde(default)]
+    before_clause_has: Vec<String>,
+    #[serde(default)]
+    before_clause_lacks: Vec<String>,
 }
 
 /// Most words one polite rule may list before or after its phrase.
@@ -636,13 +645,16 @@ fn polite_rule(normalizer: &Normalizer, raw: &RawPolite) -> Result<Polite, Strin
     let after = words("after", &raw.after)?;
     let clause_has = words("clause_has", &raw.clause_has)?;
     let clause_lacks = words("clause_lacks", &raw.clause_lacks)?;
+    let before_clause_has = words("before_clause_has", &raw.before_clause_has)?;
+    let before_clause_lacks = words("before_clause_lacks", &raw.before_clause_lacks)?;
     if before.is_empty()
         && after.is_empty()
         && clause_has.is_empty()
+        && before_clause_has.is_empty()
         && raw.clause_at_least == 0
         && !raw.question
     {
-        return Err("no condition, so it would excuse every hit — give `before`, `after`, `clause_has`, `clause_at_least` or `question = true`".into());
+        return Err("no condition, so it would excuse every hit — give `before`, `after`, `clause_has`, `clause_at_least`, `before_clause_has` or `question = true`".into());
     }
     Ok(Polite {
         why: why.to_string(),
@@ -652,6 +664,8 @@ fn polite_rule(normalizer: &Normalizer, raw: &RawPolite) -> Result<Polite, Strin
         clause_at_least: usize::from(raw.clause_at_least),
         clause_lacks,
         question: raw.question,
+        before_clause_has,
+        before_clause_lacks,
     })
 }
 

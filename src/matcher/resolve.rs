@@ -229,13 +229,24 @@ pub(super) fn said_around(
 }
 
 /// True when one of a banned phrase's polite rules holds around its find at `span`. `said(at,
-/// word)`: the folded word is heard from character `at` on (literally or by the same sound).
+/// word)`: the folded word is heard from character `at` on (literally or by the same sound). A word
+/// of one character counts only as written: by sound it is any of a dozen homophones and heteronyms
+/// (找 reads hua too, and would stand in every 变化).
 pub(super) fn polite(
     rules: &[Polite],
     text: &NormalizedText,
     span: Range<usize>,
     said: impl Fn(usize, &[char]) -> bool,
 ) -> bool {
+    let said = |at: usize, w: &[char]| match w {
+        [c] => text.chars()[at] == *c,
+        _ => said(at, w),
+    };
+    let before_clause = clause_before(text, span.start);
+    let in_before = |w: &Vec<char>| {
+        w.len() <= before_clause.len()
+            && (before_clause.start..=before_clause.end - w.len()).any(|at| said(at, w))
+    };
     rules.iter().any(|rule| {
         let before = rule.before.is_empty()
             || rule.before.iter().any(|w| {
@@ -255,9 +266,13 @@ pub(super) fn polite(
             w.len() <= clause.len() && (clause.start..=clause.end - w.len()).any(|at| said(at, w))
         };
         let has = rule.clause_has.is_empty() || rule.clause_has.iter().any(in_clause);
+        let subject =
+            rule.before_clause_has.is_empty() || rule.before_clause_has.iter().any(in_before);
         before
             && after
             && has
+            && subject
+            && !rule.before_clause_lacks.iter().any(in_before)
             && !rule.clause_lacks.iter().any(in_clause)
             && clause.len() >= rule.clause_at_least
             && (!rule.question || asks(text, span.end))
@@ -275,6 +290,13 @@ fn clause(text: &NormalizedText, from: usize) -> Range<usize> {
         .find(|&i| text.pause_before(i))
         .unwrap_or(len);
     from..end
+}
+
+/// The clause that ends at folded character `to`: from the last pause before it (empty when a pause
+/// stands right at `to`).
+fn clause_before(text: &NormalizedText, to: usize) -> Range<usize> {
+    let start = (1..=to).rev().find(|&i| text.pause_before(i)).unwrap_or(0);
+    start..to
 }
 
 /// True when the clause that starts at folded character `from` (and runs to the next pause) asks a

@@ -488,6 +488,26 @@ fn issue_9_quoted_false_alarms_are_gone() {
     }
 }
 
+/// Descriptive 不知道 in real agents' answers (target/corpus/agent-tune.txt, the half rules are
+/// written from): someone else not knowing, the citizen's own details, a hedge, and a word of one
+/// character heard by sound (找 also reads hua: 变化 is no 找).
+#[test]
+fn descriptive_uses_from_the_tuning_half_are_excused() {
+    for text in [
+        "大多数人只是不知道，希望你的保险代理人。",
+        "大多数税务专业人士通常也不知道。",
+        "你只是不知道。",
+        "不知道你的情况，很难给你一个具体的答案。",
+        "我也不知道你的开支，消费习惯，医疗需求等。",
+        "所以可以说，残疾保险是在100多年前创建的，虽然我不知道确切的日期。",
+        "我认为一个会员只能传下来两代，但我不知道这一点。",
+        "是的，我不知道你在找什么。",
+        "我们真的不知道2014年或以后医疗保险将会有多大变化。",
+    ] {
+        assert_eq!(banned_in(text), Vec::<String>::new(), "{text}");
+    }
+}
+
 /// The rules excuse contexts, not the phrase: the rude uses still hit, including as Whisper
 /// writes them.
 #[test]
@@ -498,6 +518,15 @@ fn rude_uses_still_hit() {
         ("我也不知道你去问别人吧。", "不知道"),
         ("我不知道你在说什么。", "不知道"),
         ("不知道你的事。", "不知道"),
+        ("答：我不知道。", "不知道"),
+        ("我不知道，你去问别人吧。", "不知道"),
+        ("不知道，自己看。", "不知道"),
+        ("我也不知道。", "不知道"),
+        ("你问的这个我不知道。", "不知道"),
+        ("你说的那个，不知道。", "不知道"),
+        ("我查了，但我不知道。", "不知道"),
+        ("但我不知道这个。", "不知道"),
+        ("我不知道更多了。", "不知道"),
         ("不晓得。", "不知道"),
         ("这事我不管。", "我不管"),
         ("我不管，你找别的窗口。", "我不管"),

@@ -22,10 +22,17 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
     let (file, agent) = corpus("agent.txt");
     assert!(agent.len() >= 10_000, "{}", agent.len());
+    // Polite rules are written from agent-tune.txt only; the held-out half, agent-held.txt (whole
+    // answers, split by scripts/corpus.sh), measures them. Held-out: 25 hits in 67,464 sentences
+    // (3.71 per 10,000) before the rules written from the tuning half, 15 (2.22) with them — three
+    // of them real "我不知道。" answers (`courtesy eval --negative target/corpus/agent-held.txt`
+    // lists each).
+    let (held_file, held) = corpus("agent-held.txt");
+    assert!(held.len() >= 10_000, "{}", held.len());
+    let n = eval::negative(&held_file, &held, &matcher);
+    assert!(n.per_10k <= 2.3, "{}", n.render());
     let n = eval::negative(&file, &agent, &matcher);
-    // 35.4 per 10,000 before polite rules and the short-part sound limits; 3.6 with them (the
-    // rest listed by `courtesy eval --negative`; a few are real "我不知道。" answers).
-    assert!(n.per_10k <= 4.0, "{}", n.render());
+    assert!(n.per_10k <= 1.8, "{}", n.render());
     // Sound finds of short parts were the by-sound false alarms: none may come back.
     let by_sound = n
         .by_method
