@@ -321,12 +321,12 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
         &url,
         "--lines",
     ];
-    let mut workers: Vec<Child> = (0..3)
-        .map(|_| courtesy_cmd(&args).spawn().unwrap())
-        .collect();
-    let victim = workers[1].id();
+    // The victim starts first, so it surely leases a file (three racing starts on a loaded box
+    // let the other two take the whole night); the other two join once it holds one.
+    let mut workers: Vec<Child> = vec![courtesy_cmd(&args).spawn().unwrap()];
+    let victim = workers[0].id();
 
-    // Kill the second worker with -9 once it has been working on a file for a moment.
+    // Kill the first worker with -9 once it has been working on a file for a moment.
     let store = Store::open(&url).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut killed_file = None;
@@ -342,8 +342,10 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
             (Some(id), Some((seen, since)))
                 if seen == id && since.elapsed() > Duration::from_millis(500) =>
             {
-                workers[1].kill().unwrap();
-                workers[1].wait().unwrap();
+                workers.push(courtesy_cmd(&args).spawn().unwrap());
+                workers.push(courtesy_cmd(&args).spawn().unwrap());
+                workers[0].kill().unwrap();
+                workers[0].wait().unwrap();
                 killed_file = Some(id);
             }
             (Some(id), Some((seen, _))) if seen == id => {}
@@ -352,11 +354,18 @@ fn three_workers_share_a_night_on_postgresql_and_a_killed_one_is_taken_over() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let killed_file = killed_file.expect("the second worker leased a file");
-    for (i, w) in workers.iter_mut().enumerate() {
-        if i == 1 {
-            continue;
-        }
+    let killed_file = killed_file.unwrap_or_else(|| {
+        let rows = store
+            .query(
+                "SELECT id, status, lease_owner, attempts FROM recordings ORDER BY id",
+                &[],
+            )
+            .map(|r| format!("{r:?}"))
+            .unwrap_or_else(|e| e.to_string());
+        let exits: Vec<_> = workers.iter_mut().map(|w| w.try_wait()).collect();
+        panic!("the first worker ({victim}) never held a lease; exit {exits:?}; recordings {rows}")
+    });
+    for (i, w) in workers.iter_mut().enumerate().skip(1) {
         let o = w.wait().unwrap();
         assert_eq!(o.code(), Some(0), "worker {i}");
     }

