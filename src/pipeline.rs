@@ -6,7 +6,7 @@
 //! threads, each with its own decoder state, turn segments into [`Transcript`]s; the calling thread
 //! collects them, then matches every transcript in parallel with rayon and scores each window.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::score::{score_window, WindowScore, WindowTally};
 use crate::speaker::Speaker;
+use crate::speaker::Turn;
 use crate::text::{Piece, Pieces};
 use crate::utterance::Utterance;
 use crate::vad::{Segmenter, SpeechSegment, VadConfig};
@@ -145,8 +146,9 @@ impl Tally {
 /// The one pipeline over recordings: a reader thread takes the next file from `next` (a key the
 /// caller chooses and its path) only when it has finished decoding the previous one, so a caller
 /// that leases files from a shared record leases one at a time; `workers` Whisper threads
-/// transcribe; `on` sees every transcript and every file's end on the calling thread.
-pub fn stream<N, F>(next: N, workers: Vec<Worker>, config: &Config, mut on: F)
+/// transcribe; `on` sees every transcript and every file's end on the calling thread. `turn`
+/// tells who a segment of file `key` sounds like (long-form calls never join two speakers).
+pub fn stream<N, F>(next: N, workers: Vec<Worker>, config: &Config, turn: &TurnOf<'_>, mut on: F)
 where
     N: FnMut() -> Option<(usize, PathBuf)> + Send,
     F: FnMut(Streamed),
@@ -164,7 +166,7 @@ where
         });
     std::thread::scope(|s| {
         let vad = config.vad.clone();
-        s.spawn(move || read_all(next, &vad, window, seg_tx));
+        s.spawn(move || read_all(next, &vad, window, turn, seg_tx));
         for worker in workers {
             let rx = Arc::clone(&seg_rx);
             let tx = heard_tx.clone();
@@ -290,6 +292,50 @@ fn by_voice(
     }
 }
 
+/// The voices of the speech segments the reader has told turns by, per file: an utterance made
+/// of whole segments has the mean of theirs (each weighted by its length, as the encoder weighs
+/// the 1.6 s partials of one long clip), so no audio is embedded twice.
+#[derive(Default)]
+struct SegmentVoices(Mutex<HashMap<usize, Vec<KeptVoice>>>);
+
+/// One segment's span in its file and the voice heard there.
+struct KeptVoice {
+    start: f64,
+    end: f64,
+    voice: Vec<f32>,
+}
+
+impl SegmentVoices {
+    fn keep(&self, file: usize, seg: &SpeechSegment, turn: &Turn) {
+        if let Turn::Voice(v) = turn {
+            let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            kept.entry(file).or_default().push(KeptVoice {
+                start: seg.start,
+                end: seg.end,
+                voice: v.clone(),
+            });
+        }
+    }
+
+    /// The voice of `utterance` (segments of `file` joined) from its segments long enough to
+    /// embed; `None` (none was, or turns were not told) sends the caller to the encoder.
+    fn of(&self, file: usize, utterance: &SpeechSegment) -> Option<Vec<f32>> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let inside = kept
+            .get(&file)?
+            .iter()
+            .filter(|k| k.start >= utterance.start - 1e-6 && k.end <= utterance.end + 1e-6);
+        let mut mean = Vec::new();
+        for k in inside {
+            mean.resize(k.voice.len(), 0f32);
+            for (m, x) in mean.iter_mut().zip(&k.voice) {
+                *m += x * (k.end - k.start) as f32;
+            }
+        }
+        crate::speaker::encoder::normalised(mean)
+    }
+}
+
 /// Runs the whole pipeline over `recordings`. Fails only when Whisper cannot start; a bad file is
 /// a [`Failure`] in the result and the other files are still analysed.
 pub fn analyze(
@@ -320,10 +366,19 @@ pub fn analyze(
         ..Stats::default()
     };
     let mut queue = recordings.iter().map(|r| r.file.clone()).enumerate();
+    // Voices the reader heard (long-form, one microphone) are kept, so an utterance's voice is
+    // theirs and each segment is embedded once.
+    let heard_voices = SegmentVoices::default();
+    let turn = |file: usize, seg: &SpeechSegment| {
+        let turn = attributor.turn(&recordings[file].window, seg);
+        heard_voices.keep(file, seg, &turn);
+        turn
+    };
     stream(
         || queue.next(),
         workers,
         config,
+        &turn,
         |event| match event {
             Streamed::Transcript {
                 file,
@@ -333,7 +388,9 @@ pub fn analyze(
                 stats.speech_seconds += transcript.end - transcript.start;
                 let window = &recordings[file].window;
                 let speaker = attributor.attribute(window, &segment);
-                let voice = attributor.voice(window, &segment);
+                let voice = heard_voices
+                    .of(file, &segment)
+                    .or_else(|| attributor.voice(window, &segment));
                 transcripts[file].push((transcript, speaker, voice));
             }
             Streamed::FileDone {
@@ -429,8 +486,13 @@ fn failure(rec: &Recording, error: String) -> Failure {
 
 /// Reader thread: decodes each file in turn and cuts it into speech segments; with a `window`
 /// (long-form) it lays consecutive segments of a file into chunks that fit it.
-fn read_all<N>(mut next: N, vad_config: &VadConfig, window: Option<Window>, tx: SyncSender<Decoded>)
-where
+fn read_all<N>(
+    mut next: N,
+    vad_config: &VadConfig,
+    window: Option<Window>,
+    turn: &TurnOf<'_>,
+    tx: SyncSender<Decoded>,
+) where
     N: FnMut() -> Option<(usize, PathBuf)>,
 {
     while let Some((i, file)) = next() {
@@ -452,7 +514,7 @@ where
                         Ok(frame) => {
                             seconds = frame.end();
                             for seg in vad.push(&frame) {
-                                if !send(chunk.push(seg)) {
+                                if !send(chunk.push(seg, |seg| turn(i, seg))) {
                                     return;
                                 }
                             }
@@ -465,7 +527,7 @@ where
                 }
                 // Whatever was readable is analysed, even when the file broke part-way.
                 if let Some(seg) = vad.finish() {
-                    if !send(chunk.push(seg)) {
+                    if !send(chunk.push(seg, |seg| turn(i, seg))) {
                         return;
                     }
                 }
@@ -516,6 +578,9 @@ fn joined(segs: impl Iterator<Item = SpeechSegment>) -> SpeechSegment {
     })
 }
 
+/// Who a speech segment of file `key` (the caller's key, as `next` handed it out) sounds like.
+pub type TurnOf<'a> = dyn Fn(usize, &SpeechSegment) -> Turn + Sync + 'a;
+
 /// What a long-form call may hold.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -527,11 +592,13 @@ struct Window {
 }
 
 /// Groups a file's speech segments into Whisper calls: each alone, or (with a window) as many
-/// consecutive ones as fit the window together.
+/// consecutive ones as fit the window together and were said by one speaker.
 struct Chunker {
     window: Option<Window>,
     held: Vec<SpeechSegment>,
     seconds: f64,
+    /// Who the held segments sound like.
+    turn: Turn,
 }
 
 impl Chunker {
@@ -540,24 +607,36 @@ impl Chunker {
             window,
             held: Vec::new(),
             seconds: 0.0,
+            turn: Turn::Unheard,
         }
     }
 
-    /// Takes the next segment; returns the chunk it completes (empty when none is complete).
-    fn push(&mut self, seg: SpeechSegment) -> Vec<SpeechSegment> {
+    /// Takes the next segment and who it sounds like; returns the chunk it completes (empty
+    /// when none is complete). A change of speaker completes the chunk, so one Whisper segment
+    /// never runs across a change of turn and no utterance mixes two people's words.
+    fn push(
+        &mut self,
+        seg: SpeechSegment,
+        turn: impl FnOnce(&SpeechSegment) -> Turn,
+    ) -> Vec<SpeechSegment> {
         let Some(window) = self.window else {
             return vec![seg];
         };
         let len = seg.samples.len() as f64 / crate::audio::SAMPLE_RATE as f64;
         let pause = self.held.last().map_or(0.0, |h| seg.start - h.end);
-        let full = if (self.seconds + len > window.seconds || pause > window.max_pause)
+        let turn = turn(&seg);
+        let full = if (self.seconds + len > window.seconds
+            || pause > window.max_pause
+            || !self.turn.continues(&turn))
             && !self.held.is_empty()
         {
             self.seconds = 0.0;
+            self.turn = Turn::Unheard;
             std::mem::take(&mut self.held)
         } else {
             Vec::new()
         };
+        self.turn = std::mem::replace(&mut self.turn, Turn::Unheard).then(turn, self.seconds, len);
         self.seconds += len;
         self.held.push(seg);
         full
@@ -566,6 +645,7 @@ impl Chunker {
     /// The last, partial chunk.
     fn finish(&mut self) -> Vec<SpeechSegment> {
         self.seconds = 0.0;
+        self.turn = Turn::Unheard;
         std::mem::take(&mut self.held)
     }
 }
@@ -757,6 +837,59 @@ mod tests {
         chunk.iter().map(|s| s.start).collect()
     }
 
+    impl Chunker {
+        fn push_unheard(&mut self, seg: SpeechSegment) -> Vec<SpeechSegment> {
+            self.push(seg, |_| Turn::Unheard)
+        }
+    }
+
+    #[test]
+    fn chunker_cuts_at_a_change_of_speaker() {
+        use crate::speaker::Role;
+        let mut c = Chunker::new(Some(Window {
+            seconds: 30.0,
+            max_pause: 15.0,
+        }));
+        let side = |r| move |_: &SpeechSegment| Turn::Side(r);
+        let mut chunks = Vec::new();
+        // staff, staff, (nothing tells), citizen, (nothing tells), citizen, staff
+        for (start, turn) in [
+            (0.0, Some(Role::Staff)),
+            (2.0, Some(Role::Staff)),
+            (4.0, None),
+            (6.0, Some(Role::Citizen)),
+            (8.0, None),
+            (10.0, Some(Role::Citizen)),
+            (12.0, Some(Role::Staff)),
+        ] {
+            let done = match turn {
+                Some(r) => c.push(seg(start, 1.0), side(r)),
+                None => c.push_unheard(seg(start, 1.0)),
+            };
+            if !done.is_empty() {
+                chunks.push(starts(&done));
+            }
+        }
+        chunks.push(starts(&c.finish()));
+        assert_eq!(
+            chunks,
+            vec![vec![0.0, 2.0, 4.0], vec![6.0, 8.0, 10.0], vec![12.0]]
+        );
+        // Voices: a close one goes on, a far one starts a new call.
+        let mut c = Chunker::new(Some(Window {
+            seconds: 30.0,
+            max_pause: 15.0,
+        }));
+        let voice = |v: [f32; 2]| move |_: &SpeechSegment| Turn::Voice(v.to_vec());
+        assert!(c.push(seg(0.0, 1.0), voice([1.0, 0.0])).is_empty());
+        assert!(c.push(seg(2.0, 1.0), voice([0.99, 0.14])).is_empty());
+        assert_eq!(
+            starts(&c.push(seg(4.0, 1.0), voice([0.0, 1.0]))),
+            vec![0.0, 2.0]
+        );
+        assert_eq!(starts(&c.finish()), vec![4.0]);
+    }
+
     #[test]
     fn chunker_fills_windows_in_order_and_never_splits_a_segment() {
         let w = |seconds| {
@@ -776,7 +909,7 @@ mod tests {
             // 16 s of silence: a new session, a new call, though 3 + 2 s would fit.
             (89.0, 2.0),
         ] {
-            let done = c.push(seg(start, len));
+            let done = c.push_unheard(seg(start, len));
             if !done.is_empty() {
                 chunks.push(starts(&done));
             }
@@ -791,13 +924,13 @@ mod tests {
 
         // A segment longer than the window still goes, alone.
         let mut c = Chunker::new(w(5.0));
-        assert!(c.push(seg(0.0, 8.0)).is_empty());
-        assert_eq!(starts(&c.push(seg(9.0, 1.0))), vec![0.0]);
+        assert!(c.push_unheard(seg(0.0, 8.0)).is_empty());
+        assert_eq!(starts(&c.push_unheard(seg(9.0, 1.0))), vec![0.0]);
         assert_eq!(starts(&c.finish()), vec![9.0]);
 
         // Without a window every segment is its own call.
         let mut c = Chunker::new(None);
-        assert_eq!(starts(&c.push(seg(3.0, 1.0))), vec![3.0]);
+        assert_eq!(starts(&c.push_unheard(seg(3.0, 1.0))), vec![3.0]);
         assert!(c.finish().is_empty());
     }
 

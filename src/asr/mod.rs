@@ -274,8 +274,8 @@ impl Worker {
             .collect())
     }
 
-    /// Long-form: consecutive speech segments of one file (together at most
-    /// [`LONG_FORM_SECONDS`]) laid end to end and decoded in ONE call, as faster-whisper decodes
+    /// Long-form: consecutive speech segments of one file and one speaker (together at most
+    /// [`LONG_FORM_SECONDS`]; the chunker cuts at a change of speaker) laid end to end and decoded in ONE call, as faster-whisper decodes
     /// the speech its VAD keeps. Whisper then hears the conversation rather than one utterance,
     /// and one encoder pass serves every segment.
     ///

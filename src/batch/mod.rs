@@ -348,7 +348,14 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
         };
         let mut files: BTreeMap<i64, record::FileInProgress> = BTreeMap::new();
         let attributor = crate::speaker::Attributor::new(night.config);
-        crate::pipeline::stream(next, workers, night.config, |event| match event {
+        let turn = |id: usize, seg: &crate::vad::SpeechSegment| {
+            by_id
+                .get(&(id as i64))
+                .map_or(crate::speaker::Turn::Unheard, |e| {
+                    attributor.turn(&e.window, seg)
+                })
+        };
+        crate::pipeline::stream(next, workers, night.config, &turn, |event| match event {
             Streamed::Transcript {
                 file,
                 transcript,

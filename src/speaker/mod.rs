@@ -202,6 +202,65 @@ impl Attributor {
     pub fn config(&self) -> &SpeakerConfig {
         &self.config
     }
+
+    /// Who `segment` sounds like at `window`, as far as telling turns apart needs: its side on a
+    /// two-microphone window, its voice on one microphone (with the model loaded), else nothing.
+    pub fn turn(&self, window: &str, segment: &SpeechSegment) -> Turn {
+        match self.channels_of(window) {
+            Some(_) => match self.attribute(window, segment).role {
+                Role::Unknown => Turn::Unheard,
+                role => Turn::Side(role),
+            },
+            None => self
+                .voice(window, segment)
+                .map_or(Turn::Unheard, Turn::Voice),
+        }
+    }
+}
+
+/// Who one speech segment sounds like, before anything is transcribed: a long-form Whisper call
+/// never joins two segments of different speakers, so no utterance mixes the staff's words with
+/// the citizen's (text is never split at token times: [`crate::asr::Worker::transcribe_window`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Turn {
+    /// Nothing tells (one microphone without the voice model, or too short to judge).
+    Unheard,
+    /// The microphone that heard it louder.
+    Side(Role),
+    /// Its voice (a GE2E embedding).
+    Voice(Vec<f32>),
+}
+
+impl Turn {
+    /// Whether `next` may be the same speaker going on: a side that differs, or a voice clearly
+    /// unlike this one, is a change of turn; a segment nothing tells about changes nothing.
+    pub fn continues(&self, next: &Turn) -> bool {
+        match (self, next) {
+            (Turn::Side(a), Turn::Side(b)) => a == b,
+            // Only a voice clearly unlike the turn's (below the band left unknown around
+            // `same`) changes it: a short segment of the same voice can fall just under `same`.
+            (Turn::Voice(a), Turn::Voice(b)) => {
+                let t = voices::Thresholds::default();
+                encoder::similarity(a, b) >= t.same - t.band
+            }
+            _ => true,
+        }
+    }
+
+    /// This turn after `next` (which [`Turn::continues`] it) was said too: a voice becomes the
+    /// mean of both, weighted by their seconds (`so_far`, `seconds`), so it steadies as the turn
+    /// goes on rather than hanging on the last short segment.
+    pub fn then(self, next: Turn, so_far: f64, seconds: f64) -> Turn {
+        match (self, next) {
+            (turn, Turn::Unheard) => turn,
+            (Turn::Voice(a), Turn::Voice(b)) => {
+                let (wa, wb) = (so_far as f32, seconds as f32);
+                let mean = a.iter().zip(&b).map(|(x, y)| x * wa + y * wb).collect();
+                Turn::Voice(encoder::normalised(mean).unwrap_or(b))
+            }
+            (_, next) => next,
+        }
+    }
 }
 
 /// A voice (speaker embedding) as the record keeps it: JSON floats, 4 decimals.
