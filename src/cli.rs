@@ -234,6 +234,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Enrol a voice: the voiceprint of a staff member (their roster id) or of a window's staff
+    /// (the window id) from recordings of them speaking alone, so one-microphone windows tell
+    /// their words from citizens' from the first session of a day. Days already in the record
+    /// take it on at their next `courtesy rescore`.
+    Enroll {
+        /// A staff id from the roster, or a window id.
+        owner: String,
+        /// Recordings of that person alone (any format `analyze` reads); 10–30 s of speech.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        record: RecordFlags,
+    },
     /// Manage the Whisper model.
     Model {
         #[command(subcommand)]
@@ -573,6 +586,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             action: RosterAction::Import { file, record },
         } => roster_import(&file, &record),
         Command::Rescore { from, to, record } => rescore(&from, &to, &record),
+        Command::Enroll {
+            owner,
+            files,
+            record,
+        } => enroll(&owner, &files, &record),
         Command::Prune { record, today } => prune(&record, today.as_deref()),
         Command::Devices { json } => devices(json),
         Command::Serve { http, record } => serve(http, &record),
@@ -939,6 +957,52 @@ fn csv_table(t: ReportTable) -> courtesy::report::csv::Table {
 }
 
 /// `courtesy roster import`.
+fn enroll(owner: &str, files: &[PathBuf], record: &RecordFlags) -> anyhow::Result<ExitCode> {
+    use courtesy::speaker::{encoder::Encoder, enroll, install};
+    if owner.is_empty() || owner.chars().count() > 64 || owner.chars().any(char::is_control) {
+        anyhow::bail!(
+            "enroll: {owner:?} is not a staff id or window id (1–64 printable characters)"
+        );
+    }
+    let config = record_config(record, None)?;
+    let model = install::default_path();
+    if !model.exists() {
+        anyhow::bail!(
+            "{}: the speaker model is not installed — run `courtesy model install`",
+            model.display()
+        );
+    }
+    let encoder = Encoder::load(&model).map_err(anyhow::Error::msg)?;
+    let print =
+        enroll::voiceprint(&encoder, files, config.vad.clone()).map_err(anyhow::Error::msg)?;
+    if let (false, Some((sim, file, at))) = (print.one_voice(), &print.split) {
+        anyhow::bail!(
+            "{} at {at:.1} s: a second voice (similarity {sim:.2} to the rest) — enrol from recordings of {owner} speaking alone",
+            file.display()
+        );
+    }
+    let store = open_store(&config)?;
+    let source: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    store.save_voiceprint(
+        owner,
+        &enroll::model_name(),
+        &print.voice,
+        print.seconds,
+        &source.join("\n"),
+    )?;
+    let agree = print.split.as_ref().map_or(String::new(), |(sim, ..)| {
+        format!("; one voice (its two least alike groups {sim:.2})")
+    });
+    println!(
+        "enrolled {owner}: {:.1} s of speech in {} pieces from {} files{agree}; in {} (days already there take it on at `courtesy rescore`)",
+        print.seconds,
+        print.pieces,
+        files.len(),
+        store.describe()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn roster_import(file: &Path, record: &RecordFlags) -> anyhow::Result<ExitCode> {
     let config = record_config(record, None)?;
     let roster = courtesy::roster::Roster::from_csv(file, config.batch.offset())?;

@@ -18,6 +18,7 @@ use crate::asr::{Transcriber, Transcript, Worker};
 use crate::config::Config;
 use crate::matcher::Matcher;
 use crate::score::{score_window, WindowScore, WindowTally};
+use crate::speaker::voices::{sessions, Span};
 use crate::speaker::Speaker;
 use crate::speaker::Turn;
 use crate::text::{Piece, Pieces};
@@ -264,31 +265,29 @@ fn by_voice(
             .2
             .as_deref()
     };
-    let mut from = 0;
-    while from < utterances.len() {
-        let to = from
-            + utterances[from..]
-                .iter()
-                .position(|u| u.window != utterances[from].window)
-                .unwrap_or(utterances.len() - from);
-        let mut session = 0;
-        let mut day: Vec<(usize, Option<&[f32]>)> = Vec::new();
-        for (k, u) in utterances[from..to].iter().enumerate() {
-            if k > 0 {
-                let prev = &utterances[from + k - 1];
-                if prev.file != u.file || u.start - prev.end > session_gap {
-                    session += 1;
-                }
-            }
-            day.push((session, voice_of(u)));
-        }
+    for window in utterances.chunk_by_mut(|a, b| a.window == b.window) {
+        let spans: Vec<Span> = window
+            .iter()
+            .map(|u| Span {
+                file: recordings
+                    .iter()
+                    .position(|r| r.file == u.file)
+                    .unwrap_or(usize::MAX),
+                start: u.start,
+                end: u.end,
+            })
+            .collect();
+        let day: Vec<(usize, Option<&[f32]>)> = sessions(&spans, session_gap)
+            .into_iter()
+            .zip(window.iter())
+            .map(|(session, u)| (session, voice_of(u)))
+            .collect();
         let speakers = crate::speaker::voices::attribute_day(&day);
-        for (u, s) in utterances[from..to].iter_mut().zip(speakers) {
+        for (u, s) in window.iter_mut().zip(speakers) {
             if u.speaker.role == crate::speaker::Role::Unknown {
                 u.speaker = s;
             }
         }
-        from = to;
     }
 }
 
@@ -296,7 +295,7 @@ fn by_voice(
 /// of whole segments has the mean of theirs (each weighted by its length, as the encoder weighs
 /// the 1.6 s partials of one long clip), so no audio is embedded twice.
 #[derive(Default)]
-struct SegmentVoices(Mutex<HashMap<usize, Vec<KeptVoice>>>);
+pub(crate) struct SegmentVoices(Mutex<HashMap<usize, Vec<KeptVoice>>>);
 
 /// One segment's span in its file and the voice heard there.
 struct KeptVoice {
@@ -306,7 +305,7 @@ struct KeptVoice {
 }
 
 impl SegmentVoices {
-    fn keep(&self, file: usize, seg: &SpeechSegment, turn: &Turn) {
+    pub(crate) fn keep(&self, file: usize, seg: &SpeechSegment, turn: &Turn) {
         if let Turn::Voice(v) = turn {
             let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
             kept.entry(file).or_default().push(KeptVoice {
@@ -317,9 +316,17 @@ impl SegmentVoices {
         }
     }
 
+    /// Drops what was kept of a finished file.
+    pub(crate) fn forget(&self, file: usize) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&file);
+    }
+
     /// The voice of `utterance` (segments of `file` joined) from its segments long enough to
     /// embed; `None` (none was, or turns were not told) sends the caller to the encoder.
-    fn of(&self, file: usize, utterance: &SpeechSegment) -> Option<Vec<f32>> {
+    pub(crate) fn of(&self, file: usize, utterance: &SpeechSegment) -> Option<Vec<f32>> {
         let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let inside = kept
             .get(&file)?
@@ -349,16 +356,7 @@ pub fn analyze(
     let workers = (0..calls)
         .map(|_| Ok(transcriber.worker()?.with_threads(threads)))
         .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
-    let attributor = crate::speaker::Attributor::new(config);
-    let voices_path = crate::speaker::install::default_path();
-    let attributor = if voices_path.exists() {
-        attributor.with_voices(&voices_path).unwrap_or_else(|e| {
-            eprintln!("warning: {e} — one-microphone windows stay unattributed");
-            crate::speaker::Attributor::new(config)
-        })
-    } else {
-        attributor
-    };
+    let attributor = crate::speaker::Attributor::for_run(config);
     let mut transcripts: Vec<Vec<Attributed>> = vec![Vec::new(); recordings.len()];
     let mut failures = Vec::new();
     let mut stats = Stats {
@@ -398,6 +396,7 @@ pub fn analyze(
                 seconds,
                 error,
             } => {
+                heard_voices.forget(file);
                 stats.audio_seconds += seconds;
                 if let Some(error) = error {
                     failures.push(failure(&recordings[file], error));

@@ -7,6 +7,8 @@ use crate::asr::{Piece, Transcript};
 use crate::lexicon::Kind;
 use crate::matcher::{Hit, Matcher, Method};
 use crate::score::{score_window, ScoreWeights, WindowScore};
+use crate::speaker::voices::{attribute_day_enrolled, sessions, Span};
+use crate::speaker::Speaker;
 use crate::store::{
     DayScores, DayUtterance, ItemKey, RescoreUtterance, RescoredRecording, Ritual, ScoreCounts,
     SessionRow, StaffScoreRow, Store, StoreError, StoredHit, Verdict, VerdictRow, WindowScoreRow,
@@ -24,7 +26,9 @@ pub fn aggregate(
     run_id: i64,
     weights: &ScoreWeights,
 ) -> Result<DayScores, StoreError> {
-    let rows = store.load_day(day, lexicon_version)?;
+    let mut rows = store.load_day(day, lexicon_version)?;
+    let enrolled = store.voiceprints(&crate::speaker::enroll::model_name())?;
+    store.set_speakers(&by_voice(&mut rows, &enrolled, weights.session_gap))?;
     let failed: BTreeMap<String, i64> = store.day_failures(day)?.into_iter().collect();
     // Utterances as the scorer reads them; `file` carries the recording id so sessions break at
     // file boundaries and can be traced back.
@@ -120,6 +124,58 @@ pub fn aggregate(
     }
     store.replace_day(day, lexicon_version, run_id, &out)?;
     Ok(out)
+}
+
+/// One-microphone windows: who said each utterance recorded with a voice, told again from the
+/// whole day's voices (the staff's is the one present across most sessions), since a file that
+/// another box finished later changes what the day's voices say. A voice enrolled for the staff
+/// member on duty (the roster's) or for the window (`courtesy enroll`) is the staff's voice where
+/// there is one. Utterances without a voice (two microphones, too short to embed, no model) keep
+/// what the record says. Returns the changes. Rows are in the record's order: by window, then
+/// clock time.
+fn by_voice(
+    rows: &mut [DayUtterance],
+    enrolled: &HashMap<String, Vec<f32>>,
+    session_gap: f64,
+) -> Vec<(i64, Speaker)> {
+    let mut changed = Vec::new();
+    for window in rows.chunk_by_mut(|a, b| a.window == b.window) {
+        if window.iter().all(|r| r.utterance.voice.is_none()) {
+            continue;
+        }
+        let spans: Vec<Span> = window
+            .iter()
+            .map(|r| Span {
+                file: r.recording_id as usize,
+                start: r.utterance.start_s,
+                end: r.utterance.end_s,
+            })
+            .collect();
+        let day: Vec<(usize, Option<&[f32]>)> = sessions(&spans, session_gap)
+            .into_iter()
+            .zip(window.iter())
+            .map(|(session, r)| (session, r.utterance.voice.as_deref()))
+            .collect();
+        let prints: Vec<Option<&[f32]>> = window
+            .iter()
+            .map(|r| {
+                r.staff_id
+                    .as_ref()
+                    .and_then(|s| enrolled.get(s))
+                    .or_else(|| enrolled.get(&r.window))
+                    .map(Vec::as_slice)
+            })
+            .collect();
+        let speakers = attribute_day_enrolled(&day, &prints);
+        for (r, s) in window.iter_mut().zip(speakers) {
+            let u = &mut r.utterance;
+            if u.voice.is_some() && u.speaker != s {
+                u.speaker = s;
+                changed.push((r.id, s));
+            }
+        }
+    }
+    changed
 }
 
 /// The latest verdict on a hit of this utterance and phrase.

@@ -271,6 +271,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
     let workers = (0..calls)
         .map(|_| Ok(night.transcriber.worker()?.with_threads(threads)))
         .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;
+    let attributor = crate::speaker::Attributor::for_run(night.config);
     let heartbeat_stop = Arc::new(AtomicBool::new(false));
     let mut store_error: Option<StoreError> = None;
     std::thread::scope(|s| {
@@ -347,13 +348,17 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
             }
         };
         let mut files: BTreeMap<i64, record::FileInProgress> = BTreeMap::new();
-        let attributor = crate::speaker::Attributor::new(night.config);
+        // Voices heard while telling turns are kept, so an utterance's voice is theirs (each
+        // segment embedded once); the day's voices attribute one-microphone windows at the end.
+        let heard_voices = crate::pipeline::SegmentVoices::default();
         let turn = |id: usize, seg: &crate::vad::SpeechSegment| {
-            by_id
+            let turn = by_id
                 .get(&(id as i64))
                 .map_or(crate::speaker::Turn::Unheard, |e| {
                     attributor.turn(&e.window, seg)
-                })
+                });
+            heard_voices.keep(id, seg, &turn);
+            turn
         };
         crate::pipeline::stream(next, workers, night.config, &turn, |event| match event {
             Streamed::Transcript {
@@ -364,6 +369,9 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
                 let id = file as i64;
                 let Some(entry) = by_id.get(&id) else { return };
                 summary.speech_seconds += transcript.end - transcript.start;
+                let voice = heard_voices
+                    .of(file, &segment)
+                    .or_else(|| attributor.voice(&entry.window, &segment));
                 let f = files.entry(id).or_default();
                 f.push(record::utterance(
                     &record::Context {
@@ -377,6 +385,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
                     },
                     &transcript,
                     &segment,
+                    voice,
                 ));
             }
             Streamed::FileDone {
@@ -389,6 +398,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
                 let (Some(lease), Some(entry)) = (lease, by_id.get(&id)) else {
                     return;
                 };
+                heard_voices.forget(file);
                 let heard = files.remove(&id).unwrap_or_default();
                 summary.audio_seconds += seconds;
                 let record = heard.into_record(FileRecordHead {

@@ -68,10 +68,13 @@ impl FileInProgress {
 
 /// Masks, matches and times one transcript; writes its clip when it holds a banned phrase or
 /// falls in the sample. A clip that cannot be written comes back as the error beside the utterance.
+/// `voice` is the utterance's speaker embedding (one-microphone windows, model installed): kept
+/// so the day's voices can tell staff from citizens once every file of the day is in.
 pub(crate) fn utterance(
     cx: &Context,
     transcript: &Transcript,
     segment: &crate::vad::SpeechSegment,
+    voice: Option<Vec<f32>>,
 ) -> (StoredUtterance, Option<String>) {
     let samples = &segment.samples[..];
     let masked = mask(transcript);
@@ -114,7 +117,7 @@ pub(crate) fn utterance(
         normalized: Some(u.normalized.clone()),
         pieces_json: Some(serde_json::to_string(&pieces).unwrap_or_default()),
         speaker: cx.attributor.attribute(cx.window, segment),
-        voice: None,
+        voice,
         clip,
         hits: u
             .hits

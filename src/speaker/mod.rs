@@ -5,10 +5,12 @@
 //! utterances are kept and labelled. [`channels`] attributes by the staff and citizen
 //! microphones' energy on two-channel recorders and intercoms; on one microphone, [`encoder`]
 //! (Resemblyzer's GE2E network, read by [`torch`] and [`pickle`]) turns an utterance into a voice
-//! and [`voices`] tells the staff's voice, present across a day's sessions, from the citizens'.
+//! and [`voices`] tells the staff's voice, present across a day's sessions (or enrolled, see
+//! [`enroll`]), from the citizens'.
 
 pub mod channels;
 pub mod encoder;
+pub mod enroll;
 pub mod install;
 pub mod pickle;
 pub mod torch;
@@ -160,6 +162,22 @@ impl Attributor {
                 .collect(),
             encoder: None,
         }
+    }
+
+    /// For a run over recordings (`analyze`, `batch`): [`Attributor::new`], with the installed
+    /// speaker-embedding model when there is one. A model that cannot be read is one warning;
+    /// one-microphone windows then stay unattributed and the run goes on.
+    pub fn for_run(config: &crate::config::Config) -> Attributor {
+        let path = install::default_path();
+        if !path.exists() {
+            return Attributor::new(config);
+        }
+        Attributor::new(config)
+            .with_voices(&path)
+            .unwrap_or_else(|e| {
+                eprintln!("warning: {e} — one-microphone windows stay unattributed");
+                Attributor::new(config)
+            })
     }
 
     /// With the speaker-embedding model at `path` (one-microphone windows are then told apart

@@ -120,13 +120,64 @@ pub fn attribute(heard: &[Heard], staff: Option<&[f32]>, t: Thresholds) -> Vec<S
 /// Attributes by voice the utterances of one window's day: `(session, voice)` each; the
 /// staff's voice learnt from them. Utterances without a voice are unknown, low confidence.
 pub fn attribute_day(utterances: &[(usize, Option<&[f32]>)]) -> Vec<Speaker> {
+    attribute_day_enrolled(utterances, &[])
+}
+
+/// As [`attribute_day`], with the enrolled staff voice of each utterance where there is one
+/// (`enrolled[i]`: the staff member on duty's, or the window's; see [`super::enroll`]): those
+/// utterances are judged against it, from the first session on; the others against the voice
+/// learnt from the day.
+pub fn attribute_day_enrolled(
+    utterances: &[(usize, Option<&[f32]>)],
+    enrolled: &[Option<&[f32]>],
+) -> Vec<Speaker> {
     let heard: Vec<Heard> = utterances
         .iter()
         .map(|&(session, voice)| Heard { session, voice })
         .collect();
     let t = Thresholds::default();
-    let staff = staff_voice(&heard, t);
-    attribute(&heard, staff.as_deref(), t)
+    let enrolled_of = |i: usize| enrolled.get(i).copied().flatten();
+    let learnt = if (0..heard.len()).all(|i| enrolled_of(i).is_some()) {
+        None
+    } else {
+        staff_voice(&heard, t)
+    };
+    heard
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let staff = enrolled_of(i).or(learnt.as_deref());
+            attribute(std::slice::from_ref(h), staff, t)[0]
+        })
+        .collect()
+}
+
+/// One utterance's place in its window's day, for telling sessions apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    /// The recording it came from (any key; a new recording is a new session).
+    pub file: usize,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// The session of each utterance of one window's day, in order: a new recording or a pause over
+/// `gap` seconds starts the next one (as the score splits sessions).
+pub fn sessions(spans: &[Span], gap: f64) -> Vec<usize> {
+    let mut session = 0;
+    spans
+        .iter()
+        .enumerate()
+        .map(|(k, u)| {
+            if k > 0 {
+                let prev = &spans[k - 1];
+                if prev.file != u.file || u.start - prev.end > gap {
+                    session += 1;
+                }
+            }
+            session
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -135,6 +186,32 @@ mod tests {
 
     fn unit(angle: f32) -> Vec<f32> {
         vec![angle.cos(), angle.sin(), 0.0]
+    }
+
+    #[test]
+    fn an_enrolled_voice_tells_the_first_session_apart() {
+        let (staff, citizen) = (unit(0.0), unit(1.2));
+        let day = [(0, Some(&staff[..])), (0, Some(&citizen[..])), (0, None)];
+        // One session: nothing recurs, so learning tells nobody apart.
+        assert!(attribute_day(&day).iter().all(|s| s.role == Role::Unknown));
+        let enrolled = [Some(&staff[..]); 3];
+        let roles: Vec<Role> = attribute_day_enrolled(&day, &enrolled)
+            .iter()
+            .map(|s| s.role)
+            .collect();
+        assert_eq!(roles, [Role::Staff, Role::Citizen, Role::Unknown]);
+    }
+
+    #[test]
+    fn sessions_break_at_a_new_recording_and_at_a_long_pause() {
+        let span = |file, start: f64| Span {
+            file,
+            start,
+            end: start + 2.0,
+        };
+        let spans = [span(0, 0.0), span(0, 3.0), span(0, 30.0), span(1, 32.0)];
+        assert_eq!(sessions(&spans, 15.0), vec![0, 0, 1, 2]);
+        assert!(sessions(&[], 15.0).is_empty());
     }
 
     #[test]

@@ -136,6 +136,30 @@ impl Store {
             .collect()
     }
 
+    /// Sets who said each utterance (`(utterance id, speaker)`), in one transaction: the day's
+    /// voices tell staff from citizens only once every file of the day is in.
+    pub fn set_speakers(
+        &self,
+        speakers: &[(i64, crate::speaker::Speaker)],
+    ) -> Result<(), StoreError> {
+        if speakers.is_empty() {
+            return Ok(());
+        }
+        self.transaction(|tx| {
+            for (id, s) in speakers {
+                tx.execute(
+                    "UPDATE utterances SET speaker = $1, speaker_confidence = $2 WHERE id = $3",
+                    &[
+                        Value::Text(s.role.as_str().into()),
+                        Value::Real(s.confidence.into()),
+                        Value::Int(*id),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     /// How many recordings of a day failed, by window.
     pub fn day_failures(&self, day: &str) -> Result<Vec<(String, i64)>, StoreError> {
         self.query(

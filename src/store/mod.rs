@@ -25,6 +25,7 @@ mod review;
 mod runs;
 mod schema;
 mod sql;
+mod voiceprints;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

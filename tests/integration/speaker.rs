@@ -455,12 +455,10 @@ fn human_mandarin() -> PathBuf {
     dir
 }
 
-/// `courtesy analyze` on one microphone: four sessions of real voices, the same staff speaker
-/// in each and a different citizen each time; with the speaker model installed, each utterance
-/// is attributed by voice.
-#[test]
-fn analyze_tells_voices_apart_on_one_microphone() {
-    let dir = tempfile::tempdir().unwrap();
+/// One microphone at a window: four sessions of real voices, the same staff speaker in each and
+/// a different citizen each time, 17 s of silence between sessions. Returns the audio (16 kHz
+/// mono) and who said what when.
+fn real_voice_sessions() -> (Vec<f32>, Vec<Line>) {
     let voices = human_mandarin();
     let piece = |name: &str, k: usize| -> Vec<f32> {
         let w = courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
@@ -490,20 +488,33 @@ fn analyze_tells_voices_apart_on_one_microphone() {
         say(piece(citizen, 0), Role::Citizen, 1.2, &mut wav);
         say(piece(citizen, 1), Role::Citizen, 17.0, &mut wav);
     }
-    std::fs::create_dir_all(dir.path().join("w05")).unwrap();
-    let path = dir.path().join("w05/s1.wav");
+    (wav, lines)
+}
+
+/// Writes 16 kHz mono 16-bit PCM.
+fn write_wav(path: &Path, wav: &[f32]) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 16_000,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(&path, spec).unwrap();
-    for x in &wav {
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for x in wav {
         w.write_sample((x.clamp(-1.0, 1.0) * 32_767.0) as i16)
             .unwrap();
     }
     w.finalize().unwrap();
+}
+
+/// `courtesy analyze` on one microphone (see [`real_voice_sessions`]): with the speaker model
+/// installed, each utterance is attributed by voice.
+#[test]
+fn analyze_tells_voices_apart_on_one_microphone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, lines) = real_voice_sessions();
+    std::fs::create_dir_all(dir.path().join("w05")).unwrap();
+    write_wav(&dir.path().join("w05/s1.wav"), &wav);
     let doc = analyze_json(&dir.path().join("w05"), &[]);
     let (mut right, mut n) = (0, 0);
     for u in doc["utterances"].as_array().unwrap() {
@@ -519,6 +530,115 @@ fn analyze_tells_voices_apart_on_one_microphone() {
     eprintln!("one microphone, real voices: {right} of {n} right");
     assert!(n >= 9, "{n} utterances");
     assert!(right * 10 >= n * 8, "{right} of {n} right");
+}
+
+/// A record in a test's folder, and `courtesy` run on it (`--db`, `--config`, the model).
+struct Record {
+    db: PathBuf,
+    cfg: PathBuf,
+}
+
+impl Record {
+    fn new(dir: &Path) -> Record {
+        let cfg = dir.join("courtesy.toml");
+        std::fs::write(
+            &cfg,
+            "[batch]\nutc_offset = \"+08:00\"\nclip_sample = 0.0\n",
+        )
+        .unwrap();
+        Record {
+            db: dir.join("r.db"),
+            cfg,
+        }
+    }
+
+    /// Whether it succeeded, its standard output and error.
+    fn run(&self, args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_courtesy"))
+            .args(args)
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--config")
+            .arg(&self.cfg)
+            .env("COURTESY_MODEL", crate::model_path())
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    }
+}
+
+/// `courtesy batch` on one microphone: the same sessions in two recorder files, the first
+/// holding one session only — alone it could not tell whose voice recurs, so the record's
+/// speakers are told from the whole day's voices once both files are in. Citizens' words do
+/// not count: the day's score has only the staff's utterances.
+#[test]
+fn batch_tells_voices_apart_across_the_days_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, lines) = real_voice_sessions();
+    // Cut in the silence after the first session (its third line ends it).
+    let cut_s = lines[2].end + 8.0;
+    let cut = (cut_s * 16_000.0) as usize;
+    let night = dir.path().join("night");
+    std::fs::create_dir_all(&night).unwrap();
+    write_wav(&night.join("W05_20261130_090000.wav"), &wav[..cut]);
+    write_wav(&night.join("W05_20261130_100000.wav"), &wav[cut..]);
+    let record = Record::new(dir.path());
+    let (ok, _, err) = {
+        let _whisper = crate::whisper_lock();
+        record.run(&["batch".as_ref(), night.as_os_str()])
+    };
+    assert!(ok, "{err}");
+    let store = courtesy::store::Store::open(record.db.to_str().unwrap()).unwrap();
+    let rows = store
+        .query(
+            "SELECT r.path, u.start_s, u.end_s, u.speaker, u.voice IS NOT NULL AS voiced \
+             FROM utterances u JOIN recordings r ON r.id = u.recording_id",
+            &[],
+        )
+        .unwrap();
+    let (mut right, mut n, mut staff) = (0, 0, 0);
+    for r in &rows {
+        let path = r.string("path").unwrap();
+        let offset = if path.ends_with("100000.wav") {
+            cut as f64 / 16_000.0
+        } else {
+            0.0
+        };
+        let (a, b) = (
+            r.f64("start_s").unwrap() + offset,
+            r.f64("end_s").unwrap() + offset,
+        );
+        let truth = said(&lines, a, b).role;
+        let speaker = r.string("speaker").unwrap();
+        assert_eq!(
+            r.i64("voiced").unwrap(),
+            1,
+            "{path} {a:.1}–{b:.1} has no voice"
+        );
+        n += 1;
+        staff += usize::from(speaker == "staff");
+        if speaker == truth.as_str() {
+            right += 1;
+        } else {
+            eprintln!("{truth:?} at {a:.1}–{b:.1} s recorded as {speaker}");
+        }
+    }
+    eprintln!("batch, one microphone, real voices over two files: {right} of {n} right");
+    assert!(n >= 9, "{n} utterances");
+    assert!(right * 10 >= n * 8, "{right} of {n} right");
+    let counted = store
+        .query(
+            "SELECT utterances FROM window_scores WHERE \"window\" = 'W05'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(counted.len(), 1, "one score for W05");
+    let counted = counted[0].i64("utterances").unwrap() as usize;
+    assert!(
+        counted < n && counted >= staff,
+        "the score counts {counted} of {n} utterances ({staff} staff)"
+    );
 }
 
 /// `courtesy analyze FOLDER ARGS --format json` with the model; its JSON document.
@@ -539,4 +659,112 @@ fn analyze_json(folder: &Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `courtesy enroll` then `courtesy batch` on one microphone: a day of one session only (the
+/// staff member and one citizen) — no voice recurs across sessions, so learning leaves every
+/// utterance unknown; with the staff's voice enrolled for the window from another recording of
+/// them, each utterance is told apart. Enrolment refuses too little speech and a second voice.
+#[test]
+fn an_enrolled_voice_tells_the_days_only_session_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let voices = human_mandarin();
+    let read = |name: &str| courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
+    let (staff, citizen) = (read("cosyvoice_laoxu"), read("soulx_female_mandarin"));
+    let at = |w: &[f32], from: f64, to: f64| {
+        w[(from * 16_000.0) as usize..(to * 16_000.0) as usize].to_vec()
+    };
+    let pause = |s: f64| vec![0f32; (s * 16_000.0) as usize];
+    let mut wav = Vec::new();
+    let mut lines = Vec::new();
+    for (who, role, from) in [
+        (&staff, Role::Staff, 0.0),
+        (&citizen, Role::Citizen, 0.0),
+        (&staff, Role::Staff, 3.0),
+        (&citizen, Role::Citizen, 3.0),
+    ] {
+        let start = wav.len() as f64 / 16_000.0;
+        wav.extend(at(who, from, from + 3.0));
+        lines.push(Line {
+            clip: "",
+            role,
+            start,
+            end: wav.len() as f64 / 16_000.0,
+        });
+        wav.extend(pause(1.2));
+    }
+    let night = dir.path().join("night");
+    std::fs::create_dir_all(&night).unwrap();
+    write_wav(&night.join("W06_20261130_090000.wav"), &wav);
+    // The staff member alone, from a part of the recording the session does not use.
+    let enrol = dir.path().join("enrol.wav");
+    write_wav(&enrol, &at(&staff, 8.5, 15.5));
+    let short = dir.path().join("short.wav");
+    write_wav(&short, &[at(&staff, 8.5, 10.5), pause(2.0)].concat());
+    let mixed = dir.path().join("mixed.wav");
+    write_wav(
+        &mixed,
+        &[at(&staff, 8.5, 12.0), pause(1.5), at(&citizen, 6.0, 9.5)].concat(),
+    );
+    let record = Record::new(dir.path());
+    let courtesy = |args: &[&std::ffi::OsStr]| record.run(args);
+    let (ok, _, err) = courtesy(&["enroll".as_ref(), "W06".as_ref(), short.as_os_str()]);
+    assert!(
+        !ok && err.contains("short.wav") && err.contains("at least 5"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (ok, _, err) = courtesy(&["enroll".as_ref(), "W06".as_ref(), mixed.as_os_str()]);
+    assert!(
+        !ok && err.contains("mixed.wav") && err.contains("second voice"),
+        "{err}"
+    );
+
+    // Without enrolment: one session, nobody recurs, every utterance unknown.
+    let speakers = |db: &Path| -> Vec<(f64, f64, String)> {
+        let store = courtesy::store::Store::open(db.to_str().unwrap()).unwrap();
+        store
+            .query(
+                "SELECT start_s, end_s, speaker FROM utterances ORDER BY start_s",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.f64("start_s").unwrap(),
+                    r.f64("end_s").unwrap(),
+                    r.string("speaker").unwrap(),
+                )
+            })
+            .collect()
+    };
+    let _whisper = crate::whisper_lock();
+    let (ok, _, err) = courtesy(&["batch".as_ref(), night.as_os_str()]);
+    assert!(ok, "{err}");
+    let before = speakers(&record.db);
+    assert!(before.len() >= 3, "{before:?}");
+    assert!(before.iter().all(|(.., s)| s == "unknown"), "{before:?}");
+
+    let (ok, out, err) = courtesy(&["enroll".as_ref(), "W06".as_ref(), enrol.as_os_str()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("enrolled W06"), "{out}");
+    let (ok, _, err) = courtesy(&[
+        "rescore".as_ref(),
+        "--from".as_ref(),
+        "2026-11-30".as_ref(),
+        "--to".as_ref(),
+        "2026-11-30".as_ref(),
+    ]);
+    assert!(ok, "{err}");
+    let after = speakers(&record.db);
+    let right = after
+        .iter()
+        .filter(|(a, b, s)| said(&lines, *a, *b).role.as_str() == s)
+        .count();
+    eprintln!(
+        "enrolled, one session of real voices: {right} of {} right: {after:?}",
+        after.len()
+    );
+    assert_eq!(right, after.len(), "{after:?}");
 }
