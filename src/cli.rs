@@ -956,7 +956,7 @@ fn csv_table(t: ReportTable) -> courtesy::report::csv::Table {
     }
 }
 
-/// `courtesy roster import`.
+/// `courtesy enroll`.
 fn enroll(owner: &str, files: &[PathBuf], record: &RecordFlags) -> anyhow::Result<ExitCode> {
     use courtesy::speaker::{encoder::Encoder, enroll, install};
     if owner.is_empty() || owner.chars().count() > 64 || owner.chars().any(char::is_control) {
@@ -1003,6 +1003,7 @@ fn enroll(owner: &str, files: &[PathBuf], record: &RecordFlags) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// `courtesy roster import`.
 fn roster_import(file: &Path, record: &RecordFlags) -> anyhow::Result<ExitCode> {
     let config = record_config(record, None)?;
     let roster = courtesy::roster::Roster::from_csv(file, config.batch.offset())?;

@@ -332,14 +332,9 @@ impl SegmentVoices {
             .get(&file)?
             .iter()
             .filter(|k| k.start >= utterance.start - 1e-6 && k.end <= utterance.end + 1e-6);
-        let mut mean = Vec::new();
-        for k in inside {
-            mean.resize(k.voice.len(), 0f32);
-            for (m, x) in mean.iter_mut().zip(&k.voice) {
-                *m += x * (k.end - k.start) as f32;
-            }
-        }
-        crate::speaker::encoder::normalised(mean)
+        crate::speaker::encoder::weighted_mean(
+            inside.map(|k| (&k.voice[..], (k.end - k.start) as f32)),
+        )
     }
 }
 

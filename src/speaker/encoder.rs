@@ -270,6 +270,19 @@ pub fn normalised(mut v: Vec<f32>) -> Option<Vec<f32>> {
     Some(v)
 }
 
+/// The mean of `voices`, each weighted (by its seconds of speech), normalised; `None` when there
+/// are none or they cancel out.
+pub fn weighted_mean<'a>(voices: impl IntoIterator<Item = (&'a [f32], f32)>) -> Option<Vec<f32>> {
+    let mut sum: Vec<f32> = Vec::new();
+    for (v, w) in voices {
+        sum.resize(v.len(), 0.0);
+        for (s, x) in sum.iter_mut().zip(v) {
+            *s += x * w;
+        }
+    }
+    normalised(sum)
+}
+
 /// Cosine similarity of two L2-normalised voices.
 pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

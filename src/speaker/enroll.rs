@@ -3,13 +3,13 @@
 //! Learning the staff's voice needs at least two sessions of a day and a voice that recurs
 //! across them; an enrolled voiceprint tells staff from citizens from the first utterance. The
 //! recordings are read like any other (every format `analyze` reads), their speech found by the
-//! same VAD, and each speech segment embedded; the print is their length-weighted mean. How well
-//! the segments agree with it is reported, so a recording with a second voice in it is caught at
-//! enrolment rather than at the window.
+//! same VAD, and each speech segment embedded; the print is their length-weighted mean. The
+//! segments are also split into their two least alike groups, so a recording with a second voice
+//! in it is caught at enrolment rather than at the window.
 
 use std::path::{Path, PathBuf};
 
-use super::encoder::{normalised, similarity, Encoder};
+use super::encoder::{similarity, weighted_mean, Encoder};
 use super::voices::Thresholds;
 use crate::vad::{Segmenter, VadConfig};
 
@@ -57,14 +57,7 @@ struct Piece {
 
 /// The length-weighted mean voice of `pieces`.
 fn centre<'a>(pieces: impl Iterator<Item = &'a Piece>) -> Option<Vec<f32>> {
-    let mut sum: Vec<f32> = Vec::new();
-    for p in pieces {
-        sum.resize(p.voice.len(), 0.0);
-        for (a, x) in sum.iter_mut().zip(&p.voice) {
-            *a += x * p.seconds as f32;
-        }
-    }
-    normalised(sum)
+    weighted_mean(pieces.map(|p| (&p.voice[..], p.seconds as f32)))
 }
 
 /// Two groups of `pieces` (see [`Voiceprint::split`]).

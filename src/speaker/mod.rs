@@ -272,9 +272,9 @@ impl Turn {
         match (self, next) {
             (turn, Turn::Unheard) => turn,
             (Turn::Voice(a), Turn::Voice(b)) => {
-                let (wa, wb) = (so_far as f32, seconds as f32);
-                let mean = a.iter().zip(&b).map(|(x, y)| x * wa + y * wb).collect();
-                Turn::Voice(encoder::normalised(mean).unwrap_or(b))
+                let mean =
+                    encoder::weighted_mean([(&a[..], so_far as f32), (&b[..], seconds as f32)]);
+                Turn::Voice(mean.unwrap_or(b))
             }
             (_, next) => next,
         }
