@@ -74,6 +74,13 @@ enum Command {
         /// With --audio: save what Whisper heard for each clip (id<TAB>transcript).
         #[arg(long, value_name = "FILE", requires = "audio")]
         save_heard: Option<PathBuf>,
+        /// With --audio: hear every clip through this noise recording (a WAV of the hall: babble,
+        /// announcements, printers; `scripts/noise/make_noise.py` makes three), mixed at --snr.
+        #[arg(long, value_name = "WAV", requires = "audio", conflicts_with = "pack")]
+        noise: Option<PathBuf>,
+        /// With --noise: the speech-to-noise ratio in dB, each one's active level (pauses left out).
+        #[arg(long, value_name = "DB", requires = "noise", default_value_t = 10.0)]
+        snr: f64,
         /// Instead of --audio: evaluate transcripts saved by --save-heard (no Whisper run).
         #[arg(long, value_name = "FILE", conflicts_with = "audio")]
         heard: Option<PathBuf>,
@@ -610,6 +617,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             negative,
             save_heard,
             heard,
+            noise,
+            snr,
             common,
             audio_flags,
             ..
@@ -621,6 +630,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 negative,
                 save_heard,
                 heard,
+                noise: noise.map(|file| (file, snr)),
             },
             json,
             &common,
@@ -1197,6 +1207,8 @@ struct EvalSources {
     negative: Vec<PathBuf>,
     save_heard: Option<PathBuf>,
     heard: Option<PathBuf>,
+    /// A noise recording and the SNR to hear the clips through it at.
+    noise: Option<(PathBuf, f64)>,
 }
 
 /// `courtesy eval`.
@@ -1213,6 +1225,7 @@ fn eval(
         negative,
         save_heard,
         heard,
+        noise,
     } = sources;
     let config = config(common, Some(audio_flags))?;
     let matcher = matcher(&config)?;
@@ -1226,7 +1239,7 @@ fn eval(
     let text: Vec<String> = labels.iter().map(|l| l.text.clone()).collect();
     let mut report = Vec::new();
     let on_text = eval::evaluate(&labels, &text, &matcher);
-    report.push(("text (labels read by the matcher)", on_text));
+    report.push(("text (labels read by the matcher)".to_string(), on_text));
     if let (true, Some(pack)) = (audio, pack) {
         let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
         let packed = eval::transcribe_packed(dir, &labels, &transcriber, &config, pack)?;
@@ -1241,12 +1254,31 @@ fn eval(
             packed.wall_seconds / packed.audio_seconds
         );
         report.push((
-            "audio (Whisper, packed calls)",
+            "audio (Whisper, packed calls)".to_string(),
             eval::evaluate(&labels, &packed.heard, &matcher),
         ));
     } else if audio {
+        // With a noise recording the clips are mixed into a temporary folder and heard from there.
+        let mut title = "audio (Whisper transcripts)".to_string();
+        let mixed = match &noise {
+            Some((file, snr)) => {
+                let noise = eval::Noise::load(file, *snr).map_err(anyhow::Error::msg)?;
+                let tmp = tempfile::tempdir().map_err(|e| {
+                    anyhow::anyhow!("cannot make a temporary folder for the mixed clips ({e})")
+                })?;
+                for f in noise.mix_set(dir, &labels, tmp.path()) {
+                    eprintln!("error: {f}");
+                    failed = true;
+                }
+                title = format!("audio (Whisper transcripts) through {}", noise.describe());
+                Some(tmp)
+            }
+            None => None,
+        };
+        let heard_dir = mixed.as_ref().map_or(dir, |t| t.path());
         let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
-        let (heard, analysis) = eval::transcribe(dir, &labels, &transcriber, &matcher, &config)?;
+        let (heard, analysis) =
+            eval::transcribe(heard_dir, &labels, &transcriber, &matcher, &config)?;
         for f in &analysis.failures {
             eprintln!("error: {}", f.error);
         }
@@ -1267,11 +1299,11 @@ fn eval(
             analysis.stats.wall_seconds,
             analysis.stats.real_time_factor
         );
-        report.push(("audio (Whisper transcripts)", summary));
+        report.push((title, summary));
     } else if let Some(path) = &heard {
         let heard = eval::load_heard(path, &labels).map_err(anyhow::Error::msg)?;
         report.push((
-            "audio (saved Whisper transcripts)",
+            "audio (saved Whisper transcripts)".to_string(),
             eval::evaluate(&labels, &heard, &matcher),
         ));
     }

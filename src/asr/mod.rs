@@ -46,6 +46,12 @@ pub struct AsrConfig {
     /// different rounding.
     #[serde(skip_serializing_if = "is_false")]
     pub flash_attn: bool,
+    /// Whisper's temperature fallback: a window whose greedy decoding looks like a failure
+    /// (compressible repetition or a low mean log-probability) is decoded again at temperature
+    /// 0.2, 0.4, … up to 1.0. Off by default: measured on the noisy set (README), and not
+    /// deterministic.
+    #[serde(skip_serializing_if = "is_false")]
+    pub temperature_fallback: bool,
     pub guard: guard::GuardConfig,
 }
 
@@ -59,6 +65,7 @@ impl Default for AsrConfig {
             min_encoder_seconds: 10.0,
             long_form: true,
             flash_attn: false,
+            temperature_fallback: false,
             guard: guard::GuardConfig::default(),
         }
     }
@@ -317,10 +324,14 @@ impl Worker {
         params.set_n_threads(threads.unwrap_or_else(crate::config::cores).max(1) as i32);
         params.set_language(Some(&config.language));
         params.set_tokens(&t.prompt_tokens);
-        // Greedy without temperature fallback: deterministic and as accurate as beam search on
-        // short clips; fallback re-decodes with an RNG kept in the reused state.
+        // Greedy without temperature fallback by default: deterministic and as accurate as beam
+        // search on short clips; fallback re-decodes with an RNG kept in the reused state.
         params.set_temperature(0.0);
-        params.set_temperature_inc(0.0);
+        params.set_temperature_inc(if config.temperature_fallback {
+            0.2
+        } else {
+            0.0
+        });
         params.set_no_context(true);
         params.set_suppress_blank(true);
         params.set_suppress_nst(true);

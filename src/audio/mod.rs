@@ -181,6 +181,31 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, AudioError> {
     Ok(out)
 }
 
+/// Writes 16 kHz mono samples as a 16-bit WAV at `path`: under a temporary name in the same
+/// folder, then renamed, so a full disk or a crash never leaves half a file behind.
+pub fn write_wav(path: &Path, samples: &[f32]) -> Result<(), String> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let written = (|| {
+        let mut w = hound::WavWriter::create(&tmp, spec)?;
+        for &s in samples {
+            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+        }
+        w.finalize()?;
+        std::fs::rename(&tmp, path).map_err(hound::Error::from)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        e.to_string()
+    })
+}
+
 /// Audio already in memory at 16 kHz mono, cut into frames: for tests, and for callers that
 /// produced samples some other way.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Judging live utterances: transcript → hits → debounced alerts, kept clips and rolling scores, as [`Event`]s.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::asr::Transcript;
@@ -204,7 +204,7 @@ impl Judge {
         ));
         let written = crate::inside::join(&self.config.clip_dir, &rel)
             .map_err(|e| e.to_string())
-            .and_then(|path| write_clip(&path, &job.segment.samples));
+            .and_then(|path| crate::audio::write_wav(&path, &job.segment.samples));
         match written {
             Ok(()) => {
                 self.clips_failing = false;
@@ -232,31 +232,6 @@ impl Judge {
     }
 }
 
-/// Writes a clip at `path`, whose folder [`crate::inside::join`] made: under a temporary name,
-/// then renamed, so a full disk leaves no half clip for the page to serve.
-fn write_clip(path: &Path, samples: &[f32]) -> Result<(), String> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: crate::audio::SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let written = (|| {
-        let mut w = hound::WavWriter::create(&tmp, spec)?;
-        for &s in samples {
-            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
-        }
-        w.finalize()?;
-        std::fs::rename(&tmp, path).map_err(hound::Error::from)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        e.to_string()
-    })
-}
-
 /// The `q`-quantile (0–1) of `values`, nearest rank; `None` when empty.
 pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {
@@ -273,6 +248,7 @@ mod tests {
     use super::*;
     use crate::lexicon::Lexicon;
     use crate::vad::SpeechSegment;
+    use std::path::Path;
 
     fn judge(dir: &Path) -> Judge {
         Judge::new(

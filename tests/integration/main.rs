@@ -16,6 +16,7 @@ mod hardening;
 mod live;
 mod matching;
 mod model;
+mod noise;
 mod office;
 mod pg;
 mod precision;

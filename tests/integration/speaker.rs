@@ -438,7 +438,7 @@ fn voices_of_real_speakers_tell_the_staff_from_the_citizens() {
 }
 
 /// `../shared/data/human-mandarin` beside the main checkout (this may be a worktree of it).
-fn human_mandarin() -> PathBuf {
+pub fn human_mandarin() -> PathBuf {
     let common = std::process::Command::new("git")
         .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
         .current_dir(root())

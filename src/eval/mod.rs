@@ -4,6 +4,11 @@
 //! The set is a folder with `labels.tsv` (`id, text, banned, civil, kind`; phrases `|`-separated,
 //! canonical lexicon spellings) and one `<id>.wav` per row. A negative corpus is a text file of
 //! sentences, one a line, that hold no banned phrase (real service language: every hit is false).
+//! With a noise recording ([`Noise`]) the clips are heard through a hall's noise at a chosen SNR.
+
+mod noise;
+
+pub use noise::{active_power, Noise};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -101,7 +106,7 @@ pub fn load(dir: &Path) -> Result<LabelSet, String> {
 /// The labelled set shipped with the program (a copy of `samples/labelled/labels.tsv` taken at
 /// build time): the sentences every rule change is checked against, wherever it is made.
 pub fn builtin() -> Vec<Labelled> {
-    const LABELS: &str = include_str!("../samples/labelled/labels.tsv");
+    const LABELS: &str = include_str!("../../samples/labelled/labels.tsv");
     parse(Path::new("samples/labelled/labels.tsv"), LABELS)
         .map(|set| set.labels)
         .unwrap_or_default()
