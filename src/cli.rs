@@ -131,7 +131,8 @@ enum Command {
         #[arg(long, value_name = "URL")]
         webhook: Option<String>,
         /// Write every alert into this record (a SQLite file or postgres://…) for the desk's
-        /// live view; a record that does not answer is retried, the live run goes on.
+        /// live view; a record that does not answer is retried, the live run goes on. Its
+        /// enrolled voices (`courtesy enroll`) tell staff from citizens on one microphone.
         #[arg(long, value_name = "URL")]
         db: Option<String>,
         /// The alert log (JSON lines, appended).

@@ -36,6 +36,8 @@ pub struct JudgeConfig {
     pub run_id: String,
     /// Who said each utterance: only staff's (and, with `count_unknown`, unknown) raise alerts.
     pub attributor: crate::speaker::Attributor,
+    /// One-microphone windows (with the voice model): the voices enrolled and heard so far.
+    pub voices: crate::speaker::running::RunningVoices,
 }
 
 /// Turns transcripts into events; owns the per-window history behind the rolling scores.
@@ -72,14 +74,31 @@ impl Judge {
         }
     }
 
+    /// Who said `job`: by its microphone on a two-microphone window, by its voice on one
+    /// microphone when the voice model is loaded, else unknown.
+    fn speaker(&mut self, job: &Job) -> crate::speaker::Speaker {
+        let window = &self.windows[job.window].id;
+        let attributor = &self.config.attributor;
+        if attributor.channels_of(window).is_some() || !attributor.hears_voices() {
+            return attributor.attribute(window, &job.segment);
+        }
+        let voice = attributor.voice(window, &job.segment);
+        self.config.voices.attribute(
+            window,
+            voice,
+            job.wall_start.fixed_offset(),
+            job.segment.duration(),
+        )
+    }
+
     /// The events one transcribed utterance causes: its alerts first (they are what matters
     /// most), then the utterance itself and the window's new rolling score.
     pub fn judge(&mut self, job: &Job, transcript: &Transcript) -> Vec<Event> {
         if transcript.text.trim().is_empty() {
             return Vec::new();
         }
+        let speaker = self.speaker(job);
         let win = &self.windows[job.window];
-        let speaker = self.config.attributor.attribute(&win.id, &job.segment);
         let utterance =
             Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher)
                 .spoken_by(speaker);
@@ -265,6 +284,7 @@ mod tests {
                 weights: ScoreWeights::default(),
                 run_id: "r1".into(),
                 attributor: Default::default(),
+                voices: Default::default(),
             },
         )
     }

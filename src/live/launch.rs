@@ -141,9 +141,52 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
         sources,
         sinks,
         stop: l.stop,
+        voices: running_voices(config),
     })?;
     if let Some(desk) = desk {
         desk.shutdown();
     }
     Ok(summary)
+}
+
+/// The voices one-microphone windows are judged against from the start: the voiceprints enrolled
+/// in the record (`courtesy enroll`), looked up through its roster. Without a record, or when it
+/// cannot be read (one warning), each window learns its staff's voice from the day's sessions.
+fn running_voices(config: &Config) -> crate::speaker::running::RunningVoices {
+    use crate::speaker::running::RunningVoices;
+    let gap = config.score.session_gap;
+    let Some(db) = &config.live.db else {
+        return RunningVoices::new(Default::default(), Default::default(), gap);
+    };
+    let read = || -> Result<RunningVoices, String> {
+        let store = crate::store::Store::open(db).map_err(|e| e.to_string())?;
+        let prints = store
+            .voiceprints(&crate::speaker::enroll::model_name())
+            .map_err(|e| e.to_string())?;
+        // The record keeps the roster's times as RFC 3339 text.
+        let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+        let entries = store
+            .roster()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter_map(|e| {
+                Some(crate::roster::RosterEntry {
+                    from: time(&e.valid_from)?,
+                    to: time(&e.valid_to)?,
+                    window: e.window,
+                    staff_id: e.staff_id,
+                    name: e.name,
+                })
+            })
+            .collect();
+        let roster = crate::roster::Roster::from_entries(entries)?;
+        Ok(RunningVoices::new(prints, roster, gap))
+    };
+    read().unwrap_or_else(|e| {
+        eprintln!(
+            "warning: {}: cannot read the enrolled voices ({e}) — one-microphone windows learn their staff's voice from today's sessions",
+            crate::store::mask_password(db)
+        );
+        RunningVoices::new(Default::default(), Default::default(), gap)
+    })
 }

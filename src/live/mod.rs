@@ -287,6 +287,8 @@ pub struct Live<'a> {
     pub sinks: Vec<Box<dyn EventSink>>,
     /// Set by Ctrl-C: stop listening, transcribe what was heard for at most `drain_seconds`, flush.
     pub stop: Arc<AtomicBool>,
+    /// The enrolled voices (from the record) one-microphone windows are judged against.
+    pub voices: crate::speaker::running::RunningVoices,
 }
 
 /// Gives `event` to every sink. A sink that fails is reported once per outage (until it takes an
@@ -401,6 +403,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         sources,
         sinks,
         stop,
+        voices,
     } = live;
     let lc = &config.live;
     let windows = windows(&sources, config);
@@ -466,7 +469,8 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             score_seconds: lc.score_minutes.max(0.0) * 60.0,
             weights: config.score.clone(),
             run_id,
-            attributor: crate::speaker::Attributor::new(config),
+            attributor: crate::speaker::Attributor::for_run(config),
+            voices,
         },
     );
 

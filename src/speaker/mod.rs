@@ -13,6 +13,7 @@ pub mod encoder;
 pub mod enroll;
 pub mod install;
 pub mod pickle;
+pub mod running;
 pub mod torch;
 pub mod voices;
 

@@ -768,3 +768,106 @@ fn an_enrolled_voice_tells_the_days_only_session_apart() {
     );
     assert_eq!(right, after.len(), "{after:?}");
 }
+
+/// `courtesy live` on one microphone, the sessions of [`real_voice_sessions`] replayed: the
+/// window learns its staff's voice as the day goes — the first session, heard before any voice
+/// recurred, is unknown (never wrong), and from the second on the utterances are told apart.
+#[test]
+fn live_learns_the_staff_voice_on_one_microphone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, lines) = real_voice_sessions();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(rec.join("w05")).unwrap();
+    write_wav(&rec.join("w05/s1.wav"), &wav);
+    let events = crate::live::live(
+        &["--replay", rec.to_str().unwrap(), "--speed", "4"],
+        dir.path(),
+    );
+    // Session 2 starts with the fourth line.
+    let second = lines[3].start;
+    let (mut first, mut right, mut n) = (0, 0, 0);
+    for u in events.iter().filter(|e| e["type"] == "utterance") {
+        let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
+        let truth = said(&lines, a, b).role;
+        if a < second {
+            first += 1;
+            assert!(
+                u["speaker"] == "unknown" || u["speaker"] == truth.as_str(),
+                "wrong in session 1: {u}"
+            );
+            continue;
+        }
+        n += 1;
+        if u["speaker"] == truth.as_str() {
+            right += 1;
+        } else {
+            eprintln!("{truth:?} heard as {u}");
+        }
+    }
+    eprintln!("live, one microphone: session 1 {first} utterances; later {right} of {n} right");
+    assert!(first >= 2 && n >= 6, "{first} + {n} utterances");
+    assert!(right * 10 >= n * 8, "{right} of {n} right");
+}
+
+/// `courtesy live --db` on one microphone with the staff's voice enrolled in the record: told
+/// apart from the first utterance of the day.
+#[test]
+fn live_judges_one_microphone_by_the_enrolled_voice_from_the_first_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let voices = human_mandarin();
+    let read = |name: &str| courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
+    let (staff, citizen) = (read("cosyvoice_laoxu"), read("soulx_female_mandarin"));
+    let at = |w: &[f32], from: f64, to: f64| {
+        w[(from * 16_000.0) as usize..(to * 16_000.0) as usize].to_vec()
+    };
+    let mut wav = Vec::new();
+    let mut lines = Vec::new();
+    for (who, role, from) in [
+        (&staff, Role::Staff, 0.0),
+        (&citizen, Role::Citizen, 0.0),
+        (&staff, Role::Staff, 3.0),
+        (&citizen, Role::Citizen, 3.0),
+    ] {
+        let start = wav.len() as f64 / 16_000.0;
+        wav.extend(at(who, from, from + 3.0));
+        lines.push(Line {
+            clip: "",
+            role,
+            start,
+            end: wav.len() as f64 / 16_000.0,
+        });
+        wav.extend(vec![0f32; 19_200]);
+    }
+    let rec = dir.path().join("rec");
+    std::fs::create_dir_all(rec.join("W06")).unwrap();
+    write_wav(&rec.join("W06/s1.wav"), &wav);
+    let enrol = dir.path().join("enrol.wav");
+    write_wav(&enrol, &at(&staff, 8.5, 15.5));
+    let record = Record::new(dir.path());
+    let (ok, _, err) = record.run(&["enroll".as_ref(), "W06".as_ref(), enrol.as_os_str()]);
+    assert!(ok, "{err}");
+    let db = record.db.to_str().unwrap();
+    let events = crate::live::live(
+        &[
+            "--replay",
+            rec.to_str().unwrap(),
+            "--speed",
+            "2",
+            "--db",
+            db,
+        ],
+        dir.path(),
+    );
+    let heard: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["type"] == "utterance").collect();
+    assert!(heard.len() >= 3, "{heard:#?}");
+    let right = heard
+        .iter()
+        .filter(|u| {
+            let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
+            u["speaker"] == said(&lines, a, b).role.as_str()
+        })
+        .count();
+    eprintln!("live, enrolled voice: {right} of {} right", heard.len());
+    assert_eq!(right, heard.len(), "{heard:#?}");
+}
