@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(cmake libclang-dev libasound2-dev pkg-config python3-pip)
+pkgs=(cmake libclang-dev libasound2-dev libopenblas-dev pkg-config python3-pip)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils chromium fonts-wqy-microhei postgresql)
 fi
