@@ -661,20 +661,14 @@ fn analyze_json(folder: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// `courtesy enroll` then `courtesy batch` on one microphone: a day of one session only (the
-/// staff member and one citizen) — no voice recurs across sessions, so learning leaves every
-/// utterance unknown; with the staff's voice enrolled for the window from another recording of
-/// them, each utterance is told apart. Enrolment refuses too little speech and a second voice.
-#[test]
-fn an_enrolled_voice_tells_the_days_only_session_apart() {
-    let dir = tempfile::tempdir().unwrap();
+/// One service session on one microphone, of real voices: the staff speaker (cosyvoice_laoxu)
+/// and one citizen (soulx_female_mandarin) in turn, 3 s each, 1.2 s apart. Returns the audio,
+/// who said what when, and both speakers' whole recordings (the staff's from 8.5 s on is not in
+/// the session: enrol from there).
+fn one_session() -> (Vec<f32>, Vec<Line>, Vec<f32>, Vec<f32>) {
     let voices = human_mandarin();
     let read = |name: &str| courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
     let (staff, citizen) = (read("cosyvoice_laoxu"), read("soulx_female_mandarin"));
-    let at = |w: &[f32], from: f64, to: f64| {
-        w[(from * 16_000.0) as usize..(to * 16_000.0) as usize].to_vec()
-    };
-    let pause = |s: f64| vec![0f32; (s * 16_000.0) as usize];
     let mut wav = Vec::new();
     let mut lines = Vec::new();
     for (who, role, from) in [
@@ -691,8 +685,25 @@ fn an_enrolled_voice_tells_the_days_only_session_apart() {
             start,
             end: wav.len() as f64 / 16_000.0,
         });
-        wav.extend(pause(1.2));
+        wav.extend(vec![0f32; 19_200]);
     }
+    (wav, lines, staff, citizen)
+}
+
+/// Seconds `from` to `to` of 16 kHz audio.
+fn at(w: &[f32], from: f64, to: f64) -> Vec<f32> {
+    w[(from * 16_000.0) as usize..(to * 16_000.0) as usize].to_vec()
+}
+
+/// `courtesy enroll` then `courtesy batch` on one microphone: a day of one session only (the
+/// staff member and one citizen) — no voice recurs across sessions, so learning leaves every
+/// utterance unknown; with the staff's voice enrolled for the window from another recording of
+/// them, each utterance is told apart. Enrolment refuses too little speech and a second voice.
+#[test]
+fn an_enrolled_voice_tells_the_days_only_session_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, lines, staff, citizen) = one_session();
+    let pause = |s: f64| vec![0f32; (s * 16_000.0) as usize];
     let night = dir.path().join("night");
     std::fs::create_dir_all(&night).unwrap();
     write_wav(&night.join("W06_20261130_090000.wav"), &wav);
@@ -814,30 +825,7 @@ fn live_learns_the_staff_voice_on_one_microphone() {
 #[test]
 fn live_judges_one_microphone_by_the_enrolled_voice_from_the_first_session() {
     let dir = tempfile::tempdir().unwrap();
-    let voices = human_mandarin();
-    let read = |name: &str| courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
-    let (staff, citizen) = (read("cosyvoice_laoxu"), read("soulx_female_mandarin"));
-    let at = |w: &[f32], from: f64, to: f64| {
-        w[(from * 16_000.0) as usize..(to * 16_000.0) as usize].to_vec()
-    };
-    let mut wav = Vec::new();
-    let mut lines = Vec::new();
-    for (who, role, from) in [
-        (&staff, Role::Staff, 0.0),
-        (&citizen, Role::Citizen, 0.0),
-        (&staff, Role::Staff, 3.0),
-        (&citizen, Role::Citizen, 3.0),
-    ] {
-        let start = wav.len() as f64 / 16_000.0;
-        wav.extend(at(who, from, from + 3.0));
-        lines.push(Line {
-            clip: "",
-            role,
-            start,
-            end: wav.len() as f64 / 16_000.0,
-        });
-        wav.extend(vec![0f32; 19_200]);
-    }
+    let (wav, lines, staff, _) = one_session();
     let rec = dir.path().join("rec");
     std::fs::create_dir_all(rec.join("W06")).unwrap();
     write_wav(&rec.join("W06/s1.wav"), &wav);
