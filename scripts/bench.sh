@@ -13,8 +13,7 @@
 # calls × threads), THREADS (default: all cores), HUMAN=folder of the shared human clips (default: found
 # next to the repository), TRACKS=8 (windows of 60 s tracks for banned recall; 0 skips), LIVE="1 8 16"
 # (empty skips), LIVE_SECONDS=60, TEXT=0 skips the text stage, CORPUS=a UTF-8 text file for it,
-# ALT="no-openblas openmp" adds the default configuration built without OpenBLAS (the default
-# feature) and with each other cargo feature named.
+# ALT="openblas openmp" adds the default configuration built with each cargo feature named.
 # Whisper's threads busy-wait: on a machine doing other work every figure is slower and noisier; the
 # tables say the load average they ran under.
 set -euo pipefail
@@ -68,12 +67,10 @@ if [ "$n_tracks" -gt 0 ]; then
 fi
 configs=${CONFIGS:-f16-utt,f16-long,q8_0-utt,q8_0-long,q5_0-long,q5_1-long,fw}
 [ "${LEVERS:-0}" = 1 ] && configs+=",q8_0-long-fa,q8_0-long-calls"
-# Build levers: ALT="no-openblas openmp" builds the binary once per variant (the same target
+# Build levers: ALT="openblas openmp" builds the binary once per cargo feature (the same target
 # folder, so only whisper.cpp and courtesy are rebuilt) and runs the default configuration with each.
 for feature in ${ALT:-}; do
-  # no-openblas: the build without the default feature; any other name: that feature added.
-  if [ "$feature" = no-openblas ]; then flags=(--no-default-features); else flags=(--features "$feature"); fi
-  cargo build --release --quiet "${flags[@]}"
+  cargo build --release --quiet --features "$feature"
   mkdir -p "$out/alt"
   cp target/release/courtesy "$out/alt/courtesy-$feature"
   args+=(--alt "$feature=$out/alt/courtesy-$feature")
