@@ -148,6 +148,16 @@ impl Browser {
 
     /// One DevTools command and its result (panics on an error or after 30 s).
     pub fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.try_call(method, params)
+            .unwrap_or_else(|v| panic!("{method}: {v}"))
+    }
+
+    /// [`Self::call`], the browser's error answer as `Err`.
+    fn try_call(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
         self.next += 1;
         let mut msg = serde_json::json!({ "id": self.next, "method": method, "params": params });
         if let Some(s) = &self.session {
@@ -164,8 +174,10 @@ impl Browser {
                 .recv_timeout(left)
                 .unwrap_or_else(|e| panic!("no answer to {method}: {e}"));
             if v["id"] == self.next {
-                assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
+                return match v.get("error") {
+                    Some(_) => Err(v),
+                    None => Ok(v["result"].clone()),
+                };
             }
         }
     }
@@ -189,7 +201,24 @@ impl Browser {
         let guarded = format!(
             "(() => {{ try {{ return !!({expression}); }} catch (e) {{ return false; }} }})()"
         );
-        while self.eval(&guarded) != serde_json::Value::Bool(true) {
+        loop {
+            // A page navigating (a form posted, a redirect) loses the evaluation: ask again.
+            let answer = self.try_call(
+                "Runtime.evaluate",
+                serde_json::json!({
+                    "expression": guarded, "returnByValue": true, "awaitPromise": true
+                }),
+            );
+            if let Err(e) = &answer {
+                let m = e["error"]["message"].as_str().unwrap_or("");
+                assert!(
+                    m.contains("navigated") || m.contains("context"),
+                    "Runtime.evaluate: {e}"
+                );
+            }
+            if answer.is_ok_and(|r| r["result"]["value"] == serde_json::Value::Bool(true)) {
+                break;
+            }
             if Instant::now() >= deadline {
                 let dom = self.eval("document.body ? document.body.outerHTML : ''");
                 panic!("the page never got to `{expression}`:\n{dom}");
