@@ -329,6 +329,61 @@ impl Lexicon {
         self.version.clone()
     }
 
+    /// The pieces of the banned wordings whose hearing makes an utterance worth a second listen:
+    /// each part of at least two characters of a wording in several parts (快点 and 要下班了 of
+    /// 快点，要下班了), and each half of a one-part wording of six characters or more (有意见 and
+    /// 找领导去 of 有意见找领导去). Each piece is a one-part banned entry named after its phrase, with
+    /// no polite rules: found in a transcript where the phrase itself is not, the phrase was nearly
+    /// said, or said and misheard (不行，重便 for 不行，重填).
+    pub fn nearly(&self) -> Lexicon {
+        let mut entries: Vec<Entry> = Vec::new();
+        for e in self.of_kind(Kind::Banned) {
+            let mut pieces: Vec<Vec<char>> = Vec::new();
+            for form in &e.forms {
+                match form.parts.as_slice() {
+                    [one] if one.chars.len() >= 6 => {
+                        let (a, b) = one.chars.split_at(one.chars.len() / 2);
+                        pieces.extend([a.to_vec(), b.to_vec()]);
+                    }
+                    [_] => {}
+                    parts => pieces.extend(
+                        parts
+                            .iter()
+                            .filter(|p| p.chars.len() >= 2)
+                            .map(|p| p.chars.clone()),
+                    ),
+                }
+            }
+            pieces.sort();
+            pieces.dedup();
+            let forms = pieces
+                .into_iter()
+                .map(|chars| Form {
+                    written: chars.iter().collect(),
+                    parts: vec![Part {
+                        gap_before: Gap::None,
+                        chars,
+                    }],
+                    trailing_slot: false,
+                })
+                .collect::<Vec<_>>();
+            if !forms.is_empty() {
+                entries.push(Entry {
+                    forms,
+                    exceptions: Vec::new(),
+                    polite: Vec::new(),
+                    ..e.clone()
+                });
+            }
+        }
+        Lexicon {
+            entries,
+            civil_text: String::new(),
+            banned_text: String::new(),
+            version: format!("nearly:{}", self.version),
+        }
+    }
+
     /// The people's name for this edition of the rules (the files' `version = "…"`), if any.
     pub fn label(&self) -> Option<&str> {
         self.version.split_once('+').map(|(label, _)| label)
@@ -762,6 +817,33 @@ mod tests {
                 "no phrase for {s}"
             );
         }
+    }
+
+    #[test]
+    fn nearly_holds_the_pieces_of_banned_wordings_under_their_phrase() {
+        let lex = Lexicon::builtin().unwrap().nearly();
+        assert!(lex.of_kind(Kind::Civil).next().is_none());
+        let pieces = |phrase: &str| -> Vec<String> {
+            let e = lex.entries().iter().find(|e| e.phrase == phrase);
+            let mut v: Vec<String> = e
+                .map(|e| e.forms.iter().map(|f| f.written.clone()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        // Parts of the wordings in several parts, not one-character ones.
+        let late = pieces("快点，要下班了");
+        for p in ["快点", "要下班了", "下班了", "快下班了"] {
+            assert!(late.contains(&p.to_string()), "{late:?}");
+        }
+        // Halves of long one-part wordings; short one-part phrases have no pieces.
+        assert!(pieces("有意见找领导去").contains(&"有意见".to_string()));
+        assert!(pieces("有意见找领导去").contains(&"找领导去".to_string()));
+        assert!(pieces("不知道").is_empty());
+        assert!(lex
+            .entries()
+            .iter()
+            .all(|e| e.polite.is_empty() && e.exceptions.is_empty()));
     }
 
     #[test]

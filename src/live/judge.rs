@@ -40,6 +40,9 @@ pub struct JudgeConfig {
     pub voices: crate::speaker::running::RunningVoices,
 }
 
+/// Utterances whose speaker the judge remembers for a second hearing.
+const REMEMBERED: usize = 256;
+
 /// Turns transcripts into events; owns the per-window history behind the rolling scores.
 #[derive(Debug)]
 pub struct Judge {
@@ -54,6 +57,11 @@ pub struct Judge {
     pub utterance_latencies: Vec<f64>,
     pub utterances: u64,
     pub alerts: u64,
+    /// Utterances heard a second time (`judge_again`).
+    pub rechecked: u64,
+    /// Who said the last utterances, by (window, seq): a second hearing is judged as the first
+    /// was attributed (the voice is not learnt twice).
+    spoken: VecDeque<((usize, u64), crate::speaker::Speaker)>,
     /// Clips cannot be written (the outage has been reported); cleared by the next clip written.
     clips_failing: bool,
 }
@@ -70,6 +78,8 @@ impl Judge {
             utterance_latencies: Vec::new(),
             utterances: 0,
             alerts: 0,
+            rechecked: 0,
+            spoken: VecDeque::new(),
             clips_failing: false,
         }
     }
@@ -103,63 +113,17 @@ impl Judge {
             Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher)
                 .spoken_by(speaker);
         let counts = speaker.counts(self.config.weights.count_unknown);
+        self.spoken.push_back(((job.window, job.seq), speaker));
+        while self.spoken.len() > REMEMBERED {
+            self.spoken.pop_front();
+        }
         self.utterances += 1;
         let latency = Instant::now()
             .saturating_duration_since(job.speech_end)
             .as_secs_f64();
-        let banned: Vec<bool> = utterance
-            .hits
-            .iter()
-            .map(|h| {
-                h.hit.kind == Kind::Banned
-                    && counts
-                    && self.debouncer.allow(&win.id, &h.hit.phrase, job.speech_end)
-            })
-            .collect();
         let mut events = Vec::new();
-        let clip = if self.config.keep_all_clips || banned.iter().any(|&b| b) {
-            self.keep_clip(job, &mut events)
-        } else {
-            None
-        };
-
+        let (banned, clip) = self.alerts(job, &utterance, counts, latency, "", &mut events);
         let win = &self.windows[job.window];
-        for (k, h) in utterance
-            .hits
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| banned[*k])
-        {
-            let text = &utterance.text;
-            let span = h.hit.span.clone();
-            let char_start = text[..span.start].chars().count();
-            let char_end = char_start + text[span.clone()].chars().count();
-            let when = job.wall_start
-                + chrono::Duration::milliseconds(
-                    ((h.start - job.segment.start).max(0.0) * 1000.0) as i64,
-                );
-            events.push(Event::Alert(Alert {
-                id: format!("{}-{}-{}-{}", self.config.run_id, win.id, job.seq, k),
-                window: win.id.clone(),
-                label: win.label.clone(),
-                time: rfc3339(when),
-                phrase: h.hit.phrase.clone(),
-                category: h.hit.category.clone(),
-                severity: h.hit.severity,
-                clause: h.hit.clause.clone(),
-                confidence: h.hit.confidence,
-                method: h.hit.method,
-                text: text.clone(),
-                matched: h.hit.matched.clone(),
-                span: [span.start, span.end],
-                char_span: [char_start, char_end],
-                clip: clip.clone(),
-                latency,
-            }));
-            self.alerts += 1;
-            self.alert_latencies.push(latency);
-        }
-
         self.utterance_latencies.push(latency);
         events.push(Event::Utterance(HeardUtterance {
             window: win.id.clone(),
@@ -206,6 +170,110 @@ impl Judge {
             banned_hits: score.banned_hits,
         }));
         events
+    }
+
+    /// Whether the utterance `job`, judged last, was said by someone whose banned phrases count.
+    pub fn counts(&self, job: &Job) -> bool {
+        self.spoken
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == (job.window, job.seq))
+            .is_some_and(|(_, s)| s.counts(self.config.weights.count_unknown))
+    }
+
+    /// The events of an utterance heard a second time, with more context (`live::recheck`): an
+    /// alert for each banned phrase the first hearing missed (the debouncer holds back those it
+    /// raised), attributed as the first hearing was. The utterance, its hits and the rolling
+    /// score stay as first heard.
+    pub fn judge_again(&mut self, job: &Job, transcript: &Transcript) -> Vec<Event> {
+        self.rechecked += 1;
+        let Some(&(_, speaker)) = self
+            .spoken
+            .iter()
+            .find(|(key, _)| *key == (job.window, job.seq))
+        else {
+            return Vec::new();
+        };
+        if transcript.text.trim().is_empty() {
+            return Vec::new();
+        }
+        let win = &self.windows[job.window];
+        let utterance =
+            Utterance::from_transcript(&win.id, PathBuf::from(&win.id), transcript, &self.matcher)
+                .spoken_by(speaker);
+        let counts = speaker.counts(self.config.weights.count_unknown);
+        let latency = Instant::now()
+            .saturating_duration_since(job.speech_end)
+            .as_secs_f64();
+        let mut events = Vec::new();
+        self.alerts(job, &utterance, counts, latency, "again-", &mut events);
+        events
+    }
+
+    /// Pushes the utterance's alerts (banned hits by someone who counts, past the debouncer) to
+    /// `events`, with its clip when one is raised (or every clip is kept); returns which hits
+    /// raised one, and the clip. `tag` keeps the ids of a second hearing's alerts apart.
+    fn alerts(
+        &mut self,
+        job: &Job,
+        utterance: &Utterance,
+        counts: bool,
+        latency: f64,
+        tag: &str,
+        events: &mut Vec<Event>,
+    ) -> (Vec<bool>, Option<PathBuf>) {
+        let win = &self.windows[job.window];
+        let banned: Vec<bool> = utterance
+            .hits
+            .iter()
+            .map(|h| {
+                h.hit.kind == Kind::Banned
+                    && counts
+                    && self.debouncer.allow(&win.id, &h.hit.phrase, job.speech_end)
+            })
+            .collect();
+        let clip = if self.config.keep_all_clips || banned.iter().any(|&b| b) {
+            self.keep_clip(job, events)
+        } else {
+            None
+        };
+        let win = &self.windows[job.window];
+        for (k, h) in utterance
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| banned[*k])
+        {
+            let text = &utterance.text;
+            let span = h.hit.span.clone();
+            let char_start = text[..span.start].chars().count();
+            let char_end = char_start + text[span.clone()].chars().count();
+            let when = job.wall_start
+                + chrono::Duration::milliseconds(
+                    ((h.start - job.segment.start).max(0.0) * 1000.0) as i64,
+                );
+            events.push(Event::Alert(Alert {
+                id: format!("{}-{}-{}-{tag}{}", self.config.run_id, win.id, job.seq, k),
+                window: win.id.clone(),
+                label: win.label.clone(),
+                time: rfc3339(when),
+                phrase: h.hit.phrase.clone(),
+                category: h.hit.category.clone(),
+                severity: h.hit.severity,
+                clause: h.hit.clause.clone(),
+                confidence: h.hit.confidence,
+                method: h.hit.method,
+                text: text.clone(),
+                matched: h.hit.matched.clone(),
+                span: [span.start, span.end],
+                char_span: [char_start, char_end],
+                clip: clip.clone(),
+                latency,
+            }));
+            self.alerts += 1;
+            self.alert_latencies.push(latency);
+        }
+        (banned, clip)
     }
 
     /// Writes the utterance's audio; returns its path relative to the clip folder. A failure is

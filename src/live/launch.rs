@@ -74,7 +74,9 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
             Sources::Devices(config.window.clone())
         }
     };
-    let matcher = Matcher::with_config(&config.lexicon()?, config.matcher);
+    let lexicon = config.lexicon()?;
+    let matcher = Matcher::with_config(&lexicon, config.matcher);
+    let recheck = super::recheck::Recheck::new(&matcher, &lexicon, config.matcher);
     let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
 
     let io = |what: &str, e: std::io::Error| Error::Input(format!("{what}: {e}"));
@@ -142,6 +144,7 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
         sinks,
         stop: l.stop,
         voices: running_voices(config),
+        recheck,
     })?;
     if let Some(desk) = desk {
         desk.shutdown();

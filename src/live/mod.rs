@@ -19,6 +19,7 @@ pub mod capacity;
 pub mod judge;
 mod launch;
 pub mod listen;
+pub mod recheck;
 pub mod schedule;
 
 pub use launch::{launch, Launch};
@@ -78,6 +79,10 @@ pub struct LiveConfig {
     /// before coverage does.
     pub busy_encoder_seconds: f64,
     pub busy_backlog_seconds: f64,
+    /// With `fit_encoder`: an utterance whose transcript nearly holds a banned phrase (a piece of
+    /// it heard, the phrase not: `live::recheck`) is heard again with at least this much context
+    /// while the box keeps up, and the second hearing replaces the first. 0: never.
+    pub recheck_encoder_seconds: f64,
     /// Most seconds of speech packed into one Whisper call (see `live::schedule`). Off (0) by
     /// default: Whisper's token times are too loose to split a packed call back reliably, and
     /// recall drops (README).
@@ -117,6 +122,7 @@ impl Default for LiveConfig {
             encoder_seconds: 10.0,
             busy_encoder_seconds: 10.0,
             busy_backlog_seconds: 4.0,
+            recheck_encoder_seconds: 30.0,
             pack_seconds: 0.0,
             max_queue_seconds: 120.0,
             score_minutes: 60.0,
@@ -152,6 +158,12 @@ impl LiveConfig {
             self.busy_backlog_seconds,
             0.0,
             3600.0,
+        )?;
+        in_range(
+            "live.recheck_encoder_seconds",
+            self.recheck_encoder_seconds,
+            0.0,
+            30.0,
         )?;
         in_range("live.pack_seconds", self.pack_seconds, 0.0, 30.0)?;
         in_range(
@@ -289,6 +301,8 @@ pub struct Live<'a> {
     pub stop: Arc<AtomicBool>,
     /// The enrolled voices (from the record) one-microphone windows are judged against.
     pub voices: crate::speaker::running::RunningVoices,
+    /// Which utterances are worth hearing again with more context.
+    pub recheck: recheck::Recheck,
 }
 
 /// Gives `event` to every sink. A sink that fails is reported once per outage (until it takes an
@@ -391,7 +405,9 @@ fn flush_all(sinks: &mut [Box<dyn EventSink>]) -> u64 {
 }
 
 /// What the Whisper threads hand the judge.
-type Heard = (Vec<Job>, Result<Vec<Transcript>, String>);
+/// What a Whisper thread hands the judge: the batch, what was heard, and the encoder context used
+/// (the least seconds).
+type Heard<'a> = (schedule::Batch<'a>, Result<Vec<Transcript>, String>, f64);
 
 /// Runs until the replay ends or `stop` is set; returns the run's totals (also sent as the last
 /// event). Fails only when Whisper cannot start.
@@ -404,6 +420,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         sinks,
         stop,
         voices,
+        recheck,
     } = live;
     let lc = &config.live;
     let windows = windows(&sources, config);
@@ -491,17 +508,19 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                     let mut cut = Vec::new();
                     while let Some(batch) = scheduler.pop_batch() {
                         let segments: Vec<&crate::vad::SpeechSegment> =
-                            batch.iter().map(|j| &j.segment).collect();
+                            batch.jobs.iter().map(|j| &j.segment).collect();
                         let backlog = scheduler.backlog_seconds();
                         let busy = backlog > lc.busy_backlog_seconds;
-                        if behind.swap(busy, Ordering::SeqCst) != busy {
+                        if !batch.again && behind.swap(busy, Ordering::SeqCst) != busy {
                             let _ = events.send(Event::Load(Load {
                                 time: now_rfc3339(),
                                 level: if busy { "behind" } else { "normal" }.into(),
                                 backlog_seconds: backlog,
                             }));
                         }
-                        let min = if busy {
+                        let min = if batch.again {
+                            lc.recheck_encoder_seconds
+                        } else if busy {
                             busy_calls.fetch_add(1, Ordering::Relaxed);
                             lc.busy_encoder_seconds
                         } else {
@@ -511,16 +530,23 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                             .transcribe_packed_with(&segments, min)
                             .map_err(|e| e.to_string());
                         calls.fetch_add(1, Ordering::Relaxed);
+                        if batch.again {
+                            // Heard once already: a failed or cut second hearing loses nothing.
+                            if heard.is_ok() && tx.send((batch, heard, min)).is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         if heard.is_err() && abort.load(Ordering::SeqCst) {
                             // Not a failure: the shutdown's report counts them.
-                            cut.extend(batch);
+                            cut.extend(batch.jobs.iter().cloned());
                             continue;
                         }
                         if heard.is_ok() {
                             let seconds: f64 = segments.iter().map(|s| s.duration()).sum();
                             speech_ms.fetch_add((seconds * 1000.0) as u64, Ordering::Relaxed);
                         }
-                        if tx.send((batch, heard)).is_err() {
+                        if tx.send((batch, heard, min)).is_err() {
                             break;
                         }
                     }
@@ -533,19 +559,39 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         // Judge thread.
         let judge_events = event_tx.clone();
         let ids: Vec<String> = windows.iter().map(|w| w.id.clone()).collect();
+        let (queue, recheck) = (&scheduler, &recheck);
         let judge_thread = s.spawn(move || {
-            for (jobs, heard) in heard_rx {
+            for (batch, heard, context) in heard_rx {
+                let jobs = &batch.jobs;
                 match heard {
+                    Ok(transcripts) if batch.again => {
+                        for (job, t) in jobs.iter().zip(&transcripts) {
+                            for e in judge.judge_again(job, t) {
+                                let _ = judge_events.send(e);
+                            }
+                        }
+                    }
                     Ok(transcripts) => {
                         for (job, t) in jobs.iter().zip(&transcripts) {
                             for e in judge.judge(job, t) {
                                 let _ = judge_events.send(e);
                             }
+                            // Nearly a banned phrase, heard with less context than a second
+                            // hearing would have, from someone who counts: hear it again when
+                            // the box is idle.
+                            let more = lc.recheck_encoder_seconds;
+                            if lc.fit_encoder
+                                && more > context
+                                && judge.counts(job)
+                                && recheck.nearly(&t.text).is_some()
+                            {
+                                queue.push_again(job.clone());
+                            }
                         }
                     }
                     // What those utterances said is lost: say so for each of their windows.
                     Err(e) => {
-                        for job in &jobs {
+                        for job in jobs {
                             let _ = judge_events.send(Event::Failure(Failure {
                                 window: ids[job.window].clone(),
                                 time: now_rfc3339(),
@@ -622,6 +668,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             transcript_latency_p95: q(&judge.utterance_latencies, 0.95),
             whisper_calls: calls.load(Ordering::Relaxed),
             busy_calls: busy_calls.load(Ordering::Relaxed),
+            rechecked_utterances: judge.rechecked,
         };
         let _ = event_tx.send(Event::Summary(summary));
         drop(event_tx);

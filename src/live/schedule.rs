@@ -12,6 +12,17 @@
 //!    matters when `encoder_seconds` is set above it): cheaper calls, a few points less recall.
 //! 4. **Bounded, never silent.** A window whose queue holds more than `max_queue_seconds` of
 //!    speech loses its oldest utterance; the caller reports each one as a `dropped` event.
+//! 5. **Hearing again only when idle.** Utterances sent back to be heard again with more context
+//!    (`live::recheck`) wait in their own lane, served one at a time when no window has anything
+//!    waiting. A second hearing in flight is not cut short when speech arrives: whisper.cpp
+//!    checks its abort callback only after the encoder, the part that costs, so giving way
+//!    would waste the encoder and delay the new utterance as much (measured: p95 worse). They
+//!    were heard once already, so the lane is bounded (the oldest give way, and none older than
+//!    [`AGAIN_WITHIN`]) and what is in it when the run stops is simply not heard again.
+//!
+//! A batch is *in flight* from the moment a worker takes it until the judge has finished with it
+//! (the [`Batch`] is dropped): workers stop only when the scheduler is closed, empty and nothing
+//! is in flight, since judging a batch may send an utterance back.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
@@ -64,6 +75,41 @@ struct State {
     /// The window to look at first in the next batch.
     next: usize,
     closed: bool,
+    /// Utterances to hear again, oldest first.
+    again: VecDeque<Job>,
+    /// Batches taken and not yet dropped.
+    in_flight: usize,
+    /// A stop's drain ran out: nothing more is handed out.
+    abandoned: bool,
+}
+
+/// Most utterances waiting to be heard again; older ones give way.
+const MAX_AGAIN: usize = 32;
+
+/// An utterance whose speech ended longer ago than this is not heard again: its alert would no
+/// longer be a live one.
+pub const AGAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Utterances a worker took: to transcribe, then hand to the judge with the transcripts. In
+/// flight until dropped.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    pub jobs: Vec<Job>,
+    /// Heard once already, to be heard again with more context (one utterance).
+    pub again: bool,
+    scheduler: &'a Scheduler,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let mut st = self.scheduler.lock();
+        st.in_flight -= 1;
+        let idle = st.in_flight == 0;
+        drop(st);
+        if idle {
+            self.scheduler.ready.notify_all();
+        }
+    }
 }
 
 impl Scheduler {
@@ -73,6 +119,9 @@ impl Scheduler {
                 queues: (0..windows).map(|_| VecDeque::new()).collect(),
                 next: 0,
                 closed: false,
+                again: VecDeque::new(),
+                in_flight: 0,
+                abandoned: false,
             }),
             ready: Condvar::new(),
             policy,
@@ -99,18 +148,45 @@ impl Scheduler {
         dropped
     }
 
+    /// Queues an utterance heard once to be heard again when the box is idle (see the module doc).
+    pub fn push_again(&self, job: Job) {
+        let mut st = self.lock();
+        if st.abandoned {
+            return;
+        }
+        st.again.push_back(job);
+        while st.again.len() > MAX_AGAIN {
+            st.again.pop_front();
+        }
+        drop(st);
+        self.ready.notify_one();
+    }
+
     /// Blocks until there is work, then takes a batch (see the module doc). `None` once the
-    /// scheduler is closed and empty: the worker should exit.
-    pub fn pop_batch(&self) -> Option<Vec<Job>> {
+    /// scheduler is closed, empty and nothing is in flight (or abandoned): the worker should exit.
+    pub fn pop_batch(&self) -> Option<Batch<'_>> {
         let mut st = self.lock();
         loop {
-            if st.queues.iter().any(|q| !q.is_empty()) {
-                return Some(self.take(&mut st));
-            }
-            if st.closed {
+            if st.abandoned {
                 return None;
             }
-            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.again.retain(|j| j.speech_end.elapsed() <= AGAIN_WITHIN);
+            let (jobs, again) = if st.queues.iter().any(|q| !q.is_empty()) {
+                (self.take(&mut st), false)
+            } else if let Some(job) = st.again.pop_front() {
+                (vec![job], true)
+            } else if st.closed && st.in_flight == 0 {
+                return None;
+            } else {
+                st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            st.in_flight += 1;
+            return Some(Batch {
+                jobs,
+                again,
+                scheduler: self,
+            });
         }
     }
 
@@ -125,6 +201,8 @@ impl Scheduler {
     pub fn abandon(&self) -> Vec<Job> {
         let mut st = self.lock();
         st.closed = true;
+        st.abandoned = true;
+        st.again.clear();
         let left = st.queues.iter_mut().flat_map(|q| q.drain(..)).collect();
         drop(st);
         self.ready.notify_all();
@@ -212,7 +290,9 @@ mod tests {
         }
         s.push(job(1, 1, 2.0));
         s.push(job(2, 1, 2.0));
-        let order: Vec<(usize, u64)> = (0..7).flat_map(|_| ids(&s.pop_batch().unwrap())).collect();
+        let order: Vec<(usize, u64)> = (0..7)
+            .flat_map(|_| ids(&s.pop_batch().unwrap().jobs))
+            .collect();
         assert_eq!(
             order,
             vec![(0, 1), (1, 1), (2, 1), (0, 2), (0, 3), (0, 4), (0, 5)]
@@ -233,9 +313,9 @@ mod tests {
         s.push(job(1, 1, 3.0));
         s.push(job(2, 1, 3.0));
         // 3 + 1 + 3 + 1 + 3 = 11 > 10: two fit, one per window in the first round.
-        assert_eq!(ids(&s.pop_batch().unwrap()), vec![(0, 1), (1, 1)]);
+        assert_eq!(ids(&s.pop_batch().unwrap().jobs), vec![(0, 1), (1, 1)]);
         // The next batch starts after window 0.
-        assert_eq!(ids(&s.pop_batch().unwrap()), vec![(2, 1), (0, 2)]);
+        assert_eq!(ids(&s.pop_batch().unwrap().jobs), vec![(2, 1), (0, 2)]);
     }
 
     #[test]
@@ -248,7 +328,7 @@ mod tests {
             },
         );
         s.push(job(0, 1, 25.0));
-        assert_eq!(ids(&s.pop_batch().unwrap()), vec![(0, 1)]);
+        assert_eq!(ids(&s.pop_batch().unwrap().jobs), vec![(0, 1)]);
     }
 
     #[test]
@@ -275,7 +355,7 @@ mod tests {
         let worker = std::thread::spawn(move || {
             let mut n = 0;
             while let Some(b) = s2.pop_batch() {
-                n += b.len();
+                n += b.jobs.len();
             }
             n
         });
@@ -286,13 +366,47 @@ mod tests {
     }
 
     #[test]
+    fn heard_again_only_when_no_window_waits_and_workers_wait_for_the_judge() {
+        let s = std::sync::Arc::new(Scheduler::new(2, ONE_AT_A_TIME));
+        s.push(job(0, 1, 1.0));
+        s.push(job(1, 1, 1.0));
+        let first = s.pop_batch().unwrap();
+        assert!(!first.again);
+        // The judge sends utterance (0, 1) back while (1, 1) still waits.
+        s.push_again(first.jobs[0].clone());
+        drop(first);
+        let b = s.pop_batch().unwrap();
+        assert_eq!((ids(&b.jobs), b.again), (vec![(1, 1)], false));
+        s.close();
+        // Closed and empty but for the again lane: it is still served.
+        let again = s.pop_batch().unwrap();
+        assert_eq!((ids(&again.jobs), again.again), (vec![(0, 1)], true));
+        // A worker waits while a batch is in flight (its judging may send one back) ...
+        let s2 = std::sync::Arc::clone(&s);
+        let worker = std::thread::spawn(move || s2.pop_batch().map(|b| ids(&b.jobs)));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!worker.is_finished());
+        s.push_again(b.jobs[0].clone());
+        drop(b);
+        assert_eq!(worker.join().unwrap(), Some(vec![(1, 1)]));
+        // ... and stops once nothing is in flight.
+        drop(again);
+        assert!(s.pop_batch().is_none());
+    }
+
+    #[test]
     fn abandon_hands_back_what_waits_and_stops_the_workers() {
         let s = Scheduler::new(2, ONE_AT_A_TIME);
         s.push(job(0, 1, 1.0));
         s.push(job(1, 1, 2.0));
         s.push(job(0, 2, 3.0));
+        s.push_again(job(1, 0, 1.0));
+        let in_flight = s.pop_batch().unwrap();
         let left = s.abandon();
-        assert_eq!(ids(&left), vec![(0, 1), (0, 2), (1, 1)]);
+        assert_eq!(ids(&left), vec![(0, 2), (1, 1)]);
+        // Not even what waits to be heard again, nor after the batch in flight is done.
+        assert!(s.pop_batch().is_none());
+        drop(in_flight);
         assert!(s.pop_batch().is_none());
         assert_eq!(s.backlog_seconds(), 0.0);
     }

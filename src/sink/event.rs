@@ -251,6 +251,10 @@ pub struct Summary {
     pub whisper_calls: u64,
     /// Calls made with the cheaper encoder context because the box was behind.
     pub busy_calls: u64,
+    /// Utterances heard a second time with more context because they nearly held a banned phrase
+    /// (`[live] recheck_encoder_seconds`); each is one more Whisper call.
+    #[serde(default)]
+    pub rechecked_utterances: u64,
 }
 
 impl Event {

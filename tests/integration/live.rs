@@ -416,3 +416,69 @@ fn issue_11_a_stop_is_bounded_by_drain_seconds_and_reports_what_was_left() {
     let log = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     assert!(log.contains("\"type\":\"shutdown\""), "{log}");
 }
+
+/// Issue 9 (6): an utterance the short encoder context mishears next to a banned phrase is heard
+/// again with the full context, and the phrase the first hearing missed is alerted.
+#[test]
+fn a_near_miss_is_heard_again_with_more_context_and_alerted() {
+    let dir = tempfile::tempdir().unwrap();
+    // 不行，重填一张 (labelled clip L031): with 10 s of encoder context Whisper writes 不行,重便一张
+    // (the banned 不行，重填 not there, its piece 不行 is); with 30 s, 不行,重填一张.
+    let window = dir.path().join("replay").join("w01");
+    std::fs::create_dir_all(&window).unwrap();
+    std::fs::copy(
+        crate::root().join("samples/labelled/L031.wav"),
+        window.join("L031.wav"),
+    )
+    .unwrap();
+    let replay = dir.path().join("replay");
+    let replay = replay.to_str().unwrap();
+    let run = |recheck: f64| {
+        let config = dir.path().join(format!("recheck-{recheck}.toml"));
+        std::fs::write(
+            &config,
+            format!("[live]\nrecheck_encoder_seconds = {recheck}\n"),
+        )
+        .unwrap();
+        live(
+            &["--replay", replay, "--config", config.to_str().unwrap()],
+            dir.path(),
+        )
+    };
+    let lexicon = courtesy::lexicon::Lexicon::builtin().unwrap();
+    let matcher = courtesy::matcher::Matcher::new(&lexicon);
+    let recheck = courtesy::live::recheck::Recheck::new(&matcher, &lexicon, Default::default());
+
+    // Without a second hearing: the first one nearly holds the phrase, and nothing is alerted.
+    let once = run(0.0);
+    let heard: Vec<&str> = once
+        .iter()
+        .filter(|e| e["type"] == "utterance")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(heard.len(), 1, "{once:?}");
+    assert_eq!(
+        recheck.nearly(heard[0]).as_deref(),
+        Some("不行，重填"),
+        "{heard:?}"
+    );
+    assert!(alerts_by_window(&once).is_empty(), "{once:?}");
+    let summary = once.last().unwrap();
+    assert_eq!(summary["rechecked_utterances"], 0, "{summary}");
+
+    // With it (the default, 30 s): one more call, and the alert, marked as a second hearing's.
+    let twice = run(30.0);
+    let alerts: Vec<&Value> = twice.iter().filter(|e| e["type"] == "alert").collect();
+    assert_eq!(alerts.len(), 1, "{twice:?}");
+    assert_eq!(alerts[0]["phrase"], "不行，重填");
+    assert!(alerts[0]["id"].as_str().unwrap().contains("-1-again-"));
+    assert!(alerts[0]["clip"].is_string(), "{}", alerts[0]);
+    let summary = twice.last().unwrap();
+    assert_eq!(summary["rechecked_utterances"], 1, "{summary}");
+    assert_eq!(
+        summary["whisper_calls"].as_u64(),
+        once.last().unwrap()["whisper_calls"]
+            .as_u64()
+            .map(|n| n + 1)
+    );
+}
