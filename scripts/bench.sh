@@ -13,7 +13,7 @@
 # calls × threads), THREADS (default: all cores), HUMAN=folder of the shared human clips (default: found
 # next to the repository), TRACKS=8 (windows of 60 s tracks for banned recall; 0 skips), LIVE="1 8 16"
 # (empty skips), LIVE_SECONDS=60, TEXT=0 skips the text stage, CORPUS=a UTF-8 text file for it,
-# ALT="openblas openmp" adds the default configuration built with each cargo feature named.
+# ALT="noblas openmp" adds the default configuration built without OpenBLAS, and with OpenMP.
 # Whisper's threads busy-wait: on a machine doing other work every figure is slower and noisier; the
 # tables say the load average they ran under.
 set -euo pipefail
@@ -67,10 +67,15 @@ if [ "$n_tracks" -gt 0 ]; then
 fi
 configs=${CONFIGS:-f16-utt,f16-long,q8_0-utt,q8_0-long,q5_0-long,q5_1-long,fw}
 [ "${LEVERS:-0}" = 1 ] && configs+=",q8_0-long-fa,q8_0-long-calls"
-# Build levers: ALT="openblas openmp" builds the binary once per cargo feature (the same target
-# folder, so only whisper.cpp and courtesy are rebuilt) and runs the default configuration with each.
+# Build levers: ALT="noblas openmp" builds the binary once per lever (the same target folder, so only
+# whisper.cpp and courtesy are rebuilt) and runs the default configuration with each: noblas without
+# OpenBLAS (--no-default-features), any other name as a cargo feature on top of the default build.
 for feature in ${ALT:-}; do
-  cargo build --release --quiet --features "$feature"
+  if [ "$feature" = noblas ]; then
+    cargo build --release --quiet --no-default-features
+  else
+    cargo build --release --quiet --features "$feature"
+  fi
   mkdir -p "$out/alt"
   cp target/release/courtesy "$out/alt/courtesy-$feature"
   args+=(--alt "$feature=$out/alt/courtesy-$feature")

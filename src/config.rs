@@ -93,7 +93,7 @@ impl Config {
     /// ```
     /// use courtesy::config::Config;
     /// let c = Config::parse("c.toml".as_ref(), "workers = 2\n").unwrap();
-    /// let (calls, _threads) = c.calls(true);
+    /// let (calls, _threads) = c.calls();
     /// assert_eq!(calls, 2);
     /// let e = Config::parse("c.toml".as_ref(), "[live]\nstall_seconds = inf\n").unwrap_err();
     /// assert!(e.to_string().contains("live.stall_seconds"));
@@ -215,25 +215,24 @@ impl Config {
             .unwrap_or_else(|| crate::model::default_model_path(self.weights))
     }
 
-    /// Whisper calls at once and threads per call, as configured or by default, for decoding
-    /// long-form (batch's default) or one utterance per call (`live`):
-    /// - long-form: one single-threaded call per core. A 30 s window's decoder runs one token at
-    ///   a time through small matrix products, where two threads spend much of their time waiting
-    ///   for each other at whisper.cpp's per-operation barriers; independent calls never wait
-    ///   (README, "Figures");
-    /// - one utterance per call: one call at a time using every core, for the shortest time from
-    ///   the end of an utterance to its transcript.
+    /// Whisper calls at once and threads per call, as configured or by default: one
+    /// single-threaded call per core. With OpenBLAS (the default build) a one-thread call hands
+    /// the encoder's large matrix products to OpenBLAS's sgemm, and nothing spins beside it:
+    /// - long-form batch: a 30 s window's decoder runs one token at a time through small matrix
+    ///   products, where two threads of one call mostly wait for each other at whisper.cpp's
+    ///   per-operation barriers; independent calls never wait;
+    /// - one utterance per call (`live`): two threads in one call left ggml's threads spinning
+    ///   while OpenBLAS's own ran (8 windows: alert p95 6.0 s); two one-thread calls, 1.6 s
+    ///   (README, "Figures").
     ///
     /// Given one of the two, the other fills the cores.
-    pub fn calls(&self, long_form: bool) -> (usize, usize) {
+    pub fn calls(&self) -> (usize, usize) {
         let n = cores();
         match (self.workers, self.asr.threads) {
             (Some(w), Some(t)) => (w, t),
             (Some(w), None) => (w, (n / w).max(1)),
-            (None, Some(t)) if long_form => ((n / t).max(1), t),
-            (None, Some(t)) => (1, t),
-            (None, None) if long_form => (n, 1),
-            (None, None) => (1, n),
+            (None, Some(t)) => ((n / t).max(1), t),
+            (None, None) => (n, 1),
         }
     }
 }
@@ -257,21 +256,19 @@ mod tests {
         assert_eq!(c.asr.threads, Some(1));
     }
 
-    /// Long-form batch: one single-threaded call per core unless told; per utterance (live):
-    /// one call using every core. Either number given fills the cores with the other.
+    /// One single-threaded call per core unless told; either number given fills the cores
+    /// with the other.
     #[test]
     fn calls_and_threads_fill_the_cores() {
         let n = cores();
         let mut c = Config::default();
-        assert_eq!(c.calls(true), (n, 1));
-        assert_eq!(c.calls(false), (1, n));
-        c.asr.threads = Some(1);
-        assert_eq!(c.calls(true), (n, 1));
-        assert_eq!(c.calls(false), (1, 1));
+        assert_eq!(c.calls(), (n, 1));
+        c.asr.threads = Some(2);
+        assert_eq!(c.calls(), ((n / 2).max(1), 2));
         c.workers = Some(3);
-        assert_eq!(c.calls(false), (3, 1));
+        assert_eq!(c.calls(), (3, 2));
         c.asr.threads = None;
-        assert_eq!(c.calls(true), (3, (n / 3).max(1)));
+        assert_eq!(c.calls(), (3, (n / 3).max(1)));
     }
 
     #[test]

@@ -347,7 +347,7 @@ pub fn analyze(
     config: &Config,
 ) -> Result<Analysis, crate::asr::AsrError> {
     let started = Instant::now();
-    let (calls, threads) = config.calls(transcriber.config().long_form);
+    let (calls, threads) = config.calls();
     let workers = (0..calls)
         .map(|_| Ok(transcriber.worker()?.with_threads(threads)))
         .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;

@@ -267,7 +267,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
         .sum();
     let mut progress = progress::Progress::new(night.progress, todo.len(), total_bytes);
     let clip_dir = cfg.clip_dir();
-    let (calls, threads) = night.config.calls(night.transcriber.config().long_form);
+    let (calls, threads) = night.config.calls();
     let workers = (0..calls)
         .map(|_| Ok(night.transcriber.worker()?.with_threads(threads)))
         .collect::<Result<Vec<_>, crate::asr::AsrError>>()?;

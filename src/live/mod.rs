@@ -427,8 +427,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     let run_id = chrono::Local::now().format("%Y%m%dT%H%M%S").to_string();
     // Set when a shutdown's drain runs out: cuts the Whisper calls in flight short.
     let abort = Arc::new(AtomicBool::new(false));
-    // Live decodes one utterance (or a pack of them) per call, never long-form.
-    let (calls, threads) = config.calls(false);
+    let (calls, threads) = config.calls();
     let mut workers = (0..calls)
         .map(|_| {
             Ok(transcriber
