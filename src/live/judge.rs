@@ -172,13 +172,19 @@ impl Judge {
         events
     }
 
-    /// Whether the utterance `job`, judged last, was said by someone whose banned phrases count.
-    pub fn counts(&self, job: &Job) -> bool {
+    /// Who said `job`, as its first hearing was attributed (while remembered).
+    fn spoken_by(&self, job: &Job) -> Option<crate::speaker::Speaker> {
         self.spoken
             .iter()
             .rev()
             .find(|(key, _)| *key == (job.window, job.seq))
-            .is_some_and(|(_, s)| s.counts(self.config.weights.count_unknown))
+            .map(|&(_, speaker)| speaker)
+    }
+
+    /// Whether the utterance `job`, judged last, was said by someone whose banned phrases count.
+    pub fn counts(&self, job: &Job) -> bool {
+        self.spoken_by(job)
+            .is_some_and(|s| s.counts(self.config.weights.count_unknown))
     }
 
     /// The events of an utterance heard a second time, with more context (`live::recheck`): an
@@ -187,11 +193,7 @@ impl Judge {
     /// score stay as first heard.
     pub fn judge_again(&mut self, job: &Job, transcript: &Transcript) -> Vec<Event> {
         self.rechecked += 1;
-        let Some(&(_, speaker)) = self
-            .spoken
-            .iter()
-            .find(|(key, _)| *key == (job.window, job.seq))
-        else {
+        let Some(speaker) = self.spoken_by(job) else {
             return Vec::new();
         };
         if transcript.text.trim().is_empty() {

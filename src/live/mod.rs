@@ -81,7 +81,7 @@ pub struct LiveConfig {
     pub busy_backlog_seconds: f64,
     /// With `fit_encoder`: an utterance whose transcript nearly holds a banned phrase (a piece of
     /// it heard, the phrase not: `live::recheck`) is heard again with at least this much context
-    /// while the box keeps up, and the second hearing replaces the first. 0: never.
+    /// when no window has speech waiting, and what that hearing finds is alerted. 0: never.
     pub recheck_encoder_seconds: f64,
     /// Most seconds of speech packed into one Whisper call (see `live::schedule`). Off (0) by
     /// default: Whisper's token times are too loose to split a packed call back reliably, and
@@ -404,7 +404,6 @@ fn flush_all(sinks: &mut [Box<dyn EventSink>]) -> u64 {
     failed
 }
 
-/// What the Whisper threads hand the judge.
 /// What a Whisper thread hands the judge: the batch, what was heard, and the encoder context used
 /// (the least seconds).
 type Heard<'a> = (schedule::Batch<'a>, Result<Vec<Transcript>, String>, f64);

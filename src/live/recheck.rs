@@ -6,8 +6,9 @@
 //! `[live] recheck_encoder_seconds` of context when its first transcript *nearly* holds a banned
 //! phrase — one piece of a wording found ([`Lexicon::nearly`]: 不行 of 不行，重填, 有意见 of
 //! 有意见找领导去) while the phrase itself is not — and the queue allows it (the box is not behind).
-//! The second hearing replaces the first. Only a few utterances in a hundred qualify, so the
-//! second calls cost little capacity; their alerts come one call later than the others.
+//! What the second hearing finds is alerted; the utterance stays as first heard. Only a few
+//! utterances in a hundred qualify, so the second calls cost little capacity; their alerts come
+//! one call later than the others.
 
 use crate::lexicon::{Kind, Lexicon};
 use crate::matcher::{MatchConfig, Matcher};
