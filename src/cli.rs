@@ -435,9 +435,10 @@ struct AudioFlags {
     /// Whisper calls at once (default: one per core long-form, else 1).
     #[arg(long)]
     workers: Option<usize>,
-    /// Encode only as much of Whisper's 30 s window as each utterance needs.
-    #[arg(long)]
-    fit_encoder: bool,
+    /// Encode only as much of Whisper's 30 s window as each call's audio needs (`[asr]
+    /// fit_encoder`, the default); `--fit-encoder false`: always the whole window.
+    #[arg(long, value_name = "BOOL")]
+    fit_encoder: Option<bool>,
     /// Decode each file's speech in 30 s windows, one Whisper call per window (`[asr] long_form`,
     /// the default); `--long-form false`: one call per utterance.
     #[arg(long, value_name = "BOOL")]
@@ -484,8 +485,8 @@ fn config_from(
         if let Some(w) = a.workers {
             config.workers = Some(w);
         }
-        if a.fit_encoder {
-            config.asr.fit_encoder = true;
+        if let Some(f) = a.fit_encoder {
+            config.asr.fit_encoder = f;
         }
         if let Some(l) = a.long_form {
             config.asr.long_form = l;
@@ -558,9 +559,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(p) = pack {
                 lc.pack_seconds = p;
             }
-            if config.live.fit_encoder {
-                config.asr.fit_encoder = true;
+            // `--fit-encoder` speaks for live too; else `[live] fit_encoder` decides.
+            if audio.fit_encoder.is_some() {
+                config.live.fit_encoder = config.asr.fit_encoder;
             }
+            config.asr.fit_encoder = config.live.fit_encoder;
             live(config, replay, (speed, looping), format, verbose)
         }
         Command::Batch {

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::asr::{Transcriber, Transcript, Worker};
 use crate::config::Config;
+use crate::matcher::nearly::Recheck;
 use crate::matcher::Matcher;
 use crate::score::{score_window, WindowScore, WindowTally};
 use crate::speaker::voices::{sessions, Span};
@@ -51,6 +52,9 @@ pub struct Stats {
     pub wall_seconds: f64,
     /// Wall time over audio time (lower is faster).
     pub real_time_factor: f64,
+    /// Long-form windows decoded a second time with the full encoder ([`stream`]'s `again`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub heard_again: usize,
     /// Text input: lines read.
     #[serde(skip_serializing_if = "is_zero")]
     pub lines: usize,
@@ -149,7 +153,18 @@ impl Tally {
 /// that leases files from a shared record leases one at a time; `workers` Whisper threads
 /// transcribe; `on` sees every transcript and every file's end on the calling thread. `turn`
 /// tells who a segment of file `key` sounds like (long-form calls never join two speakers).
-pub fn stream<N, F>(next: N, workers: Vec<Worker>, config: &Config, turn: &TurnOf<'_>, mut on: F)
+///
+/// With `again` (long-form, `[asr] fit_encoder` and `hear_again`), a window heard with a fitted
+/// encoder whose transcript nearly holds a banned phrase is decoded again with the full 30 s and
+/// the second hearing kept. Returns how many windows were heard again.
+pub fn stream<N, F>(
+    next: N,
+    workers: Vec<Worker>,
+    config: &Config,
+    turn: &TurnOf<'_>,
+    again: Option<&Recheck>,
+    mut on: F,
+) -> usize
 where
     N: FnMut() -> Option<(usize, PathBuf)> + Send,
     F: FnMut(Streamed),
@@ -168,11 +183,14 @@ where
     std::thread::scope(|s| {
         let vad = config.vad.clone();
         s.spawn(move || read_all(next, &vad, window, turn, seg_tx));
-        for worker in workers {
-            let rx = Arc::clone(&seg_rx);
-            let tx = heard_tx.clone();
-            s.spawn(move || transcribe_all(worker, &rx, &tx));
-        }
+        let transcribing: Vec<_> = workers
+            .into_iter()
+            .map(|worker| {
+                let rx = Arc::clone(&seg_rx);
+                let tx = heard_tx.clone();
+                s.spawn(move || transcribe_all(worker, &rx, &tx, again))
+            })
+            .collect();
         drop(heard_tx);
         let mut tally = Tally::default();
         for heard in heard_rx {
@@ -206,7 +224,11 @@ where
                 on(done);
             }
         }
-    });
+        transcribing
+            .into_iter()
+            .map(|t| t.join().unwrap_or(0))
+            .sum()
+    })
 }
 
 /// Finds the recordings under `paths` (files, or folders searched recursively; each file once
@@ -367,11 +389,13 @@ pub fn analyze(
         heard_voices.keep(file, seg, &turn);
         turn
     };
-    stream(
+    let again = Recheck::new(matcher);
+    let heard_again = stream(
         || queue.next(),
         workers,
         config,
         &turn,
+        Some(&again),
         |event| match event {
             Streamed::Transcript {
                 file,
@@ -399,6 +423,7 @@ pub fn analyze(
             }
         },
     );
+    stats.heard_again = heard_again;
 
     let mut utterances: Vec<Utterance> = transcripts
         .par_iter()
@@ -645,14 +670,23 @@ impl Chunker {
 }
 
 /// Whisper thread: one decoder state, segments in, transcripts out.
-fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::Sender<Heard>) {
+/// Returns how many windows it heard again (see [`stream`]).
+fn transcribe_all(
+    mut worker: Worker,
+    rx: &Mutex<Receiver<Decoded>>,
+    tx: &mpsc::Sender<Heard>,
+    again: Option<&Recheck>,
+) -> usize {
+    let mut heard_again = 0;
     loop {
         // Hold the lock only to take one message, never while transcribing.
         let next = match rx.lock() {
             Ok(rx) => rx.recv(),
-            Err(_) => return,
+            Err(_) => return heard_again,
         };
-        let Ok(msg) = next else { return };
+        let Ok(msg) = next else {
+            return heard_again;
+        };
         let out = match msg {
             Decoded::End {
                 file,
@@ -668,7 +702,18 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
             Decoded::Chunk(i, segs) => {
                 let heard = if worker.config().long_form {
                     let refs: Vec<&SpeechSegment> = segs.iter().collect();
-                    worker.transcribe_window(&refs)
+                    let first = worker.transcribe_window(&refs);
+                    match (&first, again) {
+                        (Ok(ts), Some(again))
+                            if worker.config().hear_again
+                                && worker.fits_window(&refs)
+                                && ts.iter().any(|(t, _)| again.nearly(&t.text).is_some()) =>
+                        {
+                            heard_again += 1;
+                            worker.transcribe_window_with(&refs, crate::asr::LONG_FORM_SECONDS)
+                        }
+                        _ => first,
+                    }
                 } else {
                     segs.iter()
                         .enumerate()
@@ -683,7 +728,7 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
                             let covers = range.len();
                             let audio = joined(segs[range].iter_mut().filter_map(Option::take));
                             if tx.send(Heard::Transcript(i, t, audio, covers)).is_err() {
-                                return;
+                                return heard_again;
                             }
                         }
                     }
@@ -691,7 +736,7 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
                     Err(e) => {
                         for _ in &segs {
                             if tx.send(Heard::Failed(i, e.to_string())).is_err() {
-                                return;
+                                return heard_again;
                             }
                         }
                     }
@@ -700,7 +745,7 @@ fn transcribe_all(mut worker: Worker, rx: &Mutex<Receiver<Decoded>>, tx: &mpsc::
             }
         };
         if tx.send(out).is_err() {
-            return;
+            return heard_again;
         }
     }
 }

@@ -25,16 +25,22 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 # key → (label, TOML of the configuration; {t} = threads per call)
 CONFIGS = {
-    "f16-utt": ("f16, one call per utterance", 'weights = "f16"\n[asr]\nthreads = {t}\n'),
-    "f16-long": ("f16, long-form", 'weights = "f16"\n[asr]\nthreads = {t}\nlong_form = true\n'),
-    "q8_0-utt": ("q8_0, one call per utterance", 'weights = "q8_0"\n[asr]\nthreads = {t}\n'),
-    "q8_0-long": ("q8_0, long-form", 'weights = "q8_0"\n[asr]\nthreads = {t}\nlong_form = true\n'),
-    "q5_0-long": ("q5_0, long-form", 'weights = "q5_0"\n[asr]\nthreads = {t}\nlong_form = true\n'),
-    "q5_1-long": ("q5_1, long-form", 'weights = "q5_1"\n[asr]\nthreads = {t}\nlong_form = true\n'),
+    "f16-utt": ("f16, one call per utterance", 'weights = "f16"\n[asr]\nthreads = {t}\nfit_encoder = false\n'),
+    "f16-long": ("f16, long-form", 'weights = "f16"\n[asr]\nthreads = {t}\nlong_form = true\nfit_encoder = false\n'),
+    "q8_0-utt": ("q8_0, one call per utterance", 'weights = "q8_0"\n[asr]\nthreads = {t}\nfit_encoder = false\n'),
+    "q8_0-long": ("q8_0, long-form", 'weights = "q8_0"\n[asr]\nthreads = {t}\nlong_form = true\nfit_encoder = false\n'),
+    "q5_0-long": ("q5_0, long-form", 'weights = "q5_0"\n[asr]\nthreads = {t}\nlong_form = true\nfit_encoder = false\n'),
+    "q5_1-long": ("q5_1, long-form", 'weights = "q5_1"\n[asr]\nthreads = {t}\nlong_form = true\nfit_encoder = false\n'),
     "q8_0-long-fa": ("q8_0, long-form, flash attention",
-                     'weights = "q8_0"\n[asr]\nthreads = {t}\nlong_form = true\nflash_attn = true\n'),
+                     'weights = "q8_0"\n[asr]\nthreads = {t}\nlong_form = true\nflash_attn = true\nfit_encoder = false\n'),
     "q8_0-long-calls": ("q8_0, long-form, {w} calls × 1 thread",
-                        'weights = "q8_0"\nworkers = {w}\n[asr]\nthreads = 1\nlong_form = true\n'),
+                        'weights = "q8_0"\nworkers = {w}\n[asr]\nthreads = 1\nlong_form = true\nfit_encoder = false\n'),
+    "q8_0-long-fit1": ("q8_0, long-form, {w} calls × 1 thread, encoder fitted, no second hearing",
+                       'weights = "q8_0"\nworkers = {w}\n[asr]\nthreads = 1\nlong_form = true\n'
+                       'fit_encoder = true\nhear_again = false\n'),
+    "q8_0-long-fit": ("q8_0, long-form, {w} calls × 1 thread, encoder fitted, near misses heard again",
+                      'weights = "q8_0"\nworkers = {w}\n[asr]\nthreads = 1\nlong_form = true\n'
+                      'fit_encoder = true\nhear_again = true\n'),
     "fw": ("faster-whisper int8 (greedy, silero VAD)", None),
 }
 DEFAULT = "f16-utt,f16-long,q8_0-utt,q8_0-long,q5_0-long,q5_1-long,fw"

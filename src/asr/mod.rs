@@ -31,8 +31,10 @@ pub struct AsrConfig {
     pub threads: Option<usize>,
     pub language: String,
     pub prompt: String,
-    /// Encode only as much of Whisper's 30 s window as the segment needs (plus a margin) instead
-    /// of the full window: the encoder costs the same for 2 s as for 30 s otherwise.
+    /// Encode only as much of Whisper's 30 s window as the call's audio needs (plus a second, at
+    /// least `min_encoder_seconds`) instead of the full window: the encoder, most of a call's cost,
+    /// costs the same for 12 s of speech as for 30 s otherwise. On by default: long-form windows
+    /// are seldom full (they end at a file's end, a session's end, a change of speaker).
     pub fit_encoder: bool,
     /// With `fit_encoder`, never encode less than this many seconds: Whisper was trained on 30 s
     /// windows and gets worse the less context it sees.
@@ -42,6 +44,11 @@ pub struct AsrConfig {
     /// timestamps; each Whisper segment goes whole to the speech segment it falls in. Off: one
     /// call per segment. `live` always decodes utterance by utterance.
     pub long_form: bool,
+    /// Batch, with `fit_encoder`: a window heard with a fitted encoder whose transcript nearly
+    /// holds a banned phrase (a piece of it heard, the phrase not: [`crate::matcher::nearly`]) is
+    /// decoded again with the full 30 s, and the second hearing is kept. Live has its own
+    /// (`[live] recheck_encoder_seconds`).
+    pub hear_again: bool,
     /// whisper.cpp's flash attention (a context parameter): fused attention kernels, slightly
     /// different rounding.
     #[serde(skip_serializing_if = "is_false")]
@@ -61,9 +68,10 @@ impl Default for AsrConfig {
             threads: None,
             language: "zh".into(),
             prompt: DEFAULT_PROMPT.into(),
-            fit_encoder: false,
+            fit_encoder: true,
             min_encoder_seconds: 10.0,
             long_form: true,
+            hear_again: true,
             flash_attn: false,
             temperature_fallback: false,
             guard: guard::GuardConfig::default(),
@@ -297,7 +305,26 @@ impl Worker {
         segments: &[&SpeechSegment],
     ) -> Result<Vec<(Transcript, Range<usize>)>, AsrError> {
         let min = self.transcriber.config.min_encoder_seconds;
-        let heard = self.run(segments, min, LONG_FORM_GAP)?;
+        self.transcribe_window_with(segments, min)
+    }
+
+    /// Whether [`Worker::transcribe_window`] encodes less than Whisper's whole window for
+    /// `segments` (with `fit_encoder`, when their audio is shorter than it).
+    pub fn fits_window(&self, segments: &[&SpeechSegment]) -> bool {
+        let config = &self.transcriber.config;
+        let samples: usize = segments.iter().map(|s| s.samples.len()).sum();
+        config.fit_encoder
+            && encoder_frames(samples, config.min_encoder_seconds) < FULL_ENCODER_FRAMES
+    }
+
+    /// [`Worker::transcribe_window`] with the encoder fitted to at least `min_encoder_seconds`
+    /// (with `fit_encoder`; [`LONG_FORM_SECONDS`] is the whole window).
+    pub fn transcribe_window_with(
+        &mut self,
+        segments: &[&SpeechSegment],
+        min_encoder_seconds: f64,
+    ) -> Result<Vec<(Transcript, Range<usize>)>, AsrError> {
+        let heard = self.run(segments, min_encoder_seconds, LONG_FORM_GAP)?;
         let guard = &self.transcriber.config.guard;
         let mut out = Vec::new();
         for range in utterances(&heard.spans, segments.len()) {
@@ -526,9 +553,12 @@ pub fn packed_len(segments: impl IntoIterator<Item = f64>) -> f64 {
 /// `min_seconds`, in steps of 64.
 fn encoder_frames(samples: usize, min_seconds: f64) -> i32 {
     let seconds = (samples as f64 / SAMPLE_RATE as f64 + 1.0).max(min_seconds);
-    let frames = (seconds / 30.0 * 1500.0).ceil() as i32;
-    ((frames + 63) / 64 * 64).min(1500)
+    let frames = (seconds / LONG_FORM_SECONDS * FULL_ENCODER_FRAMES as f64).ceil() as i32;
+    ((frames + 63) / 64 * 64).min(FULL_ENCODER_FRAMES)
 }
+
+/// The encoder's frames for Whisper's whole 30 s window.
+const FULL_ENCODER_FRAMES: i32 = 1500;
 
 /// A short clip of “您好，请坐。” built into the program, to check an installed model end to end.
 const VERIFY_CLIP: &[u8] = include_bytes!("verify.wav");

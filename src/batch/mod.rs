@@ -166,6 +166,9 @@ pub struct Summary {
     pub speech_seconds: f64,
     pub wall_seconds: f64,
     pub real_time_factor: f64,
+    /// Long-form windows decoded a second time with the full encoder (their first, fitted
+    /// hearing nearly held a banned phrase).
+    pub heard_again: usize,
     /// Days scored at the end.
     pub days: Vec<String>,
 }
@@ -274,6 +277,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
     let attributor = crate::speaker::Attributor::for_run(night.config);
     let heartbeat_stop = Arc::new(AtomicBool::new(false));
     let mut store_error: Option<StoreError> = None;
+    let mut heard_again = 0;
     std::thread::scope(|s| {
         // Renew held leases well before they expire; a box that stops renewing (killed, hung)
         // loses its file to the others.
@@ -360,84 +364,93 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
             heard_voices.keep(id, seg, &turn);
             turn
         };
-        crate::pipeline::stream(next, workers, night.config, &turn, |event| match event {
-            Streamed::Transcript {
-                file,
-                transcript,
-                segment,
-            } => {
-                let id = file as i64;
-                let Some(entry) = by_id.get(&id) else { return };
-                summary.speech_seconds += transcript.end - transcript.start;
-                let voice = heard_voices
-                    .of(file, &segment)
-                    .or_else(|| attributor.voice(&entry.window, &segment));
-                let f = files.entry(id).or_default();
-                f.push(record::utterance(
-                    &record::Context {
-                        window: &entry.window,
-                        sha256: &entry.sha256,
-                        clock_start: entry.clock.start,
-                        matcher: night.matcher,
-                        clip_dir: &clip_dir,
-                        clip_sample: cfg.clip_sample,
-                        attributor: &attributor,
-                    },
-                    &transcript,
-                    &segment,
-                    voice,
-                ));
-            }
-            Streamed::FileDone {
-                file,
-                seconds,
-                error,
-            } => {
-                let id = file as i64;
-                let lease = held.lock().ok().and_then(|mut h| h.remove(&id));
-                let (Some(lease), Some(entry)) = (lease, by_id.get(&id)) else {
-                    return;
-                };
-                heard_voices.forget(file);
-                let heard = files.remove(&id).unwrap_or_default();
-                summary.audio_seconds += seconds;
-                let record = heard.into_record(FileRecordHead {
-                    duration: seconds,
-                    format: entry.format.clone(),
-                    clock: &entry.clock,
-                    error: error.clone(),
-                    lexicon_version: &lexicon_version,
-                    run_id,
-                });
-                match store.complete(&lease, &record) {
-                    Ok(()) => {
-                        summary.analysed += 1;
-                        if let Some(e) = &error {
-                            summary.failed.push(Failed {
-                                file: entry.file.clone(),
-                                error: e.clone(),
-                            });
+        let again = crate::matcher::nearly::Recheck::new(night.matcher);
+        heard_again = crate::pipeline::stream(
+            next,
+            workers,
+            night.config,
+            &turn,
+            Some(&again),
+            |event| match event {
+                Streamed::Transcript {
+                    file,
+                    transcript,
+                    segment,
+                } => {
+                    let id = file as i64;
+                    let Some(entry) = by_id.get(&id) else { return };
+                    summary.speech_seconds += transcript.end - transcript.start;
+                    let voice = heard_voices
+                        .of(file, &segment)
+                        .or_else(|| attributor.voice(&entry.window, &segment));
+                    let f = files.entry(id).or_default();
+                    f.push(record::utterance(
+                        &record::Context {
+                            window: &entry.window,
+                            sha256: &entry.sha256,
+                            clock_start: entry.clock.start,
+                            matcher: night.matcher,
+                            clip_dir: &clip_dir,
+                            clip_sample: cfg.clip_sample,
+                            attributor: &attributor,
+                        },
+                        &transcript,
+                        &segment,
+                        voice,
+                    ));
+                }
+                Streamed::FileDone {
+                    file,
+                    seconds,
+                    error,
+                } => {
+                    let id = file as i64;
+                    let lease = held.lock().ok().and_then(|mut h| h.remove(&id));
+                    let (Some(lease), Some(entry)) = (lease, by_id.get(&id)) else {
+                        return;
+                    };
+                    heard_voices.forget(file);
+                    let heard = files.remove(&id).unwrap_or_default();
+                    summary.audio_seconds += seconds;
+                    let record = heard.into_record(FileRecordHead {
+                        duration: seconds,
+                        format: entry.format.clone(),
+                        clock: &entry.clock,
+                        error: error.clone(),
+                        lexicon_version: &lexicon_version,
+                        run_id,
+                    });
+                    match store.complete(&lease, &record) {
+                        Ok(()) => {
+                            summary.analysed += 1;
+                            if let Some(e) = &error {
+                                summary.failed.push(Failed {
+                                    file: entry.file.clone(),
+                                    error: e.clone(),
+                                });
+                            }
+                            progress.file(&entry.file, entry.bytes, seconds, error.as_deref());
                         }
-                        progress.file(&entry.file, entry.bytes, seconds, error.as_deref());
-                    }
-                    Err(StoreError::LeaseLost { .. }) => {
-                        summary.taken_over += 1;
-                        progress.note(&format!(
+                        Err(StoreError::LeaseLost { .. }) => {
+                            summary.taken_over += 1;
+                            progress.note(&format!(
                                 "note: {} was taken over by another box (this one was too slow to renew its lease); its result is theirs",
                                 entry.file.display()
                             ));
-                    }
-                    Err(e) => {
-                        if store_error.is_none() {
-                            store_error = Some(e);
                         }
-                        night.stop.store(true, Ordering::SeqCst);
+                        Err(e) => {
+                            if store_error.is_none() {
+                                store_error = Some(e);
+                            }
+                            night.stop.store(true, Ordering::SeqCst);
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         heartbeat_stop.store(true, Ordering::SeqCst);
     });
+    summary.heard_again = heard_again;
     progress.finish();
     if let Some(e) = store_error {
         let _ = store.end_run(

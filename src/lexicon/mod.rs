@@ -305,6 +305,16 @@ impl Lexicon {
     }
 
     /// All entries, civil first.
+    /// A lexicon of these entries alone (no files behind it): what a matcher was built from.
+    pub(crate) fn of_entries(entries: Vec<Entry>) -> Lexicon {
+        Lexicon {
+            entries,
+            civil_text: String::new(),
+            banned_text: String::new(),
+            version: String::new(),
+        }
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }

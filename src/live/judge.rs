@@ -187,7 +187,7 @@ impl Judge {
             .is_some_and(|s| s.counts(self.config.weights.count_unknown))
     }
 
-    /// The events of an utterance heard a second time, with more context (`live::recheck`): an
+    /// The events of an utterance heard a second time, with more context (`matcher::nearly`): an
     /// alert for each banned phrase the first hearing missed (the debouncer holds back those it
     /// raised), attributed as the first hearing was. The utterance, its hits and the rolling
     /// score stay as first heard.

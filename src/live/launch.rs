@@ -76,7 +76,7 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
     };
     let lexicon = config.lexicon()?;
     let matcher = Matcher::with_config(&lexicon, config.matcher);
-    let recheck = super::recheck::Recheck::new(&matcher, &lexicon, config.matcher);
+    let recheck = crate::matcher::nearly::Recheck::new(&matcher);
     let transcriber = Transcriber::load(&config.model()?, config.asr.clone())?;
 
     let io = |what: &str, e: std::io::Error| Error::Input(format!("{what}: {e}"));

@@ -19,7 +19,6 @@ pub mod capacity;
 pub mod judge;
 mod launch;
 pub mod listen;
-pub mod recheck;
 pub mod schedule;
 
 pub use launch::{launch, Launch};
@@ -80,7 +79,7 @@ pub struct LiveConfig {
     pub busy_encoder_seconds: f64,
     pub busy_backlog_seconds: f64,
     /// With `fit_encoder`: an utterance whose transcript nearly holds a banned phrase (a piece of
-    /// it heard, the phrase not: `live::recheck`) is heard again with at least this much context
+    /// it heard, the phrase not: `matcher::nearly`) is heard again with at least this much context
     /// when no window has speech waiting, and what that hearing finds is alerted. 0: never.
     pub recheck_encoder_seconds: f64,
     /// Most seconds of speech packed into one Whisper call (see `live::schedule`). Off (0) by
@@ -302,7 +301,7 @@ pub struct Live<'a> {
     /// The enrolled voices (from the record) one-microphone windows are judged against.
     pub voices: crate::speaker::running::RunningVoices,
     /// Which utterances are worth hearing again with more context.
-    pub recheck: recheck::Recheck,
+    pub recheck: crate::matcher::nearly::Recheck,
 }
 
 /// Gives `event` to every sink. A sink that fails is reported once per outage (until it takes an

@@ -13,7 +13,7 @@
 //! 4. **Bounded, never silent.** A window whose queue holds more than `max_queue_seconds` of
 //!    speech loses its oldest utterance; the caller reports each one as a `dropped` event.
 //! 5. **Hearing again only when idle.** Utterances sent back to be heard again with more context
-//!    (`live::recheck`) wait in their own lane, served one at a time when no window has anything
+//!    (`matcher::nearly`) wait in their own lane, served one at a time when no window has anything
 //!    waiting. A second hearing in flight is not cut short when speech arrives: whisper.cpp
 //!    checks its abort callback only after the encoder, the part that costs, so giving way
 //!    would waste the encoder and delay the new utterance as much (measured: p95 worse). They

@@ -14,6 +14,7 @@
 //! needs its word boundaries). The [`Reference`] matcher, which searches every part at every
 //! position, defines what must be found; tests and benchmarks compare the two.
 
+pub mod nearly;
 mod phonetic;
 mod prefilter;
 mod reference;

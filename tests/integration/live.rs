@@ -447,7 +447,7 @@ fn a_near_miss_is_heard_again_with_more_context_and_alerted() {
     };
     let lexicon = courtesy::lexicon::Lexicon::builtin().unwrap();
     let matcher = courtesy::matcher::Matcher::new(&lexicon);
-    let recheck = courtesy::live::recheck::Recheck::new(&matcher, &lexicon, Default::default());
+    let recheck = courtesy::matcher::nearly::Recheck::new(&matcher);
 
     // Without a second hearing: the first one nearly holds the phrase, and nothing is alerted.
     let once = run(0.0);

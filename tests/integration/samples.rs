@@ -201,6 +201,34 @@ fn silence_noise_and_hum_give_no_text() {
         .all(|w| w.score.is_none() && w.banned_hits == 0));
 }
 
+/// Batch fits the encoder to each window's audio; a window whose fitted hearing nearly holds a
+/// banned phrase is decoded again with Whisper's whole 30 s window and the second hearing kept.
+/// L031 (不行，重填): heard as 不行，重便 with the encoder fitted to it, right with the whole window.
+#[test]
+fn a_fitted_window_that_nearly_holds_a_banned_phrase_is_heard_again_whole() {
+    let clip = root().join("samples/labelled/L031.wav");
+    let found = |a: &Analysis| {
+        a.utterances
+            .iter()
+            .flat_map(|u| &u.hits)
+            .any(|h| h.hit.kind == Kind::Banned && h.hit.phrase == "不行，重填")
+    };
+    let text = |a: &Analysis| {
+        let t: Vec<&str> = a.utterances.iter().map(|u| u.text.as_str()).collect();
+        t.join(" / ")
+    };
+    let mut once = Config::default();
+    once.asr.hear_again = false;
+    let t = Transcriber::load(&crate::model_path(), once.asr.clone()).unwrap();
+    let fitted = analyze_with(std::slice::from_ref(&clip), &t, &once);
+    assert_eq!(fitted.stats.heard_again, 0);
+    assert!(!found(&fitted), "the fitted hearing now gets it: {}", text(&fitted));
+
+    let again = analyze(&[clip]);
+    assert_eq!(again.stats.heard_again, 1, "{}", text(&again));
+    assert!(found(&again), "{}", text(&again));
+}
+
 #[test]
 fn labelled_audio_meets_recall_and_false_alarm_targets() {
     let dir = root().join("samples/labelled");

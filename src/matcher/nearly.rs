@@ -1,17 +1,16 @@
-//! Hearing again: which utterances, heard with a short encoder context, are worth a full-context call.
+//! Hearing again: which transcripts, heard with a short encoder context, are worth a full-context call.
 //!
-//! Live fits Whisper's encoder to each utterance (at least `[live] encoder_seconds`) to serve many
-//! windows; the short context mishears more (不行，重便 for 不行，重填), and what it mishears is
-//! lost to the supervisor. Batch hears with the full 30 s. An utterance is heard again with
-//! `[live] recheck_encoder_seconds` of context when its first transcript *nearly* holds a banned
-//! phrase — one piece of a wording found ([`Lexicon::nearly`]: 不行 of 不行，重填, 有意见 of
-//! 有意见找领导去) while the phrase itself is not — and the queue allows it (the box is not behind).
-//! What the second hearing finds is alerted; the utterance stays as first heard. Only a few
-//! utterances in a hundred qualify, so the second calls cost little capacity; their alerts come
-//! one call later than the others.
+//! Whisper's encoder costs the same for 2 s of speech as for its whole 30 s window unless it is
+//! fitted to the audio (`[asr] fit_encoder`), and the shorter context mishears more (不行，重便 for
+//! 不行，重填). A transcript *nearly* holds a banned phrase when one piece of a wording is found
+//! ([`Lexicon::nearly`]: 不行 of 不行，重填, 有意见 of 有意见找领导去) while the phrase itself is not;
+//! such a call is worth making again with the full context. Batch decodes the window again and
+//! keeps the second hearing (`[asr] hear_again`); live alerts what the second hearing finds when
+//! its queue allows (`[live] recheck_encoder_seconds`). Only a few transcripts in a hundred
+//! qualify, so the second calls cost little.
 
 use crate::lexicon::{Kind, Lexicon};
-use crate::matcher::{MatchConfig, Matcher};
+use crate::matcher::Matcher;
 
 /// Decides which transcripts are worth hearing again.
 #[derive(Debug, Clone)]
@@ -21,11 +20,12 @@ pub struct Recheck {
 }
 
 impl Recheck {
-    /// For a run whose `matcher` was built from `lexicon`, tuned by `config`.
-    pub fn new(matcher: &Matcher, lexicon: &Lexicon, config: MatchConfig) -> Recheck {
+    /// For a run that matches with `matcher`: the pieces come from its lexicon, tuned alike.
+    pub fn new(matcher: &Matcher) -> Recheck {
+        let lexicon = Lexicon::of_entries(matcher.inner.rules.entries.clone());
         Recheck {
             matcher: matcher.clone(),
-            pieces: Matcher::with_config(&lexicon.nearly(), config),
+            pieces: Matcher::with_config(&lexicon.nearly(), matcher.inner.rules.config),
         }
     }
 
@@ -54,8 +54,7 @@ mod tests {
     use super::*;
 
     fn recheck() -> Recheck {
-        let lexicon = Lexicon::builtin().unwrap();
-        Recheck::new(&Matcher::new(&lexicon), &lexicon, MatchConfig::default())
+        Recheck::new(&Matcher::new(&Lexicon::builtin().unwrap()))
     }
 
     #[test]
