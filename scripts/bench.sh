@@ -13,7 +13,8 @@
 # calls × threads), THREADS (default: all cores), HUMAN=folder of the shared human clips (default: found
 # next to the repository), TRACKS=8 (windows of 60 s tracks for banned recall; 0 skips), LIVE="1 8 16"
 # (empty skips), LIVE_SECONDS=60, TEXT=0 skips the text stage, CORPUS=a UTF-8 text file for it,
-# ALT="noblas openmp" adds the default configuration built without OpenBLAS, and with OpenMP.
+# ALT="noblas openmp portable portable-avx2" adds the default configuration built without OpenBLAS,
+# with OpenMP, for any AVX2 CPU (scripts/build-portable.sh), and that with OpenBLAS's AVX2 kernels.
 # Whisper's threads busy-wait: on a machine doing other work every figure is slower and noisier; the
 # tables say the load average they ran under.
 set -euo pipefail
@@ -65,24 +66,37 @@ if [ "$n_tracks" -gt 0 ]; then
   [ -f "$tracks/truth.tsv" ] || python3 scripts/bench/make_tracks.py "$tracks" "$n_tracks" 60 >/dev/null
   args+=(--tracks "$tracks")
 fi
-configs=${CONFIGS:-f16-utt,f16-long,q8_0-utt,q8_0-long,q5_0-long,q5_1-long,fw}
-[ "${LEVERS:-0}" = 1 ] && configs+=",q8_0-long-fa,q8_0-long-calls"
+configs=${CONFIGS:-f16-utt,f16-long,q8_0-utt,q8_0-long,q8_0-long-calls,q8_0-long-fit,q5_0-long,q5_1-long,fw}
+[ "${LEVERS:-0}" = 1 ] && configs+=",q8_0-long-fa,q8_0-long-fit1"
 # Build levers: ALT="noblas openmp" builds the binary once per lever (the same target folder, so only
 # whisper.cpp and courtesy are rebuilt) and runs the default configuration with each: noblas without
 # OpenBLAS (--no-default-features), any other name as a cargo feature on top of the default build.
+# portable: scripts/build-portable.sh (whisper.cpp for any AVX2 CPU, OpenBLAS choosing its kernels
+# at run time); portable-avx2: the same binary with OpenBLAS held to its AVX2 (Haswell) kernels, what
+# an AVX2 server would run (whisper.cpp's own kernels are the same there, the clock is not).
+mkdir -p "$out/alt"
 for feature in ${ALT:-}; do
-  if [ "$feature" = noblas ]; then
-    cargo build --release --quiet --no-default-features
-  else
-    cargo build --release --quiet --features "$feature"
-  fi
-  mkdir -p "$out/alt"
-  cp target/release/courtesy "$out/alt/courtesy-$feature"
+  case $feature in
+    noblas)
+      cargo build --release --quiet --no-default-features
+      cp target/release/courtesy "$out/alt/courtesy-$feature" ;;
+    portable)
+      scripts/build-portable.sh >/dev/null
+      cp target/portable/release/courtesy "$out/alt/courtesy-$feature" ;;
+    portable-avx2)
+      [ -x target/portable/release/courtesy ] || scripts/build-portable.sh >/dev/null
+      printf '#!/bin/sh\nOPENBLAS_CORETYPE=Haswell exec %s "$@"\n' "$PWD/target/portable/release/courtesy" \
+        > "$out/alt/courtesy-$feature"
+      chmod +x "$out/alt/courtesy-$feature" ;;
+    *)
+      cargo build --release --quiet --features "$feature"
+      cp target/release/courtesy "$out/alt/courtesy-$feature" ;;
+  esac
   args+=(--alt "$feature=$out/alt/courtesy-$feature")
-  configs+=",q8_0-long-calls@$feature,q8_0-long@$feature"
+  configs+=",q8_0-long-fit@$feature"
 done
 [ -n "${ALT:-}" ] && cargo build --release --quiet
-echo "## courtesy benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -o -w -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1 || echo 'no AVX2')"
+echo "## courtesy benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(grep -m1 '^flags' /proc/cpuinfo | grep -q -w avx512f && echo AVX-512 || (grep -m1 '^flags' /proc/cpuinfo | grep -q -w avx2 && echo AVX2) || echo 'no AVX2')"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 scripts/bench/batch_bench.py "${args[@]}" --configs "$configs"

@@ -4,6 +4,7 @@
 # `--test` also installs what the tests need: a user-mode PulseAudio with the ALSA pulse plugin (the
 # real audio path of the live tests), Chromium (the page and report tests) and PostgreSQL (the
 # shared-record tests start a private server of their own; the system's service is not used).
+# `--deps` installs the build's packages and stops (scripts/build-portable.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+[ "${1:-}" = "--deps" ] && exit 0
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found — install Rust (https://rustup.rs) and run this again" >&2

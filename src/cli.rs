@@ -341,6 +341,13 @@ enum ModelAction {
         #[arg(long, default_value_t = model::Quant::default())]
         quant: model::Quant,
     },
+    /// What this box runs: the weights the commands load, and the CPU instructions whisper.cpp was
+    /// built for against those this CPU has (a binary built on another machine may not fit it).
+    Info {
+        /// A TOML configuration file (its `weights` and `model`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Output of `courtesy live`.
@@ -650,7 +657,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     quant,
                 },
         } => model_install(dir, force, wheels, no_verify, quant),
+        Command::Model {
+            action: ModelAction::Info { config },
+        } => model_info(config.as_deref()),
     }
+}
+
+/// `courtesy model info`: exit 1 when the model is missing or the build does not fit this CPU.
+fn model_info(file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = config_from(file, None, None)?;
+    let mut good = true;
+    match config.model() {
+        Ok(path) => println!("weights: {} ({})", path.display(), config.weights),
+        Err(e) => {
+            println!("weights: {e}");
+            good = false;
+        }
+    }
+    println!("{}", courtesy::asr::cpu::describe());
+    if let Err(e) = courtesy::asr::cpu::check() {
+        println!("error: {e}");
+        good = false;
+    }
+    Ok(exit_code(good))
 }
 
 /// `courtesy analyze`: a one-off report on recordings.

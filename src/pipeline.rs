@@ -670,6 +670,22 @@ impl Chunker {
 }
 
 /// Whisper thread: one decoder state, segments in, transcripts out.
+/// Below this many characters per second of speech a window's hearing looks cut short: with a
+/// fitted encoder Whisper sometimes ends a window after its first sentence (one heard of six
+/// packed clips). Speech runs at 3–6 characters a second; a window of noise the VAD kept (little
+/// text) is only heard twice.
+const CUT_SHORT_CHARS_PER_SECOND: f64 = 1.0;
+
+/// Whether the transcripts of `segments` hold too little text for their speech (at least 5 s).
+fn cut_short(heard: &[(Transcript, std::ops::Range<usize>)], segments: &[&SpeechSegment]) -> bool {
+    let seconds: f64 = segments.iter().map(|s| s.end - s.start).sum();
+    let chars: usize = heard
+        .iter()
+        .map(|(t, _)| t.text.chars().filter(|c| c.is_alphanumeric()).count())
+        .sum();
+    seconds >= 5.0 && (chars as f64) < CUT_SHORT_CHARS_PER_SECOND * seconds
+}
+
 /// Returns how many windows it heard again (see [`stream`]).
 fn transcribe_all(
     mut worker: Worker,
@@ -707,7 +723,8 @@ fn transcribe_all(
                         (Ok(ts), Some(again))
                             if worker.config().hear_again
                                 && worker.fits_window(&refs)
-                                && ts.iter().any(|(t, _)| again.nearly(&t.text).is_some()) =>
+                                && (cut_short(ts, &refs)
+                                    || ts.iter().any(|(t, _)| again.nearly(&t.text).is_some())) =>
                         {
                             heard_again += 1;
                             worker.transcribe_window_with(&refs, crate::asr::LONG_FORM_SECONDS)
@@ -880,6 +897,37 @@ mod tests {
         fn push_unheard(&mut self, seg: SpeechSegment) -> Vec<SpeechSegment> {
             self.push(seg, |_| Turn::Unheard)
         }
+    }
+
+    #[test]
+    fn a_hearing_with_too_little_text_for_its_speech_is_cut_short() {
+        let seg = |start: f64, end: f64| SpeechSegment {
+            start,
+            end,
+            samples: Vec::new(),
+            levels: Default::default(),
+        };
+        let heard = |text: &str| {
+            vec![(
+                Transcript {
+                    start: 0.0,
+                    end: 21.0,
+                    text: text.into(),
+                    pieces: Vec::new(),
+                    rejected: Vec::new(),
+                },
+                0..2,
+            )]
+        };
+        let (a, b) = (seg(0.0, 12.0), seg(13.0, 21.0));
+        // One sentence heard of 20 s of speech: Whisper stopped early.
+        assert!(cut_short(&heard("不知道有一件找领导去。"), &[&a, &b]));
+        // 3 characters a second, punctuation aside, is speech heard.
+        let said = "您好，请坐。".repeat(15);
+        assert!(!cut_short(&heard(&said), &[&a, &b]));
+        // A short window is left alone: a word or two is all it may hold.
+        let short = seg(0.0, 3.0);
+        assert!(!cut_short(&heard("好。"), &[&short]));
     }
 
     #[test]

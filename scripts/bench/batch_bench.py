@@ -43,7 +43,7 @@ CONFIGS = {
                       'fit_encoder = true\nhear_again = true\n'),
     "fw": ("faster-whisper int8 (greedy, silero VAD)", None),
 }
-DEFAULT = "f16-utt,f16-long,q8_0-utt,q8_0-long,q5_0-long,q5_1-long,fw"
+DEFAULT = "f16-utt,f16-long,q8_0-utt,q8_0-long,q8_0-long-calls,q8_0-long-fit,q5_0-long,q5_1-long,fw"
 
 
 def wavs(path):

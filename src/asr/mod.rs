@@ -4,6 +4,7 @@
 //! [`Piece`]s (timestamps per piece). [`guard`] drops what Whisper invents: text over silence,
 //! repetition loops and known stock lines.
 
+pub mod cpu;
 pub mod guard;
 
 use std::ops::Range;
@@ -102,6 +103,8 @@ pub enum AsrError {
     Load { path: PathBuf },
     #[error("model check failed: {0}")]
     Verify(String),
+    #[error("{0}")]
+    Cpu(String),
     #[error("whisper failed on {what}: {source} — report this with the file that caused it")]
     Whisper {
         what: String,
@@ -170,6 +173,7 @@ impl Transcriber {
     /// Loads the ggml model at `path` once; checks it first so a truncated file gets a clear error
     /// instead of a crash inside whisper.cpp.
     pub fn load(path: &Path, config: AsrConfig) -> Result<Transcriber, AsrError> {
+        cpu::check().map_err(AsrError::Cpu)?;
         crate::model::check_ggml(path)?;
         whisper_rs::install_logging_hooks();
         let mut params = WhisperContextParameters::default();

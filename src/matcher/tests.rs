@@ -515,6 +515,8 @@ fn rude_uses_still_hit() {
     for (text, phrase) in [
         ("不知道。", "不知道"),
         ("不知道，你问别人去。", "不知道"),
+        // Whisper may drop the comma: 您 right after does not make it a polite question.
+        ("不知道您问别人去。", "不知道"),
         ("我也不知道你去问别人吧。", "不知道"),
         ("我不知道你在说什么。", "不知道"),
         ("不知道你的事。", "不知道"),

@@ -235,3 +235,23 @@ fn install_quantized_weights_from_the_installed_f16_file() {
     assert_eq!(model::install(dir.path(), &opts).unwrap(), p);
     assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), modified);
 }
+
+/// `courtesy model info` names the weights every command loads and what whisper.cpp was built for;
+/// a build that fits this CPU (it runs the tests) exits 0.
+#[test]
+fn model_info_names_the_weights_and_the_cpu_instructions() {
+    let out = crate::cli::courtesy(&["model", "info"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("weights: ") && text.contains("ggml-base"),
+        "{text}"
+    );
+    assert!(text.contains("whisper.cpp built for "), "{text}");
+    #[cfg(target_arch = "x86_64")]
+    assert!(text.contains("AVX2"), "{text}");
+}

@@ -222,7 +222,11 @@ fn a_fitted_window_that_nearly_holds_a_banned_phrase_is_heard_again_whole() {
     let t = Transcriber::load(&crate::model_path(), once.asr.clone()).unwrap();
     let fitted = analyze_with(std::slice::from_ref(&clip), &t, &once);
     assert_eq!(fitted.stats.heard_again, 0);
-    assert!(!found(&fitted), "the fitted hearing now gets it: {}", text(&fitted));
+    assert!(
+        !found(&fitted),
+        "the fitted hearing now gets it: {}",
+        text(&fitted)
+    );
 
     let again = analyze(&[clip]);
     assert_eq!(again.stats.heard_again, 1, "{}", text(&again));
