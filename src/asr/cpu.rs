@@ -7,9 +7,13 @@
 //! matrix products then still use the best kernels of the CPU they run on, because Debian's
 //! OpenBLAS chooses them at run time ([`describe`] says which).
 
+/// Whether this CPU has one instruction set.
+#[cfg(target_arch = "x86_64")]
+type Detect = fn() -> bool;
+
 /// whisper.cpp's features as it reports them, and how Rust detects each on this CPU.
 #[cfg(target_arch = "x86_64")]
-const FEATURES: &[(&str, fn() -> bool)] = &[
+const FEATURES: &[(&str, Detect)] = &[
     ("AVX", || std::arch::is_x86_feature_detected!("avx")),
     ("AVX2", || std::arch::is_x86_feature_detected!("avx2")),
     ("FMA", || std::arch::is_x86_feature_detected!("fma")),
