@@ -442,15 +442,33 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             max_queue_seconds: lc.max_queue_seconds,
         },
     );
-    // What this box can serve: one utterance's call, timed (after one to warm up).
+    // What this box can serve: one utterance's call on every worker at once, as when the box is
+    // busy (after one each to warm up), timed.
     let capacity = {
         let clip = crate::asr::builtin_clip()?;
-        let worker = &mut workers[0];
-        worker.transcribe_packed_with(&[&clip], lc.encoder_seconds)?;
-        let started = Instant::now();
-        worker.transcribe_packed_with(&[&clip], lc.encoder_seconds)?;
+        let together = std::sync::Barrier::new(workers.len());
+        let timed = std::thread::scope(|s| {
+            let each: Vec<_> = workers
+                .iter_mut()
+                .map(|worker| {
+                    let (clip, together) = (&clip, &together);
+                    s.spawn(move || -> Result<f64, crate::asr::AsrError> {
+                        let warm = worker.transcribe_packed_with(&[clip], lc.encoder_seconds);
+                        together.wait();
+                        warm?;
+                        let started = Instant::now();
+                        worker.transcribe_packed_with(&[clip], lc.encoder_seconds)?;
+                        Ok(started.elapsed().as_secs_f64())
+                    })
+                })
+                .collect();
+            each.into_iter()
+                .map(|h| h.join().expect("a timing call panicked"))
+                .collect::<Result<Vec<f64>, _>>()
+        })?;
+        let call_seconds = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
         capacity::estimate(
-            started.elapsed().as_secs_f64(),
+            call_seconds,
             calls,
             windows.len(),
             capacity::Assumptions {
