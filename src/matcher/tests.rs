@@ -536,6 +536,10 @@ fn explanations_mentions_and_someone_else_named_last_are_excused() {
 fn explanations_and_mentions_do_not_excuse_brush_offs() {
     for text in [
         "我不知道这个问题，我刚来的。",
+        "我不知道那件事，我刚来这个窗口没多久的。",
+        "我不知道你说的那件事情，我刚来的。",
+        "不知道这个业务怎么办，我刚来的不太清楚。",
+        "我不知道这些材料在哪里办，我们这里只管社保。",
         "不知道那件事，我刚来的。",
         "我不知道那件事，你去问问别人吧，我刚来的。",
         "我不知道你说的那件事，你自己去看看牌子吧。",
