@@ -332,21 +332,27 @@ pub(super) fn sentence_end(text: &NormalizedText, from: usize) -> usize {
         .unwrap_or(text.len())
 }
 
-/// True when the folded characters `span` stand inside quotation or title marks, within one clause:
-/// an opening mark before them, a closing mark after them, and no other pause in between.
+/// True when the folded characters `span` stand inside quotation or title marks that name something
+/// within a clause: an opening mark before them and a closing mark after them with no other pause
+/// in between, and words of the clause right outside the marks on one side at least (两个“我不知道”按钮,
+/// 这本书叫《不知道》). A quotation that is a clause of its own is a reply quoted (“不知道”，我已经跟你说了).
 pub(super) fn quoted(text: &NormalizedText, span: Range<usize>) -> bool {
     let opened = (0..=span.start)
         .rev()
-        .map(|i| (i, text.between(i)))
-        .find(|&(i, between)| between.contains(OPENING_QUOTES) || (i > 0 && clause_break(text, i)))
-        .is_some_and(|(_, between)| between.contains(OPENING_QUOTES));
+        .find(|&i| text.between(i).contains(OPENING_QUOTES) || (i > 0 && clause_break(text, i)))
+        .filter(|&i| text.between(i).contains(OPENING_QUOTES));
     let closed = (span.end..=text.len())
-        .map(|i| (i, text.between(i)))
-        .find(|&(i, between)| {
-            between.contains(CLOSING_QUOTES) || (i < text.len() && clause_break(text, i))
+        .find(|&i| {
+            text.between(i).contains(CLOSING_QUOTES) || (i < text.len() && clause_break(text, i))
         })
-        .is_some_and(|(_, between)| between.contains(CLOSING_QUOTES));
-    opened && closed
+        .filter(|&i| text.between(i).contains(CLOSING_QUOTES));
+    match (opened, closed) {
+        (Some(open), Some(close)) => {
+            (open > 0 && !clause_break(text, open))
+                || (close < text.len() && !clause_break(text, close))
+        }
+        _ => false,
+    }
 }
 
 /// The clause that starts at folded character `from`: up to the next pause (empty when a pause

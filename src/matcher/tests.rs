@@ -551,6 +551,7 @@ fn explanations_and_mentions_do_not_excuse_brush_offs() {
         "客户的事我也不知道。",
         "他说“不知道”，我也不知道。",
         "“不知道，你问别人去。”",
+        "“不知道”，我已经跟你说了。",
     ] {
         assert_eq!(banned_in(text), vec!["不知道".to_string()], "{text}");
     }
@@ -567,12 +568,21 @@ fn quotation_marks_are_no_pause_and_sentences_end_at_full_stops() {
     assert_eq!(sentence_end(&n("不知道这个，但是我们有。好的"), 3), 10);
     assert_eq!(sentence_end(&n("不知道这个，但是我们有"), 3), 10);
     assert!(quoted(&n("两个“我不知道”按钮"), 3..6));
-    assert!(quoted(&n("《不知道》"), 0..3));
+    assert!(quoted(&n("这本书叫《不知道》。"), 4..7));
+    assert!(
+        !quoted(&n("《不知道》"), 0..3),
+        "a title alone names nothing in a clause"
+    );
     assert!(
         !quoted(&n("“你好，不知道”"), 3..6),
         "a pause inside the quotation: a reply quoted whole"
     );
     assert!(!quoted(&n("他说“你好”，不知道"), 5..8));
+    assert!(
+        !quoted(&n("“不知道”，我已经跟你说了"), 0..3),
+        "a quotation that is a clause of its own: a reply quoted"
+    );
+    assert!(!quoted(&n("他说：“不知道。”"), 2..5));
 }
 
 /// The rules excuse contexts, not the phrase: the rude uses still hit, including as Whisper
