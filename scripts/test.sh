@@ -25,7 +25,8 @@ cargo test --release --doc 2>&1 | tee -a "$log" || status=1
 echo
 echo "== labelled set (samples/labelled): text and audio =="
 ./target/release/courtesy eval samples/labelled --audio \
-  --negative target/corpus/agent.txt --negative target/corpus/citizen.txt || status=1
+  --negative target/corpus/agent.txt --negative target/corpus/citizen.txt \
+  --negative target/corpus/taobao-agent.txt || status=1
 
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')

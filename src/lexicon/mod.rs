@@ -127,8 +127,20 @@ pub struct Polite {
     /// One of these words stands in the clause before the phrase, from the last pause (empty: no
     /// condition): who does not know (大多数人只是不知道).
     pub before_clause_has: Vec<Vec<char>>,
-    /// None of these words stands in that clause (我 does not know is the refusal).
+    /// None of these words stands in that clause (我 does not know is the refusal). With
+    /// `before_clause_has`, only from the last of its words on (who is named last is who does not
+    /// know: 我们发现很多客户都不知道), a word that ends right where it starts included (我们公司).
     pub before_clause_lacks: Vec<Vec<char>>,
+    /// The sentence goes on past the clause after the phrase: at least this many characters follow
+    /// that clause before the sentence ends (0: no condition). An explanation goes on (不知道这是地震，
+    /// 但是…); a brush-off stops.
+    pub goes_on_at_least: usize,
+    /// None of these words stands in the rest of the sentence after the phrase, every clause of it
+    /// (不知道这个事，你去问别人吧 sends the citizen away in its second clause).
+    pub rest_lacks: Vec<Vec<char>>,
+    /// The phrase stands inside quotation marks: a name or a mention (两个“我不知道”按钮), said to no
+    /// one.
+    pub quoted: bool,
 }
 
 /// Every civil and banned phrase, ready for the matcher.
@@ -211,6 +223,12 @@ struct RawPolite {
     before_clause_has: Vec<String>,
     #[serde(default)]
     before_clause_lacks: Vec<String>,
+    #[serde(default)]
+    goes_on_at_least: u8,
+    #[serde(default)]
+    rest_lacks: Vec<String>,
+    #[serde(default)]
+    quoted: bool,
 }
 
 /// Most words one polite rule may list before or after its phrase.
@@ -712,14 +730,17 @@ fn polite_rule(normalizer: &Normalizer, raw: &RawPolite) -> Result<Polite, Strin
     let clause_lacks = words("clause_lacks", &raw.clause_lacks)?;
     let before_clause_has = words("before_clause_has", &raw.before_clause_has)?;
     let before_clause_lacks = words("before_clause_lacks", &raw.before_clause_lacks)?;
+    let rest_lacks = words("rest_lacks", &raw.rest_lacks)?;
     if before.is_empty()
         && after.is_empty()
         && clause_has.is_empty()
         && before_clause_has.is_empty()
         && raw.clause_at_least == 0
+        && raw.goes_on_at_least == 0
         && !raw.question
+        && !raw.quoted
     {
-        return Err("no condition, so it would excuse every hit — give `before`, `after`, `clause_has`, `clause_at_least`, `before_clause_has` or `question = true`".into());
+        return Err("no condition, so it would excuse every hit — give `before`, `after`, `clause_has`, `clause_at_least`, `before_clause_has`, `goes_on_at_least`, `question = true` or `quoted = true`".into());
     }
     Ok(Polite {
         why: why.to_string(),
@@ -731,6 +752,9 @@ fn polite_rule(normalizer: &Normalizer, raw: &RawPolite) -> Result<Polite, Strin
         question: raw.question,
         before_clause_has,
         before_clause_lacks,
+        goes_on_at_least: usize::from(raw.goes_on_at_least),
+        rest_lacks,
+        quoted: raw.quoted,
     })
 }
 
@@ -892,6 +916,39 @@ mod tests {
         let text = "[[phrase]]\nphrase = \"您好\"\nsituation = \"greetings\"\nclause = \"x\"\n";
         let e = Lexicon::from_toml(Path::new("civil.toml"), text, Kind::Civil).unwrap_err();
         assert!(e.to_string().contains("unknown situation"), "{e}");
+    }
+
+    #[test]
+    fn polite_rules_read_goes_on_rest_lacks_and_quoted_and_refuse_no_condition() {
+        let text = |body: &str| {
+            format!("[[phrase]]\nphrase = \"不知道\"\ncategory = \"推诿\"\nseverity = 2\nclause = \"x\"\n\n[[phrase.polite]]\nwhy = \"an explanation\"\n{body}\n")
+        };
+        let lex = Lexicon::from_toml(
+            Path::new("banned.toml"),
+            &text("clause_at_least = 3\ngoes_on_at_least = 8\nrest_lacks = [\"别人\", \"問問\"]"),
+            Kind::Banned,
+        )
+        .unwrap();
+        let rule = &lex.entries()[0].polite[0];
+        assert_eq!((rule.clause_at_least, rule.goes_on_at_least), (3, 8));
+        assert_eq!(rule.rest_lacks, [vec!['别', '人'], vec!['问', '问']]);
+        assert!(!rule.quoted);
+        let quoted = Lexicon::from_toml(
+            Path::new("banned.toml"),
+            &text("quoted = true"),
+            Kind::Banned,
+        )
+        .unwrap();
+        assert!(quoted.entries()[0].polite[0].quoted);
+        // Words that are lacking are no condition: alone they would excuse every hit.
+        let e = Lexicon::from_toml(
+            Path::new("banned.toml"),
+            &text("rest_lacks = [\"别人\"]"),
+            Kind::Banned,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("goes_on_at_least"), "{e}");
+        assert!(e.to_string().starts_with("banned.toml:7:"), "{e}");
     }
 
     #[test]

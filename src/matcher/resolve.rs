@@ -243,10 +243,18 @@ pub(super) fn polite(
         _ => said(at, w),
     };
     let before_clause = clause_before(text, span.start);
-    let in_before = |w: &Vec<char>| {
-        w.len() <= before_clause.len()
-            && (before_clause.start..=before_clause.end - w.len()).any(|at| said(at, w))
+    // Where a word is said inside `range`, as (start, end) of folded characters.
+    let places = |range: &Range<usize>, w: &Vec<char>| -> Vec<(usize, usize)> {
+        if w.len() > range.len() {
+            return Vec::new();
+        }
+        (range.start..=range.end - w.len())
+            .filter(|&at| said(at, w))
+            .map(|at| (at, at + w.len()))
+            .collect()
     };
+    let clause = clause(text, span.end);
+    let rest = span.end..sentence_end(text, span.end);
     rules.iter().any(|rule| {
         let before = rule.before.is_empty()
             || rule.before.iter().any(|w| {
@@ -261,41 +269,109 @@ pub(super) fn polite(
                     && !text.crosses_break(span.end - 1..span.end + w.len())
                     && said(span.end, w)
             });
-        let clause = clause(text, span.end);
-        let in_clause = |w: &Vec<char>| {
-            w.len() <= clause.len() && (clause.start..=clause.end - w.len()).any(|at| said(at, w))
-        };
+        let in_clause = |w: &Vec<char>| !places(&clause, w).is_empty();
         let has = rule.clause_has.is_empty() || rule.clause_has.iter().any(in_clause);
-        let subject =
-            rule.before_clause_has.is_empty() || rule.before_clause_has.iter().any(in_before);
+        // Who does not know is who is named last before the phrase: the lacking words count from
+        // the last of the subject words on, and right before it (我们 + 公司 names the speaker).
+        let last_subject = rule
+            .before_clause_has
+            .iter()
+            .flat_map(|w| places(&before_clause, w))
+            .max_by_key(|&(start, end)| (end, std::cmp::Reverse(start)));
+        let subject = rule.before_clause_has.is_empty() || last_subject.is_some();
+        let lacks_before = !rule.before_clause_lacks.iter().any(|w| {
+            places(&before_clause, w)
+                .iter()
+                .any(|&(start, end)| match last_subject {
+                    Some((from, _)) => start >= from || end == from,
+                    None => true,
+                })
+        });
+        let goes_on = rule.goes_on_at_least == 0
+            || rest.end.saturating_sub(clause.end) >= rule.goes_on_at_least;
+        let lacks_rest = !rule.rest_lacks.iter().any(|w| !places(&rest, w).is_empty());
         before
             && after
             && has
             && subject
-            && !rule.before_clause_lacks.iter().any(in_before)
+            && lacks_before
             && !rule.clause_lacks.iter().any(in_clause)
             && clause.len() >= rule.clause_at_least
+            && goes_on
+            && lacks_rest
+            && (!rule.quoted || quoted(text, span.clone()))
             && (!rule.question || asks(text, span.end))
     })
 }
 
+/// Quotation marks and title marks open and close a name; they are no pause in speech.
+const OPENING_QUOTES: [char; 6] = ['“', '‘', '「', '『', '《', '"'];
+const CLOSING_QUOTES: [char; 6] = ['”', '’', '」', '』', '》', '"'];
+
+/// True when what stands between folded characters `i - 1` and `i` ends a clause: a pause that is
+/// more than quotation or title marks (两个“我不知道”按钮 is one clause).
+fn clause_break(text: &NormalizedText, i: usize) -> bool {
+    text.pause_before(i)
+        && text
+            .between(i)
+            .chars()
+            .any(|c| !OPENING_QUOTES.contains(&c) && !CLOSING_QUOTES.contains(&c))
+}
+
+/// Where the sentence that holds folded character `from - 1` ends: the first folded character
+/// after a sentence-ending mark (。？！；…) at or after `from`, or the end of the text.
+pub(super) fn sentence_end(text: &NormalizedText, from: usize) -> usize {
+    (from..text.len())
+        .find(|&i| {
+            i > 0
+                && text.pause_before(i)
+                && text
+                    .between(i)
+                    .contains(['。', '？', '！', '?', '!', '.', '；', ';', '…'])
+        })
+        .unwrap_or(text.len())
+}
+
+/// True when the folded characters `span` stand inside quotation or title marks that name something
+/// within a clause: an opening mark before them and a closing mark after them with no other pause
+/// in between, and words of the clause right outside the marks on one side at least (两个“我不知道”按钮,
+/// 这本书叫《不知道》). A quotation that is a clause of its own is a reply quoted (“不知道”，我已经跟你说了).
+pub(super) fn quoted(text: &NormalizedText, span: Range<usize>) -> bool {
+    let opened = (0..=span.start)
+        .rev()
+        .find(|&i| text.between(i).contains(OPENING_QUOTES) || (i > 0 && clause_break(text, i)))
+        .filter(|&i| text.between(i).contains(OPENING_QUOTES));
+    let closed = (span.end..=text.len())
+        .find(|&i| {
+            text.between(i).contains(CLOSING_QUOTES) || (i < text.len() && clause_break(text, i))
+        })
+        .filter(|&i| text.between(i).contains(CLOSING_QUOTES));
+    match (opened, closed) {
+        (Some(open), Some(close)) => {
+            (open > 0 && !clause_break(text, open))
+                || (close < text.len() && !clause_break(text, close))
+        }
+        _ => false,
+    }
+}
+
 /// The clause that starts at folded character `from`: up to the next pause (empty when a pause
 /// stands right at `from`).
-fn clause(text: &NormalizedText, from: usize) -> Range<usize> {
+pub(super) fn clause(text: &NormalizedText, from: usize) -> Range<usize> {
     let len = text.len();
-    if from >= len || text.pause_before(from) {
+    if from >= len || clause_break(text, from) {
         return from.min(len)..from.min(len);
     }
     let end = (from + 1..len)
-        .find(|&i| text.pause_before(i))
+        .find(|&i| clause_break(text, i))
         .unwrap_or(len);
     from..end
 }
 
 /// The clause that ends at folded character `to`: from the last pause before it (empty when a pause
 /// stands right at `to`).
-fn clause_before(text: &NormalizedText, to: usize) -> Range<usize> {
-    let start = (1..=to).rev().find(|&i| text.pause_before(i)).unwrap_or(0);
+pub(super) fn clause_before(text: &NormalizedText, to: usize) -> Range<usize> {
+    let start = (1..=to).rev().find(|&i| clause_break(text, i)).unwrap_or(0);
     start..to
 }
 

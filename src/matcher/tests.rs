@@ -9,6 +9,7 @@ use proptest::test_runner::{RngAlgorithm, TestRng};
 
 use super::*;
 use crate::lexicon::Kind;
+use resolve::{clause, clause_before, quoted, sentence_end};
 
 /// A matcher, its reference, and texts that phrases of its lexicon are made of.
 struct Pair {
@@ -506,6 +507,82 @@ fn descriptive_uses_from_the_tuning_half_are_excused() {
     ] {
         assert_eq!(banned_in(text), Vec::<String>::new(), "{text}");
     }
+}
+
+/// Issue 9, the tuning half's descriptive 不知道 that the rules of 2026-11 still flagged: an
+/// explanation that names what is not known and goes on past a pause, an embedded question with a
+/// quoted name in it (quotation marks are no pause), a quoted mention, and who is named last before
+/// 不知道 being someone else (我们发现… only finds).
+#[test]
+fn explanations_mentions_and_someone_else_named_last_are_excused() {
+    for text in [
+        "俄亥俄，我住在哪里，不知道这是地震，但是我们有一些相对较小的地震造成了损害。",
+        "大多数租户 - 房主的政策，我不知道全国范围内，您的租赁公寓或“世界其他任何地方”，涵盖您的个人财产。",
+        "不知道我理解“人寿保险国际”的问题吗？",
+        "我通常检查两个“我不知道”按钮，只要让你更快。",
+        "这本书叫《不知道》。",
+        "我们发现很多客户都不知道这一点。",
+        "我认为大多数业主通常也不知道。",
+        "我们的客户往往不知道。",
+    ] {
+        assert_eq!(banned_in(text), Vec::<String>::new(), "{text}");
+    }
+}
+
+/// What those rules must not excuse: a named thing and a short excuse, a second clause that sends
+/// the citizen away, 我/我们 named last (an apposition 我们公司 names the speaker), quotation marks
+/// that stand around a reply, and a sentence that ends.
+#[test]
+fn explanations_and_mentions_do_not_excuse_brush_offs() {
+    for text in [
+        "我不知道这个问题，我刚来的。",
+        "我不知道那件事，我刚来这个窗口没多久的。",
+        "我不知道你说的那件事情，我刚来的。",
+        "不知道这个业务怎么办，我刚来的不太清楚。",
+        "我不知道这些材料在哪里办，我们这里只管社保。",
+        "不知道那件事，我刚来的。",
+        "我不知道那件事，你去问问别人吧，我刚来的。",
+        "我不知道你说的那件事，你自己去看看牌子吧。",
+        "我不知道你在说什么，你再说一遍吧好不好。",
+        "不知道这件事情。下一位请到三号窗口。",
+        "我们公司也不知道。",
+        "我们工作人员也不知道。",
+        "很多客户问过，我们也不知道。",
+        "客户的事我也不知道。",
+        "他说“不知道”，我也不知道。",
+        "“不知道，你问别人去。”",
+        "“不知道”，我已经跟你说了。",
+    ] {
+        assert_eq!(banned_in(text), vec!["不知道".to_string()], "{text}");
+    }
+}
+
+/// The clause conditions of the polite rules: quotation and title marks are no pause; a sentence
+/// ends at 。？！； and goes on past a comma.
+#[test]
+fn quotation_marks_are_no_pause_and_sentences_end_at_full_stops() {
+    let n = |t: &str| Normalizer::shared().normalize(t);
+    assert_eq!(clause(&n("不知道“保险”的问题吗"), 3), 3..9);
+    assert_eq!(clause(&n("不知道，你问别人"), 3), 3..3);
+    assert_eq!(clause_before(&n("两个“我不知道"), 5), 0..5);
+    assert_eq!(sentence_end(&n("不知道这个，但是我们有。好的"), 3), 10);
+    assert_eq!(sentence_end(&n("不知道这个，但是我们有"), 3), 10);
+    assert!(quoted(&n("两个“我不知道”按钮"), 3..6));
+    assert!(quoted(&n("这本书叫《不知道》。"), 4..7));
+    assert!(
+        !quoted(&n("《不知道》"), 0..3),
+        "a title alone names nothing in a clause"
+    );
+    assert!(
+        !quoted(&n("“你好，不知道”"), 3..6),
+        "a pause inside the quotation: a reply quoted whole"
+    );
+    assert!(!quoted(&n("他说“你好”，不知道"), 5..8));
+    assert!(
+        !quoted(&n("“不知道”，我已经跟你说了"), 0..3),
+        "a quotation that is a clause of its own: a reply quoted"
+    );
+    assert!(!quoted(&n("他说：“不知道。”"), 2..5));
 }
 
 /// The rules excuse contexts, not the phrase: the rude uses still hit, including as Whisper

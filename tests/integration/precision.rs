@@ -1,6 +1,6 @@
-//! Precision on real service language nobody on the team wrote (the negative corpus that
-//! `scripts/corpus.sh` fetches: InsuranceQA-zh's professionals' answers and customers' questions)
-//! and the recall floor on the labelled set's text.
+//! Precision on real service language nobody on the team wrote (the negative corpora that
+//! `scripts/corpus.sh` fetches: InsuranceQA-zh's professionals' answers and customers' questions,
+//! and the Taobao shops' customer-service chat) and the recall floor on the labelled set's text.
 
 use std::path::PathBuf;
 
@@ -24,15 +24,16 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
     assert!(agent.len() >= 10_000, "{}", agent.len());
     // Polite rules are written from agent-tune.txt only; the held-out half, agent-held.txt (whole
     // answers, split by scripts/corpus.sh), measures them. Held-out: 25 hits in 67,464 sentences
-    // (3.71 per 10,000) before the rules written from the tuning half, 15 (2.22) with them — three
-    // of them real "我不知道。" answers (`courtesy eval --negative target/corpus/agent-held.txt`
-    // lists each).
+    // (3.71 per 10,000) before the rules written from the tuning half, 15 (2.22) with the rules of
+    // 2026-11, 8 (1.19) with those of 2026-12 — three of them real "我不知道。" answers
+    // (`courtesy eval --negative target/corpus/agent-held.txt` lists each). Both halves: 23 hits
+    // (1.70), then 12 (0.89).
     let (held_file, held) = corpus("agent-held.txt");
     assert!(held.len() >= 10_000, "{}", held.len());
     let n = eval::negative(&held_file, &held, &matcher);
-    assert!(n.per_10k <= 2.3, "{}", n.render());
+    assert!(n.per_10k <= 1.2, "{}", n.render());
     let n = eval::negative(&file, &agent, &matcher);
-    assert!(n.per_10k <= 1.8, "{}", n.render());
+    assert!(n.per_10k <= 0.9, "{}", n.render());
     // Sound finds of short parts were the by-sound false alarms: none may come back.
     let by_sound = n
         .by_method
@@ -43,6 +44,31 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
     let (file, citizen) = corpus("citizen.txt");
     let n = eval::negative(&file, &citizen, &matcher);
     assert!(n.per_10k <= 1.0, "{}", n.render());
+}
+
+/// A second corpus no rule was written from: the agents of Taobao shops (the E-commerce Dialogue
+/// Corpus, `scripts/corpus.sh` → target/corpus/taobao-agent.txt). 11 hits in 20,859 sentences
+/// (5.27 per 10,000) with the rules of 2026-11 and of 2026-12 alike, and most of them are what the
+/// regulation bans: an agent telling the customer 不知道 (暂时不知道亲, 不知道哦, 这个我们也不知道呢).
+/// Customers' side (taobao-customer.txt): 43 hits in 13,433 (32.0), 26 of them customers' own
+/// 不知道/我不管 and 17 false by sound (怎么还不发货 / 怎么不包邮 as 怎么还不懂, 包小的 as 不晓得) — the sound matching's
+/// to fix; the floor keeps both from growing.
+#[test]
+fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
+    let matcher = Matcher::new(&Lexicon::builtin().unwrap());
+    let (file, agent) = corpus("taobao-agent.txt");
+    assert!(agent.len() >= 10_000, "{}", agent.len());
+    let n = eval::negative(&file, &agent, &matcher);
+    assert!(n.per_10k <= 5.3, "{}", n.render());
+    let by_sound = n
+        .by_method
+        .iter()
+        .find(|m| m.0 == courtesy::matcher::Method::Sound);
+    assert_eq!(by_sound.map(|m| m.1), Some(0), "{}", n.render());
+
+    let (file, customer) = corpus("taobao-customer.txt");
+    let n = eval::negative(&file, &customer, &matcher);
+    assert!(n.per_10k <= 32.1, "{}", n.render());
 }
 
 #[test]
