@@ -528,7 +528,9 @@ fn analyze_tells_voices_apart_on_one_microphone() {
         }
     }
     eprintln!("one microphone, real voices: {right} of {n} right");
-    assert!(n >= 9, "{n} utterances");
+    // 12 lines; a citizen's two, 1.2 s apart, may be one utterance (one Whisper segment runs
+    // across them; it does on an AVX-512 build): at least one per line of staff and citizen.
+    assert!(n >= 8, "{n} utterances");
     assert!(right * 10 >= n * 8, "{right} of {n} right");
 }
 
@@ -625,7 +627,8 @@ fn batch_tells_voices_apart_across_the_days_files() {
         }
     }
     eprintln!("batch, one microphone, real voices over two files: {right} of {n} right");
-    assert!(n >= 9, "{n} utterances");
+    // As in `analyze_tells_voices_apart_on_one_microphone`: a citizen's two lines may be one.
+    assert!(n >= 8, "{n} utterances");
     assert!(right * 10 >= n * 8, "{right} of {n} right");
     let counted = store
         .query(
