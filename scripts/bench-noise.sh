@@ -8,7 +8,8 @@
 #
 #   scripts/bench-noise.sh
 # Environment: CONDITIONS="clean babble:10 …" (default: clean and every noise at 10 and 5 dB),
-# LEVERS="default vad-off no-prompt service-prompt fallback f16" (default: all of them on babble at
+# LEVERS="default whole vad-off no-prompt service-prompt fallback f16" (whole: the encoder over Whisper's
+# whole 30 s window, not fitted to the clip; default: all of them on babble at
 # 10 dB, the default elsewhere; LEVERS set = those on every condition). Each run of the 101 clips
 # takes about 2.5 minutes here.
 # Whisper's threads busy-wait: run it on an otherwise idle machine.
@@ -21,7 +22,7 @@ mkdir -p "$out"
 python3 scripts/noise/make_noise.py target/noise >/dev/null
 
 conditions=${CONDITIONS:-"clean babble:10 babble:5 announce:10 announce:5 office:10 office:5"}
-all_levers="default vad-off no-prompt service-prompt fallback f16"
+all_levers="default whole vad-off no-prompt service-prompt fallback f16"
 
 # Each lever is a config file (and for f16, the weights).
 cat > "$out/default.toml" <<'TOML'
@@ -44,6 +45,10 @@ TOML
 cat > "$out/fallback.toml" <<'TOML'
 [asr]
 temperature_fallback = true
+TOML
+cat > "$out/whole.toml" <<'TOML'
+[asr]
+fit_encoder = false
 TOML
 cp "$out/default.toml" "$out/f16.toml"
 "$bin" model install --quant f16 --no-verify >/dev/null
