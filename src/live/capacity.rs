@@ -47,7 +47,10 @@ pub fn estimate(call_seconds: f64, calls: usize, windows: usize, a: Assumptions)
     };
     let holds = |n: usize| latency(n).is_some_and(|l| l <= a.latency_target);
     let supported = if per_window > 0.0 && call_seconds > 0.0 {
-        (1..=MAX_WINDOWS).take_while(|&n| holds(n)).last().unwrap_or(0)
+        (1..=MAX_WINDOWS)
+            .take_while(|&n| holds(n))
+            .last()
+            .unwrap_or(0)
     } else {
         0
     };
