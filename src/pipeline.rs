@@ -52,7 +52,7 @@ pub struct Stats {
     pub wall_seconds: f64,
     /// Wall time over audio time (lower is faster).
     pub real_time_factor: f64,
-    /// Long-form windows decoded a second time with the full encoder ([`stream`]'s `again`).
+    /// Long-form windows decoded a second time with the full encoder (see [`stream`]).
     #[serde(skip_serializing_if = "is_zero")]
     pub heard_again: usize,
     /// Text input: lines read.
@@ -154,15 +154,16 @@ impl Tally {
 /// transcribe; `on` sees every transcript and every file's end on the calling thread. `turn`
 /// tells who a segment of file `key` sounds like (long-form calls never join two speakers).
 ///
-/// With `again` (long-form, `[asr] fit_encoder` and `hear_again`), a window heard with a fitted
-/// encoder whose transcript nearly holds a banned phrase is decoded again with the full 30 s and
-/// the second hearing kept. Returns how many windows were heard again.
+/// Long-form, with `[asr] fit_encoder` and `hear_again`, a window heard with a fitted
+/// encoder whose transcript nearly holds a banned phrase (`again`) or holds too little text is
+/// decoded again with the full 30 s and the second hearing kept. Returns how many windows were
+/// heard again.
 pub fn stream<N, F>(
     next: N,
     workers: Vec<Worker>,
     config: &Config,
     turn: &TurnOf<'_>,
-    again: Option<&Recheck>,
+    again: &Recheck,
     mut on: F,
 ) -> usize
 where
@@ -395,7 +396,7 @@ pub fn analyze(
         workers,
         config,
         &turn,
-        Some(&again),
+        &again,
         |event| match event {
             Streamed::Transcript {
                 file,
@@ -669,7 +670,6 @@ impl Chunker {
     }
 }
 
-/// Whisper thread: one decoder state, segments in, transcripts out.
 /// Below this many characters per second of speech a window's hearing looks cut short: with a
 /// fitted encoder Whisper sometimes ends a window after its first sentence (one heard of six
 /// packed clips). Speech runs at 3–6 characters a second; a window of noise the VAD kept (little
@@ -686,12 +686,13 @@ fn cut_short(heard: &[(Transcript, std::ops::Range<usize>)], segments: &[&Speech
     seconds >= 5.0 && (chars as f64) < CUT_SHORT_CHARS_PER_SECOND * seconds
 }
 
-/// Returns how many windows it heard again (see [`stream`]).
+/// Whisper thread: one decoder state, segments in, transcripts out. Returns how many windows it
+/// heard again (see [`stream`]).
 fn transcribe_all(
     mut worker: Worker,
     rx: &Mutex<Receiver<Decoded>>,
     tx: &mpsc::Sender<Heard>,
-    again: Option<&Recheck>,
+    again: &Recheck,
 ) -> usize {
     let mut heard_again = 0;
     loop {
@@ -719,8 +720,8 @@ fn transcribe_all(
                 let heard = if worker.config().long_form {
                     let refs: Vec<&SpeechSegment> = segs.iter().collect();
                     let first = worker.transcribe_window(&refs);
-                    match (&first, again) {
-                        (Ok(ts), Some(again))
+                    match &first {
+                        Ok(ts)
                             if worker.config().hear_again
                                 && worker.fits_window(&refs)
                                 && (cut_short(ts, &refs)

@@ -370,7 +370,7 @@ pub fn run(night: &Night) -> Result<Summary, BatchError> {
             workers,
             night.config,
             &turn,
-            Some(&again),
+            &again,
             |event| match event {
                 Streamed::Transcript {
                     file,

@@ -322,7 +322,6 @@ impl Lexicon {
         })
     }
 
-    /// All entries, civil first.
     /// A lexicon of these entries alone (no files behind it): what a matcher was built from.
     pub(crate) fn of_entries(entries: Vec<Entry>) -> Lexicon {
         Lexicon {
@@ -333,6 +332,7 @@ impl Lexicon {
         }
     }
 
+    /// All entries, civil first.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
