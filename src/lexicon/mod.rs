@@ -351,7 +351,7 @@ impl Lexicon {
     ///
     /// ```
     /// let lexicon = courtesy::lexicon::Lexicon::builtin().unwrap();
-    /// assert!(lexicon.version().starts_with("2026-12+"));
+    /// assert!(lexicon.version().starts_with("2026-12-02+"));
     /// ```
     pub fn version(&self) -> String {
         self.version.clone()
@@ -1021,7 +1021,7 @@ mod tests {
         let v = a.version();
         assert_eq!(v, b.version());
         let (label, hash) = v.split_once('+').unwrap();
-        assert_eq!(label, "2026-12");
+        assert_eq!(label, "2026-12-02");
         assert!(is_hash(hash), "{v}");
         assert_eq!(a.sources(), (BUILTIN_CIVIL, BUILTIN_BANNED));
     }
@@ -1039,29 +1039,29 @@ mod tests {
         assert_ne!(edited, BUILTIN_BANNED);
         let dir = write_dir(BUILTIN_CIVIL, &edited);
         let changed = Lexicon::load_dir(dir.path()).unwrap();
-        assert!(changed.version().starts_with("2026-12+"));
+        assert!(changed.version().starts_with("2026-12-02+"));
         assert_ne!(changed.version(), builtin.version());
         assert_eq!(changed.sources().1, edited);
     }
 
     #[test]
     fn version_without_label_is_the_hash_and_different_labels_are_joined() {
-        let strip = |t: &str| t.replacen("version = \"2026-12\"\n", "", 1);
+        let strip = |t: &str| t.replacen("version = \"2026-12-02\"\n", "", 1);
         let dir = write_dir(&strip(BUILTIN_CIVIL), &strip(BUILTIN_BANNED));
         let v = Lexicon::load_dir(dir.path()).unwrap().version();
         assert!(is_hash(&v), "{v}");
 
         let dir = write_dir(
             BUILTIN_CIVIL,
-            &BUILTIN_BANNED.replacen("\"2026-12\"", "\"2027-01\"", 1),
+            &BUILTIN_BANNED.replacen("\"2026-12-02\"", "\"2027-01\"", 1),
         );
         let v = Lexicon::load_dir(dir.path()).unwrap().version();
-        assert!(v.starts_with("2026-12/2027-01+"), "{v}");
+        assert!(v.starts_with("2026-12-02/2027-01+"), "{v}");
 
         // A label on one file only is the label.
         let dir = write_dir(BUILTIN_CIVIL, &strip(BUILTIN_BANNED));
         let v = Lexicon::load_dir(dir.path()).unwrap().version();
-        assert!(v.starts_with("2026-12+"), "{v}");
+        assert!(v.starts_with("2026-12-02+"), "{v}");
     }
 
     #[test]

@@ -364,6 +364,9 @@ impl Inner {
     ) -> bool {
         let chars = text.chars();
         let table = self.table;
+        let bounds = std::cell::OnceCell::new();
+        let word_start =
+            |at: usize| bounds.get_or_init(|| self.rules.segmenter.boundaries(&text.text()))[at];
         self.exceptions[entry_id].iter().any(|(ex, ex_sounds)| {
             resolve::said_around(text, span.clone(), ex.len(), |s| {
                 (0..ex.len())
@@ -378,6 +381,7 @@ impl Inner {
                     .enumerate()
                     .all(|(k, &c)| chars[at + k] == c || table.same(sounds[at + k], table.sound(c)))
             },
+            word_start,
         )
     }
 }

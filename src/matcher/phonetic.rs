@@ -15,6 +15,17 @@ pub fn budget(len: usize) -> f32 {
     }
 }
 
+/// Whether a find of a part ending in `last` may lose or mishear its last syllable. Only when that
+/// is a sentence-final particle (已经告诉你了 heard as 已经告诉你); otherwise the last syllable is the
+/// word that makes the phrase (怎么还不懂), and a find must end on it, heard the same or as a sound
+/// Whisper confuses it with: 怎么还不发(货) is not 怎么还不懂.
+pub fn loose_end(last: char) -> bool {
+    matches!(
+        last,
+        '了' | '吗' | '呢' | '吧' | '啊' | '呀' | '哦' | '嘛' | '啦'
+    )
+}
+
 /// Every place `part` occurs in `text` by sound: (start, end, cost) in characters, cost ≤ [`budget`].
 /// At most one occurrence is reported per start, the cheapest.
 pub fn search(part: &Syllables, text: &Syllables) -> Vec<(usize, usize, f32)> {
@@ -66,6 +77,21 @@ pub fn search(part: &Syllables, text: &Syllables) -> Vec<(usize, usize, f32)> {
                         dp[k][j + 1] = ins;
                     }
                 }
+            }
+        }
+        if !loose_end(part.chars()[m - 1]) {
+            // The last syllable only by substitution, and only by a near one.
+            for j in 0..=max_j {
+                dp[m][j] = if j == 0 {
+                    f32::INFINITY
+                } else {
+                    let d = part.distance(m - 1, text, start + j - 1);
+                    if d <= 0.5 {
+                        dp[m - 1][j - 1] + d
+                    } else {
+                        f32::INFINITY
+                    }
+                };
             }
         }
         let best = (1..=max_j)
@@ -127,6 +153,31 @@ mod tests {
         assert!(search(&syl("不知道"), &syl("不只到")).len() == 1);
         assert!(search(&syl("不知道"), &syl("不是到")).is_empty());
         assert!(search(&syl("请坐"), &syl("请走")).is_empty());
+    }
+
+    #[test]
+    fn a_find_ends_on_the_parts_last_syllable_unless_that_is_a_particle() {
+        // 懂 replaced (发) or dropped: another question, not a scolding.
+        assert!(search(&syl("怎么还不懂"), &syl("怎么还不发货呢")).is_empty());
+        assert!(search(&syl("怎么还不懂"), &syl("都两天了怎么还不")).is_empty());
+        // A word replaced inside is still Whisper's kind of error, and a homophone at the end is fine.
+        assert_eq!(
+            search(&syl("怎么还不懂"), &syl("怎么还不动")),
+            vec![(0, 5, 0.0)]
+        );
+        assert_eq!(
+            search(&syl("有意见找领导去"), &syl("有意见找领导来")).len(),
+            0
+        );
+        assert_eq!(
+            search(&syl("有意见找领导去"), &syl("有意见找令到去")).len(),
+            1
+        );
+        // A final particle may be lost: 已经告诉你了 heard as 已经告诉你.
+        assert_eq!(
+            search(&syl("已经告诉你了"), &syl("我已经告诉你")),
+            vec![(1, 6, 1.0)]
+        );
     }
 
     #[test]

@@ -133,10 +133,16 @@ impl Inner {
             resolve::said_around(text, span.clone(), ex.len(), |s| {
                 (0..ex.len()).all(|k| syllables.distance(s + k, ex, k) == 0.0)
             })
-        }) || resolve::polite(&rules.entries[entry_id].polite, text, span, |at, word| {
-            let word = Syllables::new(word);
-            (0..word.len()).all(|k| syllables.distance(at + k, &word, k) == 0.0)
-        })
+        }) || resolve::polite(
+            &rules.entries[entry_id].polite,
+            text,
+            span,
+            |at, word| {
+                let word = Syllables::new(word);
+                (0..word.len()).all(|k| syllables.distance(at + k, &word, k) == 0.0)
+            },
+            |at| rules.segmenter.boundaries(&text.text())[at],
+        )
     }
 }
 

@@ -231,12 +231,15 @@ pub(super) fn said_around(
 /// True when one of a banned phrase's polite rules holds around its find at `span`. `said(at,
 /// word)`: the folded word is heard from character `at` on (literally or by the same sound). A word
 /// of one character counts only as written: by sound it is any of a dozen homophones and heteronyms
-/// (找 reads hua too, and would stand in every 变化).
+/// (找 reads hua too, and would stand in every 变化). `word_start(at)`: jieba starts a word at
+/// folded character `at`; a word a rule says must be lacking counts only where one starts (别的 is
+/// not in 类别的 or 特别的).
 pub(super) fn polite(
     rules: &[Polite],
     text: &NormalizedText,
     span: Range<usize>,
     said: impl Fn(usize, &[char]) -> bool,
+    word_start: impl Fn(usize) -> bool,
 ) -> bool {
     let said = |at: usize, w: &[char]| match w {
         [c] => text.chars()[at] == *c,
@@ -252,6 +255,11 @@ pub(super) fn polite(
             .filter(|&at| said(at, w))
             .map(|at| (at, at + w.len()))
             .collect()
+    };
+    let lacking = |range: &Range<usize>, w: &Vec<char>| {
+        places(range, w)
+            .iter()
+            .any(|&(at, _)| w.len() == 1 || word_start(at))
     };
     let clause = clause(text, span.end);
     let rest = span.end..sentence_end(text, span.end);
@@ -289,13 +297,13 @@ pub(super) fn polite(
         });
         let goes_on = rule.goes_on_at_least == 0
             || rest.end.saturating_sub(clause.end) >= rule.goes_on_at_least;
-        let lacks_rest = !rule.rest_lacks.iter().any(|w| !places(&rest, w).is_empty());
+        let lacks_rest = !rule.rest_lacks.iter().any(|w| lacking(&rest, w));
         before
             && after
             && has
             && subject
             && lacks_before
-            && !rule.clause_lacks.iter().any(in_clause)
+            && !rule.clause_lacks.iter().any(|w| lacking(&clause, w))
             && clause.len() >= rule.clause_at_least
             && goes_on
             && lacks_rest

@@ -532,6 +532,25 @@ fn explanations_mentions_and_someone_else_named_last_are_excused() {
 /// What those rules must not excuse: a named thing and a short excuse, a second clause that sends
 /// the citizen away, 我/我们 named last (an apposition 我们公司 names the speaker), quotation marks
 /// that stand around a reply, and a sentence that ends.
+/// Lacking words count only where jieba starts a word: 别的 (sends the citizen elsewhere) is not in
+/// 类别的 or 特别的; and 您 named last before 不知道 is the citizen not knowing (held-out answers).
+#[test]
+fn lacking_words_are_words_and_the_citizen_not_knowing_is_excused() {
+    for polite in [
+        "但我不知道一家公司会将一辆车转换成不同类别的车辆。",
+        "我不知道还有哪家公司提供这种特别的保险，可以再看看。",
+        "在您收到续订通知之前，您将不知道增加多高。",
+    ] {
+        assert_eq!(banned_in(polite), Vec::<String>::new(), "{polite}");
+    }
+    for rude in [
+        "我不知道这件事，你去找别的窗口吧。",
+        "我不知道，你找别的人问去。",
+    ] {
+        assert_eq!(banned_in(rude), vec!["不知道".to_string()], "{rude}");
+    }
+}
+
 #[test]
 fn explanations_and_mentions_do_not_excuse_brush_offs() {
     for text in [

@@ -3,7 +3,7 @@
 
 use crate::text::SoundTable;
 
-use super::phonetic::budget;
+use super::phonetic::{budget, loose_end};
 use super::Heard;
 
 /// Unreachable, in halves of a syllable.
@@ -40,12 +40,25 @@ pub(super) fn at(
     // first syllable or after the last; only `slack` syllables may be dropped or added in all, so
     // only cells within `slack` of the diagonal can stay within the budget.
     prev[0] = 0;
+    // Unless the part ends in a particle, its last syllable must be heard (the same or near), not
+    // dropped or replaced.
+    let firm_end = !loose_end(part.chars[m - 1]);
     for k in 1..=m {
         let lo = k.saturating_sub(slack);
         let hi = (k + slack).min(max_j);
         cur.fill(FAR);
         let mut best = FAR;
         for j in lo..=hi {
+            if k == m && firm_end {
+                let d = if j > 0 { d(k - 1, start + j - 1) } else { FAR };
+                cur[j] = if d <= 1 {
+                    prev[j - 1].saturating_add(d).min(FAR)
+                } else {
+                    FAR
+                };
+                best = best.min(cur[j]);
+                continue;
+            }
             let mut c = prev[j].saturating_add(2);
             if j > 0 {
                 c = c.min(prev[j - 1].saturating_add(d(k - 1, start + j - 1)));

@@ -22,22 +22,16 @@ pub struct Syllables {
 impl Syllables {
     /// Readings of `chars`.
     pub fn new(chars: &[char]) -> Syllables {
-        let readings = chars
-            .iter()
-            .map(|&c| {
-                let mut r = [SYLLABLE_NONE; MAX_READINGS];
-                if let Some(multi) = c.to_pinyin_multi() {
-                    for (slot, p) in r.iter_mut().zip(multi) {
-                        *slot = p.plain();
-                    }
-                }
-                r
-            })
-            .collect();
+        let readings = chars.iter().map(|&c| readings(c)).collect();
         Syllables {
             chars: chars.to_vec(),
             readings,
         }
+    }
+
+    /// The characters read.
+    pub fn chars(&self) -> &[char] {
+        &self.chars
     }
 
     /// Number of characters.
@@ -80,6 +74,54 @@ impl Syllables {
 fn live<'a>(r: &'a [&'static str; MAX_READINGS]) -> &'a [&'static str] {
     let n = r.iter().take_while(|s| !s.is_empty()).count();
     &r[..n]
+}
+
+/// The toneless readings of `c` that modern Mandarin uses, first (most common) first, padded with
+/// [`SYLLABLE_NONE`]: the pinyin crate's first reading, and its others only where CC-CEDICT's words
+/// use them (`readings.tsv`). The crate lists every reading Unihan knows, archaic ones included, and
+/// those made false homophones: 不, 包 and 还 all read "fu", so 包小的 sounded like 不晓得 and
+/// 怎么付不了 like 怎么还不懂.
+pub(super) fn readings(c: char) -> [&'static str; MAX_READINGS] {
+    let mut out = [SYLLABLE_NONE; MAX_READINGS];
+    let Some(multi) = c.to_pinyin_multi() else {
+        return out;
+    };
+    let modern = modern().get(&c);
+    let mut n = 0;
+    for (i, p) in multi.into_iter().enumerate() {
+        let plain = p.plain();
+        if plain.is_empty() || out[..n].contains(&plain) {
+            continue;
+        }
+        if i == 0 || modern.is_some_and(|m| m.contains(&plain)) {
+            out[n] = plain;
+            n += 1;
+            if n == MAX_READINGS {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Characters whose modern readings are more than their first: `char<TAB>reading reading…` lines,
+/// `#` comments (`scripts/readings.sh` writes them from CC-CEDICT).
+const READINGS: &str = include_str!("readings.tsv");
+
+fn modern() -> &'static HashMap<char, Vec<&'static str>> {
+    static TABLE: OnceLock<HashMap<char, Vec<&'static str>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        READINGS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (c, r) = l.split_once('\t')?;
+                let mut chars = c.chars();
+                let c = chars.next().filter(|_| chars.next().is_none())?;
+                Some((c, r.split(' ').collect()))
+            })
+            .collect()
+    })
 }
 
 /// The syllable pairs Whisper was seen to confuse, mined from its transcripts of the labelled clips
@@ -179,6 +221,34 @@ mod tests {
             assert_ne!(x, y);
             assert_eq!(coarse_of(x), coarse_of(y), "{x} {y}");
         }
+    }
+
+    #[test]
+    fn archaic_readings_make_no_homophones_and_modern_heteronyms_stay() {
+        // Unihan gives 不, 包 and 还 the reading "fu" too; no modern word uses it.
+        for (a, b) in [
+            ("不", "包"),
+            ("还", "付"),
+            ("不", "付"),
+            ("能", "台"),
+            ("填", "镇"),
+        ] {
+            assert_eq!(syl(a).distance(0, &syl(b), 0), 1.0, "{a} {b}");
+        }
+        // Every reading CC-CEDICT's words use is kept.
+        for (a, b) in [
+            ("重", "虫"),
+            ("重", "中"),
+            ("还", "环"),
+            ("还", "孩"),
+            ("行", "航"),
+            ("了", "料"),
+            ("得", "德"),
+        ] {
+            assert_eq!(syl(a).distance(0, &syl(b), 0), 0.0, "{a} {b}");
+        }
+        assert_eq!(&readings('不')[..2], ["bu", SYLLABLE_NONE]);
+        assert!(modern().len() > 500, "{}", modern().len());
     }
 
     fn coarse_of(s: &str) -> &'static str {

@@ -8,9 +8,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use pinyin::ToPinyinMulti;
-
-use super::pinyin::{coarse, MAX_READINGS};
+use super::pinyin::{coarse, readings, MAX_READINGS};
 
 /// The sound of a character: an index into [`SoundTable`]. [`NO_SOUND`] for characters without a
 /// reading (Latin letters, digits, symbols), which sound like nothing but themselves.
@@ -65,17 +63,12 @@ impl SoundTable {
         let mut ids: HashMap<Sound, SoundId> = HashMap::new();
         let mut by_char = vec![NO_SOUND; SCANNED as usize];
         for code in 0..SCANNED {
-            let Some(multi) = char::from_u32(code).and_then(|c| c.to_pinyin_multi()) else {
+            let Some(c) = char::from_u32(code) else {
                 continue;
             };
             let mut sound = Sound::default();
-            // As Syllables does: the first readings, up to the first empty one.
-            for plain in multi
-                .into_iter()
-                .take(MAX_READINGS)
-                .map(|p| p.plain())
-                .take_while(|p| !p.is_empty())
-            {
+            // As Syllables does: the modern readings.
+            for plain in readings(c).into_iter().take_while(|p| !p.is_empty()) {
                 let n = syllables.len() as u16;
                 let id = *syllables.entry(plain).or_insert(n);
                 push_unique(&mut sound.syllables, &mut sound.n_syllables, id);
@@ -184,6 +177,7 @@ fn intersect(a: &[u16], b: &[u16]) -> bool {
 mod tests {
     use super::*;
     use crate::text::Syllables;
+    use pinyin::ToPinyinMulti;
 
     /// The table's distance is the reference's, on every pair of a mixed sample of characters:
     /// homophones, heteronyms, near sounds, Latin letters, digits, symbols and rare characters.

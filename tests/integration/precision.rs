@@ -25,15 +25,17 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
     // Polite rules are written from agent-tune.txt only; the held-out half, agent-held.txt (whole
     // answers, split by scripts/corpus.sh), measures them. Held-out: 25 hits in 67,464 sentences
     // (3.71 per 10,000) before the rules written from the tuning half, 15 (2.22) with the rules of
-    // 2026-11, 8 (1.19) with those of 2026-12 — three of them real "我不知道。" answers
-    // (`courtesy eval --negative target/corpus/agent-held.txt` lists each). Both halves: 23 hits
-    // (1.70), then 12 (0.89).
+    // 2026-11, 8 (1.19) with those of 2026-12, 6 (0.89) with those of 2026-12-02 (您 named last
+    // before 不知道 is the citizen not knowing; a lacking word counts only where a word starts, so
+    // 类别的 no longer holds 别的) — five of them agents saying 我不知道 to the customer, which the
+    // regulation bans (`courtesy eval --negative target/corpus/agent-held.txt` lists each). Both
+    // halves: 23 hits (1.70), then 12 (0.89), then 10 (0.74).
     let (held_file, held) = corpus("agent-held.txt");
     assert!(held.len() >= 10_000, "{}", held.len());
     let n = eval::negative(&held_file, &held, &matcher);
-    assert!(n.per_10k <= 1.2, "{}", n.render());
+    assert!(n.per_10k <= 1.0, "{}", n.render());
     let n = eval::negative(&file, &agent, &matcher);
-    assert!(n.per_10k <= 0.9, "{}", n.render());
+    assert!(n.per_10k <= 0.75, "{}", n.render());
     // Sound finds of short parts were the by-sound false alarms: none may come back.
     let by_sound = n
         .by_method
@@ -51,8 +53,10 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
 /// (5.27 per 10,000) with the rules of 2026-11 and of 2026-12 alike, and most of them are what the
 /// regulation bans: an agent telling the customer 不知道 (暂时不知道亲, 不知道哦, 这个我们也不知道呢).
 /// Customers' side (taobao-customer.txt): 43 hits in 13,433 (32.0), 26 of them customers' own
-/// 不知道/我不管 and 17 false by sound (怎么还不发货 / 怎么不包邮 as 怎么还不懂, 包小的 as 不晓得) — the sound matching's
-/// to fix; the floor keeps both from growing.
+/// 不知道/我不管 and 17 false by sound (怎么还不发货 / 怎么不包邮 as 怎么还不懂, 包小的 as 不晓得). Then 27
+/// (20.1): Unihan's archaic readings no longer make homophones (不, 包 and 还 all read "fu") and a
+/// find must end on the part's last syllable unless that is a particle (怎么还不发 is not 怎么还不懂);
+/// one false by sound is left (怎么点不动: 还 heard as 点 inside, and 动 sounds as 懂).
 #[test]
 fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
@@ -68,7 +72,12 @@ fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
 
     let (file, customer) = corpus("taobao-customer.txt");
     let n = eval::negative(&file, &customer, &matcher);
-    assert!(n.per_10k <= 32.1, "{}", n.render());
+    assert!(n.per_10k <= 20.2, "{}", n.render());
+    let by_sound = n
+        .by_method
+        .iter()
+        .find(|m| m.0 == courtesy::matcher::Method::Sound);
+    assert!(by_sound.map_or(0, |m| m.1) <= 1, "{}", n.render());
 }
 
 #[test]
