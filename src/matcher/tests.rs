@@ -571,6 +571,11 @@ fn explanations_and_mentions_do_not_excuse_brush_offs() {
         "他说“不知道”，我也不知道。",
         "“不知道，你问别人去。”",
         "“不知道”，我已经跟你说了。",
+        // An indirect question that ends by sending the citizen off to wait, look or come back.
+        "不知道他们什么时候上班，你自己等着吧。",
+        "我不知道你要办什么，自己看墙上的说明。",
+        "不知道你问的什么，下一个。",
+        "不知道他什么时候回来，你明天再来吧。",
     ] {
         assert_eq!(banned_in(text), vec!["不知道".to_string()], "{text}");
     }

@@ -56,7 +56,9 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
 /// 不知道/我不管 and 17 false by sound (怎么还不发货 / 怎么不包邮 as 怎么还不懂, 包小的 as 不晓得). Then 27
 /// (20.1): Unihan's archaic readings no longer make homophones (不, 包 and 还 all read "fu") and a
 /// find must end on the part's last syllable unless that is a particle (怎么还不发 is not 怎么还不懂);
-/// one false by sound is left (怎么点不动: 还 heard as 点 inside, and 动 sounds as 懂).
+/// one false by sound is left (怎么点不动: 还 heard as 点 inside, and 动 sounds as 懂). 29 (21.6) once
+/// every polite rule of 不知道 lacks the same send-offs (你自己等着吧, 下一个, 明天再来): two more
+/// customers' own 不知道 (我也不知道你是不是新来的).
 #[test]
 fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
@@ -72,7 +74,7 @@ fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
 
     let (file, customer) = corpus("taobao-customer.txt");
     let n = eval::negative(&file, &customer, &matcher);
-    assert!(n.per_10k <= 20.2, "{}", n.render());
+    assert!(n.per_10k <= 21.6, "{}", n.render());
     let by_sound = n
         .by_method
         .iter()
