@@ -540,6 +540,9 @@ fn lacking_words_are_words_and_the_citizen_not_knowing_is_excused() {
         "但我不知道一家公司会将一辆车转换成不同类别的车辆。",
         "我不知道还有哪家公司提供这种特别的保险，可以再看看。",
         "在您收到续订通知之前，您将不知道增加多高。",
+        // A condition, not a refusal.
+        "麻烦亲付款了联系我备注哦不然我不知道的哦",
+        "如果我不知道您的具体情况，就没法给您准确的答复。",
     ] {
         assert_eq!(banned_in(polite), Vec::<String>::new(), "{polite}");
     }
@@ -576,6 +579,7 @@ fn explanations_and_mentions_do_not_excuse_brush_offs() {
         "我不知道你要办什么，自己看墙上的说明。",
         "不知道你问的什么，下一个。",
         "不知道他什么时候回来，你明天再来吧。",
+        "不然我不知道，你去问别人吧。",
     ] {
         assert_eq!(banned_in(text), vec!["不知道".to_string()], "{text}");
     }

@@ -48,24 +48,25 @@ fn banned_hits_per_10k_real_service_sentences_stay_low() {
     assert!(n.per_10k <= 1.0, "{}", n.render());
 }
 
-/// A second corpus no rule was written from: the agents of Taobao shops (the E-commerce Dialogue
-/// Corpus, `scripts/corpus.sh` → target/corpus/taobao-agent.txt). 11 hits in 20,859 sentences
-/// (5.27 per 10,000) with the rules of 2026-11 and of 2026-12 alike, and most of them are what the
-/// regulation bans: an agent telling the customer 不知道 (暂时不知道亲, 不知道哦, 这个我们也不知道呢).
+/// A second corpus no rule was written from until 2026-12-02: the agents of Taobao shops (the
+/// E-commerce Dialogue Corpus, `scripts/corpus.sh` → target/corpus/taobao-agent.txt). 11 hits in
+/// 20,859 sentences (5.27 per 10,000) with the rules of 2026-11 and of 2026-12 alike, and most of them
+/// are what the regulation bans: an agent telling the customer 不知道 (暂时不知道亲, 不知道哦, 这个我们也不知道呢).
+/// 10 (4.79) with 2026-12-02's condition rule (不然我不知道的哦, written from one of these hits).
 /// Customers' side (taobao-customer.txt): 43 hits in 13,433 (32.0), 26 of them customers' own
 /// 不知道/我不管 and 17 false by sound (怎么还不发货 / 怎么不包邮 as 怎么还不懂, 包小的 as 不晓得). Then 27
 /// (20.1): Unihan's archaic readings no longer make homophones (不, 包 and 还 all read "fu") and a
 /// find must end on the part's last syllable unless that is a particle (怎么还不发 is not 怎么还不懂);
 /// one false by sound is left (怎么点不动: 还 heard as 点 inside, and 动 sounds as 懂). 29 (21.6) once
 /// every polite rule of 不知道 lacks the same send-offs (你自己等着吧, 下一个, 明天再来): two more
-/// customers' own 不知道 (我也不知道你是不是新来的).
+/// customers' own 不知道 (我也不知道你是不是新来的); 28 (20.8) with the condition rule (不然不知道怎么会少).
 #[test]
 fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
     let matcher = Matcher::new(&Lexicon::builtin().unwrap());
     let (file, agent) = corpus("taobao-agent.txt");
     assert!(agent.len() >= 10_000, "{}", agent.len());
     let n = eval::negative(&file, &agent, &matcher);
-    assert!(n.per_10k <= 5.3, "{}", n.render());
+    assert!(n.per_10k <= 4.8, "{}", n.render());
     let by_sound = n
         .by_method
         .iter()
@@ -74,7 +75,7 @@ fn banned_hits_on_an_unseen_corpus_of_shop_agents_stay_where_they_are() {
 
     let (file, customer) = corpus("taobao-customer.txt");
     let n = eval::negative(&file, &customer, &matcher);
-    assert!(n.per_10k <= 21.6, "{}", n.render());
+    assert!(n.per_10k <= 20.9, "{}", n.render());
     let by_sound = n
         .by_method
         .iter()
