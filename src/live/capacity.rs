@@ -2,9 +2,11 @@
 //!
 //! The cost of a live utterance is almost all one Whisper call, and a call costs about the same
 //! whatever is said: the encoder runs over a fixed context (`[live] encoder_seconds` with
-//! `fit_encoder`, else 30 s) and the decoder over a sentence's few tokens. So calls timed on the
-//! built-in clip with the run's own settings — all workers at once, as when the box is busy
-//! (they share the memory bus) — price every utterance. From that cost:
+//! `fit_encoder`, else 30 s) and the decoder over a sentence's tokens. So calls timed on the
+//! built-in clip said over and over to an utterance's length ([`priced_utterance`]: the decoder's
+//! share follows how much is said, and the bare 1.5 s clip priced a call at 0.30 s that cost 0.5 s
+//! on real utterances), with the run's own settings — all workers at once, as when the box is
+//! busy (they share the memory bus), twice — price every utterance. From that cost:
 //!
 //! - windows send `speech_share / utterance_seconds` utterances per second each, at random
 //!   moments (a Poisson stream), and `calls` workers serve them;
@@ -21,6 +23,31 @@
 //! `dropped` when a window's queue overflows).
 
 use crate::sink::event::Capacity;
+use crate::vad::SpeechSegment;
+
+/// Pause laid between repeats of the clip in [`priced_utterance`], as between two phrases.
+const REPEAT_GAP_SECONDS: f64 = 0.3;
+
+/// `clip` said again and again, a short pause apart, until it lasts at least `seconds` (whole
+/// repeats, at most 25 s): an utterance of the assumed length to time a call on.
+pub fn priced_utterance(clip: &SpeechSegment, seconds: f64) -> SpeechSegment {
+    let rate = crate::audio::SAMPLE_RATE as f64;
+    let gap = vec![0.0f32; (REPEAT_GAP_SECONDS * rate) as usize];
+    let want = (seconds.clamp(0.0, 25.0) * rate) as usize;
+    let mut samples = clip.samples.clone();
+    while samples.len() < want
+        && samples.len() + gap.len() + clip.samples.len() <= (25.0 * rate) as usize
+    {
+        samples.extend_from_slice(&gap);
+        samples.extend_from_slice(&clip.samples);
+    }
+    SpeechSegment {
+        start: 0.0,
+        end: samples.len() as f64 / rate,
+        samples,
+        levels: Default::default(),
+    }
+}
 
 /// No box is said to serve more windows than this.
 const MAX_WINDOWS: usize = 1000;
@@ -94,6 +121,26 @@ pub fn wait_p95(rate: f64, cost: f64, calls: usize) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_priced_utterance_is_the_clip_said_to_the_assumed_length() {
+        let rate = crate::audio::SAMPLE_RATE as usize;
+        let clip = SpeechSegment {
+            start: 0.0,
+            end: 1.5,
+            samples: vec![0.5; rate * 3 / 2],
+            levels: Default::default(),
+        };
+        let u = priced_utterance(&clip, 3.0);
+        // 1.5 + 0.3 + 1.5: two whole repeats.
+        assert_eq!(u.samples.len(), rate * 33 / 10);
+        assert!((u.duration() - 3.3).abs() < 1e-9);
+        assert_eq!(
+            priced_utterance(&clip, 1.0).samples.len(),
+            clip.samples.len()
+        );
+        assert!(priced_utterance(&clip, 1e9).duration() <= 25.0);
+    }
 
     const A: Assumptions = Assumptions {
         latency_target: 2.0,
