@@ -19,13 +19,10 @@ import sys
 import unicodedata
 import zipfile
 
-TONED_U = str.maketrans("ǖǘǚǜ", "üüüü")
-
-
 def plain(syllable: str) -> str:
-    s = unicodedata.normalize("NFD", syllable.lower().translate(TONED_U))
-    s = s.replace("u\u0308", "ü")
-    return "".join(c for c in s if not unicodedata.combining(c)).replace("u\u0308", "ü")
+    """Toneless: the tone marks dropped, ü (u + diaeresis once decomposed) kept."""
+    s = unicodedata.normalize("NFD", syllable.lower()).replace("u\u0308", "ü")
+    return "".join(c for c in s if not unicodedata.combining(c))
 
 
 def split(word: str, pinyin: str, readings: dict) -> list | None:

@@ -27,17 +27,18 @@ use crate::vad::SpeechSegment;
 
 /// Pause laid between repeats of the clip in [`priced_utterance`], as between two phrases.
 const REPEAT_GAP_SECONDS: f64 = 0.3;
+/// Longest priced utterance (the VAD's longest segment).
+const MAX_UTTERANCE_SECONDS: f64 = 25.0;
 
 /// `clip` said again and again, a short pause apart, until it lasts at least `seconds` (whole
 /// repeats, at most 25 s): an utterance of the assumed length to time a call on.
 pub fn priced_utterance(clip: &SpeechSegment, seconds: f64) -> SpeechSegment {
     let rate = crate::audio::SAMPLE_RATE as f64;
     let gap = vec![0.0f32; (REPEAT_GAP_SECONDS * rate) as usize];
-    let want = (seconds.clamp(0.0, 25.0) * rate) as usize;
+    let most = (MAX_UTTERANCE_SECONDS * rate) as usize;
+    let want = ((seconds.max(0.0) * rate) as usize).min(most);
     let mut samples = clip.samples.clone();
-    while samples.len() < want
-        && samples.len() + gap.len() + clip.samples.len() <= (25.0 * rate) as usize
-    {
+    while samples.len() < want && samples.len() + gap.len() + clip.samples.len() <= most {
         samples.extend_from_slice(&gap);
         samples.extend_from_slice(&clip.samples);
     }

@@ -348,8 +348,8 @@ impl Inner {
                 .iter()
                 .map(|&(e, f)| (e as usize, &rules.chains[e as usize][f as usize])),
             found_of,
-            &mut Bounds::new(&rules.segmenter, text),
-            |entry, span| self.excepted(entry, text, sounds, span),
+            &Bounds::new(&rules.segmenter, text),
+            |entry, span, bounds| self.excepted(entry, text, sounds, span, bounds),
         )
     }
 
@@ -361,12 +361,10 @@ impl Inner {
         text: &NormalizedText,
         sounds: &[SoundId],
         span: Range<usize>,
+        bounds: &Bounds,
     ) -> bool {
         let chars = text.chars();
         let table = self.table;
-        let bounds = std::cell::OnceCell::new();
-        let word_start =
-            |at: usize| bounds.get_or_init(|| self.rules.segmenter.boundaries(&text.text()))[at];
         self.exceptions[entry_id].iter().any(|(ex, ex_sounds)| {
             resolve::said_around(text, span.clone(), ex.len(), |s| {
                 (0..ex.len())
@@ -381,7 +379,7 @@ impl Inner {
                     .enumerate()
                     .all(|(k, &c)| chars[at + k] == c || table.same(sounds[at + k], table.sound(c)))
             },
-            word_start,
+            bounds,
         )
     }
 }

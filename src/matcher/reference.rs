@@ -66,7 +66,7 @@ impl Reference {
         let rules = &*self.rules;
         let folded = text.text();
         let syllables = Syllables::new(text.chars());
-        let mut bounds = Bounds::new(&rules.segmenter, text).eager();
+        let bounds = Bounds::new(&rules.segmenter, text).eager();
         let found = self.inner.find_parts(rules, &folded, &syllables);
         let chains = rules
             .chains
@@ -78,8 +78,11 @@ impl Reference {
             text,
             chains,
             |part| &found[part],
-            &mut bounds,
-            |entry, span| self.inner.excepted(rules, entry, text, &syllables, span),
+            &bounds,
+            |entry, span, bounds| {
+                self.inner
+                    .excepted(rules, entry, text, &syllables, span, bounds)
+            },
         )
     }
 }
@@ -128,6 +131,7 @@ impl Inner {
         text: &NormalizedText,
         syllables: &Syllables,
         span: Range<usize>,
+        bounds: &Bounds,
     ) -> bool {
         self.exceptions[entry_id].iter().any(|ex| {
             resolve::said_around(text, span.clone(), ex.len(), |s| {
@@ -141,7 +145,7 @@ impl Inner {
                 let word = Syllables::new(word);
                 (0..word.len()).all(|k| syllables.distance(at + k, &word, k) == 0.0)
             },
-            |at| rules.segmenter.boundaries(&text.text())[at],
+            bounds,
         )
     }
 }

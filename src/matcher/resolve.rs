@@ -45,7 +45,7 @@ pub(super) fn push_sound(
 pub(super) struct Bounds<'a> {
     segmenter: &'a Segmenter,
     text: &'a NormalizedText,
-    bounds: Option<Vec<bool>>,
+    bounds: std::cell::OnceCell<Vec<bool>>,
 }
 
 impl<'a> Bounds<'a> {
@@ -53,23 +53,28 @@ impl<'a> Bounds<'a> {
         Bounds {
             segmenter,
             text,
-            bounds: None,
+            bounds: std::cell::OnceCell::new(),
         }
     }
 
     /// Segments now (the reference matcher does, as the matcher always did).
-    pub fn eager(mut self) -> Bounds<'a> {
+    pub fn eager(self) -> Bounds<'a> {
         self.get();
         self
     }
 
-    fn get(&mut self) -> &[bool] {
+    fn get(&self) -> &[bool] {
         self.bounds
-            .get_or_insert_with(|| self.segmenter.boundaries(&self.text.text()))
+            .get_or_init(|| self.segmenter.boundaries(&self.text.text()))
+    }
+
+    /// True when a word starts (or the text ends) at character offset `at`.
+    pub fn starts(&self, at: usize) -> bool {
+        self.get()[at]
     }
 
     /// True when words start (or the text ends) at both character offsets.
-    fn both(&mut self, start: usize, end: usize) -> bool {
+    fn both(&self, start: usize, end: usize) -> bool {
         let b = self.get();
         b[start] && b[end]
     }
@@ -78,7 +83,7 @@ impl<'a> Bounds<'a> {
     /// are one word of the text, or a run of one-character words (what jieba leaves of a word it
     /// does not know). A misheard word is not other real words: 不小的 is not 不晓得, 复制到 not
     /// 不知道, 下一步知道 not 步知道.
-    fn one_word(&mut self, start: usize, end: usize) -> bool {
+    fn one_word(&self, start: usize, end: usize) -> bool {
         let b = self.get();
         let inner = &b[start + 1..end];
         b[start] && b[end] && (inner.iter().all(|&x| x) || inner.iter().all(|&x| !x))
@@ -87,7 +92,7 @@ impl<'a> Bounds<'a> {
     /// True when characters `start..end`, heard by sound as a short civil part, stand on word
     /// boundaries: the words inside may be real other words (请|稍后 for 请稍候, 请|千名 for 请签名),
     /// since a courtesy misheard is still a courtesy said, and crediting one wrongly accuses no one.
-    fn on_words(&mut self, start: usize, end: usize) -> bool {
+    fn on_words(&self, start: usize, end: usize) -> bool {
         self.both(start, end)
     }
 }
@@ -105,8 +110,8 @@ pub(super) fn hits<'f, 'c>(
     text: &NormalizedText,
     chains: impl Iterator<Item = (usize, &'c Chain)>,
     found: impl Fn(usize) -> &'f [Found],
-    bounds: &mut Bounds,
-    excepted: impl Fn(usize, Range<usize>) -> bool,
+    bounds: &Bounds,
+    excepted: impl Fn(usize, Range<usize>, &Bounds) -> bool,
 ) -> Vec<Hit> {
     let mut candidates: Vec<(usize, Found)> = Vec::new();
     for (entry_id, chain) in chains {
@@ -145,7 +150,7 @@ pub(super) fn hits<'f, 'c>(
         if f.confidence < rules.config.min_confidence {
             continue;
         }
-        if entry.kind == Kind::Banned && excepted(entry_id, f.start..f.end) {
+        if entry.kind == Kind::Banned && excepted(entry_id, f.start..f.end, bounds) {
             continue;
         }
         hits.push((entry_id, f, method));
@@ -231,15 +236,14 @@ pub(super) fn said_around(
 /// True when one of a banned phrase's polite rules holds around its find at `span`. `said(at,
 /// word)`: the folded word is heard from character `at` on (literally or by the same sound). A word
 /// of one character counts only as written: by sound it is any of a dozen homophones and heteronyms
-/// (找 reads hua too, and would stand in every 变化). `word_start(at)`: jieba starts a word at
-/// folded character `at`; a word a rule says must be lacking counts only where one starts (别的 is
-/// not in 类别的 or 特别的).
+/// (找 reads hua too, and would stand in every 变化). A word a rule says must be lacking counts only
+/// where jieba starts a word (`bounds`): 别的 is not in 类别的 or 特别的.
 pub(super) fn polite(
     rules: &[Polite],
     text: &NormalizedText,
     span: Range<usize>,
     said: impl Fn(usize, &[char]) -> bool,
-    word_start: impl Fn(usize) -> bool,
+    bounds: &Bounds,
 ) -> bool {
     let said = |at: usize, w: &[char]| match w {
         [c] => text.chars()[at] == *c,
@@ -259,7 +263,7 @@ pub(super) fn polite(
     let lacking = |range: &Range<usize>, w: &Vec<char>| {
         places(range, w)
             .iter()
-            .any(|&(at, _)| w.len() == 1 || word_start(at))
+            .any(|&(at, _)| w.len() == 1 || bounds.starts(at))
     };
     let clause = clause(text, span.end);
     let rest = span.end..sentence_end(text, span.end);

@@ -529,11 +529,9 @@ fn explanations_mentions_and_someone_else_named_last_are_excused() {
     }
 }
 
-/// What those rules must not excuse: a named thing and a short excuse, a second clause that sends
-/// the citizen away, 我/我们 named last (an apposition 我们公司 names the speaker), quotation marks
-/// that stand around a reply, and a sentence that ends.
 /// Lacking words count only where jieba starts a word: 别的 (sends the citizen elsewhere) is not in
-/// 类别的 or 特别的; and 您 named last before 不知道 is the citizen not knowing (held-out answers).
+/// 类别的 or 特别的; 您 named last before 不知道 is the citizen not knowing (held-out answers); a
+/// condition before it (不然, 如果) says what would follow.
 #[test]
 fn lacking_words_are_words_and_the_citizen_not_knowing_is_excused() {
     for polite in [
@@ -554,6 +552,9 @@ fn lacking_words_are_words_and_the_citizen_not_knowing_is_excused() {
     }
 }
 
+/// What those rules must not excuse: a named thing and a short excuse, a second clause that sends
+/// the citizen away, 我/我们 named last (an apposition 我们公司 names the speaker), quotation marks
+/// that stand around a reply, and a sentence that ends.
 #[test]
 fn explanations_and_mentions_do_not_excuse_brush_offs() {
     for text in [
