@@ -28,7 +28,13 @@ pub fn aggregate(
 ) -> Result<DayScores, StoreError> {
     let mut rows = store.load_day(day, lexicon_version)?;
     let enrolled = store.voiceprints(&crate::speaker::enroll::model_name())?;
-    store.set_speakers(&by_voice(&mut rows, &enrolled, weights.session_gap))?;
+    let earlier = store.earlier_staff_voices(day)?;
+    store.set_speakers(&by_voice(
+        &mut rows,
+        &enrolled,
+        &earlier,
+        weights.session_gap,
+    ))?;
     let failed: BTreeMap<String, i64> = store.day_failures(day)?.into_iter().collect();
     // Utterances as the scorer reads them; `file` carries the recording id so sessions break at
     // file boundaries and can be traced back.
@@ -130,12 +136,15 @@ pub fn aggregate(
 /// whole day's voices (the staff's is the one present across most sessions), since a file that
 /// another box finished later changes what the day's voices say. A voice enrolled for the staff
 /// member on duty (the roster's) or for the window (`courtesy enroll`) is the staff's voice where
-/// there is one. Utterances without a voice (two microphones, too short to embed, no model) keep
+/// there is one; else the window's staff voice of an earlier day counts as one more session when
+/// it recurs today (a day of one session is told apart when the same person is on duty again).
+/// Utterances without a voice (two microphones, too short to embed, no model) keep
 /// what the record says. Returns the changes. Rows are in the record's order: by window, then
 /// clock time.
 fn by_voice(
     rows: &mut [DayUtterance],
     enrolled: &HashMap<String, Vec<f32>>,
+    earlier: &HashMap<String, Vec<f32>>,
     session_gap: f64,
 ) -> Vec<(i64, Speaker)> {
     let mut changed = Vec::new();
@@ -166,7 +175,8 @@ fn by_voice(
                     .map(Vec::as_slice)
             })
             .collect();
-        let speakers = attribute_day_enrolled(&day, &prints);
+        let earlier = window.first().and_then(|r| earlier.get(&r.window));
+        let speakers = attribute_day_enrolled(&day, &prints, earlier.map(Vec::as_slice));
         for (r, s) in window.iter_mut().zip(speakers) {
             let u = &mut r.utterance;
             if u.voice.is_some() && u.speaker != s {

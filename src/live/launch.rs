@@ -153,8 +153,10 @@ pub fn launch(l: Launch) -> Result<Summary, Error> {
 }
 
 /// The voices one-microphone windows are judged against from the start: the voiceprints enrolled
-/// in the record (`courtesy enroll`), looked up through its roster. Without a record, or when it
-/// cannot be read (one warning), each window learns its staff's voice from the day's sessions.
+/// in the record (`courtesy enroll`), looked up through its roster, and each window's staff voice
+/// of an earlier day (what the nights' batches learnt), which tells the day's first session apart
+/// when the same person is on duty again. Without a record, or when it cannot be read (one
+/// warning), each window learns its staff's voice from the day's sessions.
 fn running_voices(config: &Config) -> crate::speaker::running::RunningVoices {
     use crate::speaker::running::RunningVoices;
     let gap = config.score.session_gap;
@@ -183,7 +185,11 @@ fn running_voices(config: &Config) -> crate::speaker::running::RunningVoices {
             })
             .collect();
         let roster = crate::roster::Roster::from_entries(entries)?;
-        Ok(RunningVoices::new(prints, roster, gap))
+        let today = crate::clock::day(&chrono::Local::now().fixed_offset());
+        let earlier = store
+            .earlier_staff_voices(&today)
+            .map_err(|e| e.to_string())?;
+        Ok(RunningVoices::new(prints, roster, gap).with_earlier(earlier))
     };
     read().unwrap_or_else(|e| {
         eprintln!(

@@ -2,14 +2,16 @@
 //!
 //! Learning is the batch rule ([`super::voices::staff_voice`]) applied to what has been heard so
 //! far: the staff's voice is the one present across most sessions, so a window's first session
-//! of the day is unknown until a second one has been heard (enrolment avoids that). A session
-//! ends after `session_gap` seconds without speech.
+//! of the day is unknown until a second one has been heard — unless the window's staff voice of
+//! an earlier day (from the record) recurs in it: the same person on duty again counts as a
+//! voice present in two sessions ([`super::voices::staff_voice_since`]). Enrolment avoids the
+//! wait altogether. A session ends after `session_gap` seconds without speech.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-use super::voices::{attribute, staff_voice, Heard, Thresholds};
+use super::voices::{attribute, staff_voice_since, Heard, Thresholds};
 use super::{Role, Speaker};
 use crate::roster::Roster;
 
@@ -24,6 +26,8 @@ pub struct RunningVoices {
     enrolled: HashMap<String, Vec<f32>>,
     /// Who is on duty where (staff voices are looked up through it).
     roster: Roster,
+    /// Each window's staff voice of its latest earlier day in the record.
+    earlier: HashMap<String, Vec<f32>>,
     session_gap: f64,
     windows: HashMap<String, WindowDay>,
 }
@@ -47,9 +51,18 @@ impl RunningVoices {
         RunningVoices {
             enrolled,
             roster,
+            earlier: HashMap::new(),
             session_gap,
             windows: HashMap::new(),
         }
+    }
+
+    /// Starts each window from its staff voice of an earlier day (by window id, see
+    /// [`crate::store::Store::earlier_staff_voices`]): learnt from the day's first session when
+    /// it recurs there.
+    pub fn with_earlier(mut self, earlier: HashMap<String, Vec<f32>>) -> Self {
+        self.earlier = earlier;
+        self
     }
 
     /// Who said the utterance of `window` that began at `start` and lasted `seconds`, whose
@@ -104,7 +117,8 @@ impl RunningVoices {
                             voice: Some(v),
                         })
                         .collect();
-                    day.learnt = staff_voice(&heard, t);
+                    let earlier = self.earlier.get(window).map(Vec::as_slice);
+                    day.learnt = staff_voice_since(&heard, earlier, t);
                     day.learnt_sessions = sessions;
                 }
                 day.learnt.as_deref()
@@ -181,6 +195,39 @@ mod tests {
         let tomorrow = at(86_400);
         assert_eq!(
             r.attribute("W1", Some(voice(0, 0.05)), tomorrow, 3.0).role,
+            Role::Unknown
+        );
+    }
+
+    #[test]
+    fn an_earlier_days_staff_voice_tells_the_first_session_apart() {
+        let earlier = HashMap::from([
+            ("W1".to_string(), voice(0, 0.0)),
+            ("W2".to_string(), voice(5, 0.0)),
+        ]);
+        let mut r =
+            RunningVoices::new(HashMap::new(), Roster::default(), 15.0).with_earlier(earlier);
+        // W1: the citizen speaks first — nothing like yesterday's staff yet, unknown.
+        assert_eq!(
+            r.attribute("W1", Some(voice(1, 0.05)), at(0), 3.0).role,
+            Role::Unknown
+        );
+        // Yesterday's staff speaks: the same voice, so staff from the first session on.
+        assert_eq!(
+            r.attribute("W1", Some(voice(0, 0.1)), at(4), 3.0).role,
+            Role::Staff
+        );
+        assert_eq!(
+            r.attribute("W1", Some(voice(1, 0.05)), at(8), 3.0).role,
+            Role::Citizen
+        );
+        // W2: someone else is on duty today; yesterday's voice changes nothing.
+        assert_eq!(
+            r.attribute("W2", Some(voice(0, 0.05)), at(0), 3.0).role,
+            Role::Unknown
+        );
+        assert_eq!(
+            r.attribute("W2", Some(voice(1, 0.05)), at(4), 3.0).role,
             Role::Unknown
         );
     }

@@ -82,7 +82,8 @@ pub fn staff_voice(heard: &[Heard], t: Thresholds) -> Option<Vec<f32>> {
     Some(centre)
 }
 
-fn mean<'a>(voices: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
+/// The mean of `voices`, L2-normalised (`None` for none).
+pub fn mean<'a>(voices: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
     let mut sum: Vec<f32> = Vec::new();
     for v in voices {
         if sum.is_empty() {
@@ -91,6 +92,35 @@ fn mean<'a>(voices: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
         sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
     }
     normalised(sum)
+}
+
+/// As [`staff_voice`], with the staff's voice of an earlier day at this window (`earlier`, see
+/// [`crate::store::Store::earlier_staff_voices`]) counted as one more session: when one of today's
+/// voices is like it — the same person on duty again — the staff's voice is learnt from the day's
+/// first session on; when none is (someone else on duty), it is left out and changes nothing.
+pub fn staff_voice_since(
+    heard: &[Heard],
+    earlier: Option<&[f32]>,
+    t: Thresholds,
+) -> Option<Vec<f32>> {
+    let recurs = |e: &[f32]| {
+        heard
+            .iter()
+            .any(|h| h.voice.is_some_and(|v| similarity(v, e) >= t.same))
+    };
+    match earlier {
+        Some(e) if recurs(e) => {
+            let mut all = Vec::with_capacity(heard.len() + 1);
+            // A session id no day reaches.
+            all.push(Heard {
+                session: usize::MAX,
+                voice: Some(e),
+            });
+            all.extend_from_slice(heard);
+            staff_voice(&all, t)
+        }
+        _ => staff_voice(heard, t),
+    }
 }
 
 /// Who said each utterance, by its voice's closeness to the staff's: staff from
@@ -120,7 +150,7 @@ pub fn attribute(heard: &[Heard], staff: Option<&[f32]>, t: Thresholds) -> Vec<S
 /// Attributes by voice the utterances of one window's day: `(session, voice)` each; the
 /// staff's voice learnt from them. Utterances without a voice are unknown, low confidence.
 pub fn attribute_day(utterances: &[(usize, Option<&[f32]>)]) -> Vec<Speaker> {
-    attribute_day_enrolled(utterances, &[])
+    attribute_day_enrolled(utterances, &[], None)
 }
 
 /// As [`attribute_day`], with the enrolled staff voice of each utterance where there is one
@@ -130,6 +160,7 @@ pub fn attribute_day(utterances: &[(usize, Option<&[f32]>)]) -> Vec<Speaker> {
 pub fn attribute_day_enrolled(
     utterances: &[(usize, Option<&[f32]>)],
     enrolled: &[Option<&[f32]>],
+    earlier: Option<&[f32]>,
 ) -> Vec<Speaker> {
     let heard: Vec<Heard> = utterances
         .iter()
@@ -140,7 +171,7 @@ pub fn attribute_day_enrolled(
     let learnt = if (0..heard.len()).all(|i| enrolled_of(i).is_some()) {
         None
     } else {
-        staff_voice(&heard, t)
+        staff_voice_since(&heard, earlier, t)
     };
     heard
         .iter()
@@ -195,7 +226,7 @@ mod tests {
         // One session: nothing recurs, so learning tells nobody apart.
         assert!(attribute_day(&day).iter().all(|s| s.role == Role::Unknown));
         let enrolled = [Some(&staff[..]); 3];
-        let roles: Vec<Role> = attribute_day_enrolled(&day, &enrolled)
+        let roles: Vec<Role> = attribute_day_enrolled(&day, &enrolled, None)
             .iter()
             .map(|s| s.role)
             .collect();
@@ -252,5 +283,36 @@ mod tests {
         );
         // One session alone cannot tell staff from citizen.
         assert!(staff_voice(&heard[..2], t).is_none());
+    }
+
+    #[test]
+    fn an_earlier_days_voice_tells_the_first_session_apart_only_when_it_recurs() {
+        let t = Thresholds::default();
+        let (staff, citizen) = (unit(0.05), unit(1.2));
+        let first = [
+            Heard {
+                session: 0,
+                voice: Some(&citizen[..]),
+            },
+            Heard {
+                session: 0,
+                voice: Some(&staff[..]),
+            },
+        ];
+        // Yesterday's staff voice is today's: learnt from the first session.
+        let yesterday = unit(0.0);
+        let learnt = staff_voice_since(&first, Some(&yesterday), t).unwrap();
+        let roles: Vec<Role> = attribute(&first, Some(&learnt), t)
+            .iter()
+            .map(|s| s.role)
+            .collect();
+        assert_eq!(roles, [Role::Citizen, Role::Staff]);
+        // Someone else was on duty yesterday: nobody today is like them, nothing is learnt —
+        // the citizen is not taken for the staff.
+        let someone_else = unit(-1.3);
+        assert!(staff_voice_since(&first, Some(&someone_else), t).is_none());
+        // Before anyone like yesterday's staff has spoken, nothing either.
+        assert!(staff_voice_since(&first[..1], Some(&yesterday), t).is_none());
+        assert!(staff_voice_since(&first, None, t).is_none());
     }
 }

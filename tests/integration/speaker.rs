@@ -693,6 +693,135 @@ fn one_session() -> (Vec<f32>, Vec<Line>, Vec<f32>, Vec<f32>) {
     (wav, lines, staff, citizen)
 }
 
+/// A one-microphone day of three sessions for the record: `staff` (real voice, its 3 s pieces
+/// from second `from` on) opens each, a different citizen answers with two pieces, 17 s of silence
+/// between sessions.
+fn earlier_day(staff: &str, from: f64) -> Vec<f32> {
+    let voices = human_mandarin();
+    let read = |name: &str| courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
+    let staff = read(staff);
+    let mut wav = Vec::new();
+    for (k, citizen) in [
+        "soulx_male_mandarin",
+        "mossttsd_zh_spk1_moon",
+        "fireredtts2_chat_zh_S1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let citizen = read(citizen);
+        let t = from + 3.0 * k as f64;
+        wav.extend(at(&staff, t, t + 3.0));
+        wav.extend(vec![0f32; 19_200]);
+        wav.extend(at(&citizen, 0.0, 6.0));
+        wav.extend(vec![0f32; 17 * 16_000]);
+    }
+    wav
+}
+
+/// `courtesy live --db` on one microphone, nothing enrolled, the record holding an earlier night:
+/// where the same person is on duty again (W06, 老徐 both days), the day's first session is told
+/// apart from its first utterances; where someone else was (W07), yesterday's voice changes
+/// nothing — the first session stays unknown, never wrong. The next night's batch, on a day of
+/// that one session, does the same.
+#[test]
+fn an_earlier_days_staff_voice_tells_the_first_session_apart_live_and_in_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let night = dir.path().join("night");
+    std::fs::create_dir_all(&night).unwrap();
+    write_wav(
+        &night.join("W06_20260601_090000.wav"),
+        &earlier_day("cosyvoice_laoxu", 6.0),
+    );
+    write_wav(
+        &night.join("W07_20260601_090000.wav"),
+        &earlier_day("cosyvoice_wzy_read_poet_27s", 0.0),
+    );
+    let record = Record::new(dir.path());
+    let (ok, _, err) = {
+        let _whisper = crate::whisper_lock();
+        record.run(&["batch".as_ref(), night.as_os_str()])
+    };
+    assert!(ok, "{err}");
+    let db = record.db.to_str().unwrap();
+    let store = courtesy::store::Store::open(db).unwrap();
+    let earlier = store.earlier_staff_voices("2026-06-02").unwrap();
+    assert!(
+        earlier.contains_key("W06") && earlier.contains_key("W07"),
+        "the night learnt no staff voice: {:?}",
+        earlier.keys()
+    );
+
+    // Today: one session at each window, 老徐 serving (his first 6 s, not heard last night).
+    let (wav, lines, _, _) = one_session();
+    let rec = dir.path().join("rec");
+    for w in ["W06", "W07"] {
+        std::fs::create_dir_all(rec.join(w)).unwrap();
+        write_wav(&rec.join(w).join("s1.wav"), &wav);
+    }
+    let events = crate::live::live(
+        &[
+            "--replay",
+            rec.to_str().unwrap(),
+            "--speed",
+            "2",
+            "--db",
+            db,
+        ],
+        dir.path(),
+    );
+    let (mut right, mut n, mut w07) = (0, 0, 0);
+    for u in events.iter().filter(|e| e["type"] == "utterance") {
+        let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
+        let truth = said(&lines, a, b).role;
+        if u["window"] == "W07" {
+            w07 += 1;
+            assert_eq!(u["speaker"], "unknown", "W07 had another staff voice: {u}");
+            continue;
+        }
+        n += 1;
+        if u["speaker"] == truth.as_str() {
+            right += 1;
+        } else {
+            eprintln!("{truth:?} heard as {u}");
+        }
+    }
+    eprintln!("live, first session by last night's voice: {right} of {n} right; W07 {w07} unknown");
+    assert!(n >= 3 && w07 >= 3, "{n} + {w07} utterances");
+    assert!(right * 4 >= n * 3, "{right} of {n} right");
+
+    // The next night's batch: a day of one session is told apart the same way.
+    let next = dir.path().join("next");
+    std::fs::create_dir_all(&next).unwrap();
+    for w in ["W06", "W07"] {
+        write_wav(&next.join(format!("{w}_20260602_090000.wav")), &wav);
+    }
+    let (ok, _, err) = {
+        let _whisper = crate::whisper_lock();
+        record.run(&["batch".as_ref(), next.as_os_str()])
+    };
+    assert!(ok, "{err}");
+    let rows = store
+        .query(
+            "SELECT \"window\", start_s, end_s, speaker FROM utterances WHERE day = '2026-06-02'",
+            &[],
+        )
+        .unwrap();
+    let (mut right, mut n) = (0, 0);
+    for r in &rows {
+        let (a, b) = (r.f64("start_s").unwrap(), r.f64("end_s").unwrap());
+        let speaker = r.string("speaker").unwrap();
+        if r.string("window").unwrap() == "W07" {
+            assert_eq!(speaker, "unknown", "W07 at {a:.1}–{b:.1} s");
+            continue;
+        }
+        n += 1;
+        right += usize::from(speaker == said(&lines, a, b).role.as_str());
+    }
+    eprintln!("batch, a day of one session by the night before's voice: {right} of {n} right");
+    assert!(n >= 3 && right * 4 >= n * 3, "{right} of {n} right");
+}
+
 /// Seconds `from` to `to` of 16 kHz audio.
 fn at(w: &[f32], from: f64, to: f64) -> Vec<f32> {
     w[(from * 16_000.0) as usize..(to * 16_000.0) as usize].to_vec()
