@@ -3,7 +3,9 @@
 # in real time. Per N: end-of-speech → alert latency p50/p95, CPU use, peak RSS, dropped
 # utterances and lost frames, and banned-phrase recall; then the batch path (`courtesy analyze`)
 # on the same files for the recall comparison.
-#   scripts/bench-live.sh [SECONDS=120] [N…=1 4 8 16]   extra flags via LIVE_FLAGS="--config F"; BATCH=0 skips analyze
+# Last, live against batch on real voices (the shared human clips): CER of each.
+#   scripts/bench-live.sh [SECONDS=120] [N…=1 4 8 16]   extra flags via LIVE_FLAGS="--config F"; BATCH=0 skips analyze;
+#   N = 0 runs no tracks (real voices only); HUMAN=0 skips the real voices
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-120}; shift || true
@@ -15,6 +17,7 @@ mkdir -p "$out"
 
 printf '%-8s %-10s %-10s %-10s %-10s %-8s %-9s %-8s %-8s %-12s %s\n' windows "alert p50" "alert p95" "text p50" "text p95" "CPU %" "RSS MB" dropped "lost fr" "recall" "busy/calls"
 for n in "${ns[@]}"; do
+  [ "$n" != 0 ] || continue
   dir="$out/tracks-$n"
   [ -f "$dir/truth.tsv" ] || python3 scripts/bench/make_tracks.py "$dir" "$n" "$seconds"
   rm -rf "$out/run-$n"; mkdir -p "$out/run-$n"
@@ -34,11 +37,12 @@ PY
 done
 
 # The batch path on the largest set, same files (BATCH=0 skips it).
-[ "${BATCH:-1}" = 1 ] || exit 0
 n=${ns[-1]}
+if [ "${BATCH:-1}" = 1 ] && [ "$n" != 0 ]; then
 $bin analyze "$out/tracks-$n" --format json > "$out/batch-$n.json" 2> "$out/batch-$n.stderr"
 python3 scripts/bench/live_figures.py "$out/tracks-$n/truth.tsv" batch "$out/batch-$n.json" > "$out/batch-$n.figures.json"
 for n2 in "${ns[@]}"; do
+  [ "$n2" != 0 ] || continue
   python3 - "$out/run-$n2/figures.json" "$n2" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1]))
@@ -49,4 +53,27 @@ python3 - "$out/batch-$n.figures.json" "$n" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1]))
 print(f"batch (courtesy analyze) on the same {sys.argv[2]} windows: recall {f['found']}/{f['expected']} {100 * f['recall']:.1f}%, false alarms {f['false_alarms']}")
+PY
+fi
+
+# Real voices (HUMAN=folder of the shared human clips, found by default; HUMAN=0 skips): the clips
+# one after another, 2 s of silence apart, in one recording; `courtesy live --replay` and
+# `courtesy analyze` on it — CER of each over all of them (scripts/bench/live_human.py).
+human=${HUMAN:-}
+if [ -z "$human" ]; then
+  for d in ../shared/data/human-mandarin ../../shared/data/human-mandarin; do
+    [ -f "$d/transcripts.tsv" ] && human=$(cd "$d" && pwd) && break
+  done
+fi
+[ -n "$human" ] && [ "$human" != 0 ] || exit 0
+rm -rf "$out/human"; mkdir -p "$out/human/play"
+python3 scripts/bench/live_human.py join "$human" "$out/human/play/human.wav"
+$bin live --replay "$out/human/play" --format jsonl ${LIVE_FLAGS:-} > "$out/human/live.jsonl" 2> "$out/human/live.stderr"
+$bin analyze "$out/human/play" --format json > "$out/human/batch.json" 2> "$out/human/batch.stderr"
+python3 scripts/bench/live_human.py cer "$bin" "$human" "$out/human/live.jsonl" "$out/human/batch.json" > "$out/human/figures.json"
+python3 - "$out/human/figures.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+print(f"real voices ({f['chars']} characters, the shared human clips in one recording): CER live {100 * f['cer_live']:.1f} % "
+      f"({f['utterances_live']} utterances), batch {100 * f['cer_batch']:.1f} %")
 PY
