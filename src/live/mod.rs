@@ -27,7 +27,7 @@ use std::mem::Discriminant;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::asr::{Transcriber, Transcript};
@@ -444,6 +444,13 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
     );
     // What this box can serve: one utterance's call on every worker at once, as when the box is
     // busy (after one each to warm up), timed twice.
+    let assumptions = capacity::Assumptions {
+        latency_target: lc.latency_target_seconds,
+        speech_share: lc.speech_share,
+        utterance_seconds: lc.utterance_seconds,
+        trailing_silence: config.vad.trailing_silence,
+    };
+    let workers_n = calls;
     let capacity = {
         let clip = capacity::priced_utterance(&crate::asr::builtin_clip()?, lc.utterance_seconds);
         let together = std::sync::Barrier::new(workers.len());
@@ -473,18 +480,13 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         })?;
         let timed: Vec<f64> = timed.into_iter().flatten().collect();
         let call_seconds = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
-        capacity::estimate(
-            call_seconds,
-            calls,
-            windows.len(),
-            capacity::Assumptions {
-                latency_target: lc.latency_target_seconds,
-                speech_share: lc.speech_share,
-                utterance_seconds: lc.utterance_seconds,
-                trailing_silence: config.vad.trailing_silence,
-            },
-        )
+        capacity::estimate(call_seconds, calls, windows.len(), assumptions)
     };
+    // Said again on the run's own figures when they give another number of windows.
+    let measure = Mutex::new(capacity::Measure::new(
+        Instant::now(),
+        capacity.windows_supported,
+    ));
     let (event_tx, event_rx) = mpsc::channel::<Event>();
     let _ = event_tx.send(Event::Capacity(capacity));
     // Whether the box is behind (more than `busy_backlog_seconds` of speech waiting); each
@@ -522,8 +524,16 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             .map(|mut worker| {
                 let tx = heard_tx.clone();
                 let events = event_tx.clone();
-                let (scheduler, calls, busy_calls, speech_ms, abort, behind) =
-                    (&scheduler, &calls, &busy_calls, &speech_ms, &abort, &behind);
+                let (scheduler, calls, busy_calls, speech_ms, abort, behind, measure) = (
+                    &scheduler,
+                    &calls,
+                    &busy_calls,
+                    &speech_ms,
+                    &abort,
+                    &behind,
+                    &measure,
+                );
+                let n_windows = windows.len();
                 // Returns the utterances of a call cut short by the drain's end.
                 s.spawn(move || {
                     let mut cut = Vec::new();
@@ -547,10 +557,26 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
                         } else {
                             lc.encoder_seconds
                         };
+                        let started = Instant::now();
                         let heard = worker
                             .transcribe_packed_with(&segments, min)
                             .map_err(|e| e.to_string());
                         calls.fetch_add(1, Ordering::Relaxed);
+                        {
+                            let first = !batch.again && heard.is_ok();
+                            let speech: f64 = segments.iter().map(|s| s.duration()).sum();
+                            let now = Instant::now();
+                            let mut m = measure.lock().unwrap_or_else(|e| e.into_inner());
+                            m.call(
+                                now,
+                                now.duration_since(started).as_secs_f64(),
+                                if first { segments.len() } else { 0 },
+                                if first { speech } else { 0.0 },
+                            );
+                            if let Some(c) = m.changed(now, workers_n, n_windows, assumptions) {
+                                let _ = events.send(Event::Capacity(c));
+                            }
+                        }
                         if batch.again {
                             // Heard once already: a failed or cut second hearing loses nothing.
                             if heard.is_ok() && tx.send((batch, heard, min)).is_err() {

@@ -182,6 +182,11 @@ pub struct Shutdown {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Capacity {
     pub time: String,
+    /// `timed`: the estimate at start, a call timed on the built-in clip and the `[live]`
+    /// assumptions; `measured`: again during the run, on the windows' own speech and the calls'
+    /// real cost over the last ten minutes (sent when the number of windows changes).
+    #[serde(default = "timed")]
+    pub basis: String,
     /// Seconds one utterance's Whisper call took.
     pub call_seconds: f64,
     /// Whisper calls at once.
@@ -194,6 +199,10 @@ pub struct Capacity {
     /// The assumptions of the estimate (`[live] speech_share`, `utterance_seconds`).
     pub speech_share: f64,
     pub utterance_seconds: f64,
+}
+
+fn timed() -> String {
+    "timed".into()
 }
 
 /// The box fell behind or caught up: the degradation order in force (`live::schedule`). Sent on

@@ -90,8 +90,13 @@ impl Terminal {
                 line
             }
             Event::Capacity(c) => format!(
-                "{}  this box: one utterance takes {:.2} s of Whisper ({} call(s) at once); it serves about {} window(s) at p95 ≤ {:.1} s (speech {:.0} % of the time, {:.1} s utterances){}",
+                "{}  this box{}: one utterance takes {:.2} s of Whisper ({} call(s) at once); it serves about {} window(s) at p95 ≤ {:.1} s (speech {:.0} % of the time, {:.1} s utterances){}",
                 clock(&c.time),
+                if c.basis == "measured" {
+                    ", measured on the windows' own speech over the last 10 minutes"
+                } else {
+                    ""
+                },
                 c.call_seconds,
                 c.calls,
                 c.windows_supported,
