@@ -72,15 +72,23 @@ pub struct Assumptions {
     pub trailing_silence: f64,
 }
 
-/// The windows `calls` workers can serve when one utterance costs `call_seconds` of a worker.
-pub fn estimate(call_seconds: f64, calls: usize, windows: usize, a: Assumptions) -> Capacity {
+/// The windows `calls` workers can serve when one utterance's call takes `call_seconds` and
+/// every utterance costs `work_seconds` of a worker in all (a second hearing adds work to the
+/// queue but not to the first alert's latency).
+pub fn estimate(
+    call_seconds: f64,
+    work_seconds: f64,
+    calls: usize,
+    windows: usize,
+    a: Assumptions,
+) -> Capacity {
     let per_window = a.speech_share / a.utterance_seconds;
     let latency = |n: usize| {
-        wait_p95(n as f64 * per_window, call_seconds, calls)
+        wait_p95(n as f64 * per_window, work_seconds, calls)
             .map(|wait| a.trailing_silence + call_seconds + wait)
     };
     let holds = |n: usize| latency(n).is_some_and(|l| l <= a.latency_target);
-    let supported = if per_window > 0.0 && call_seconds > 0.0 {
+    let supported = if per_window > 0.0 && call_seconds > 0.0 && work_seconds > 0.0 {
         (1..=MAX_WINDOWS)
             .take_while(|&n| holds(n))
             .last()
@@ -92,6 +100,7 @@ pub fn estimate(call_seconds: f64, calls: usize, windows: usize, a: Assumptions)
         time: crate::sink::event::now_rfc3339(),
         basis: "timed".into(),
         call_seconds,
+        work_seconds,
         calls,
         windows_supported: supported,
         windows,
@@ -107,9 +116,9 @@ const MEASURED_OVER: Duration = Duration::from_secs(600);
 /// utterances heard.
 const MEASURED_AFTER: Duration = Duration::from_secs(60);
 const MEASURED_UTTERANCES: usize = 20;
-/// How long a new number of windows must hold before it is said again: near a boundary the
-/// measured figure flips between two numbers within seconds, and a supervisor should read a
-/// change of the hall, not the noise of the last few calls.
+/// How long the estimate must stay off the number last said before the new one is said: near a
+/// boundary the measured figure flips between two numbers within seconds, and a supervisor
+/// should read a change of the hall, not the noise of the last few calls.
 const MEASURED_HOLDS: Duration = Duration::from_secs(60);
 
 /// The run's own figures for the capacity estimate: what the windows said and what Whisper took,
@@ -123,8 +132,8 @@ pub struct Measure {
     said: usize,
     /// Whether a measured estimate has been said yet (the first is said at once).
     measured: bool,
-    /// Another number than `said`, and since when the estimate has given it without a break.
-    pending: Option<(usize, Instant)>,
+    /// Since when the estimate has given other numbers than `said` without a break.
+    pending: Option<Instant>,
 }
 
 impl Measure {
@@ -153,8 +162,8 @@ impl Measure {
     }
 
     /// The estimate on the measured figures when it is news: the first one there is enough to go
-    /// on for, then each other number of windows than the last one said once it has held for
-    /// [`MEASURED_HOLDS`]. `windows` windows served by `calls` workers, the target and the
+    /// on for, then the number of the moment once the estimate has stayed off the last one said
+    /// for [`MEASURED_HOLDS`]. `windows` windows served by `calls` workers, the target and the
     /// trailing silence from `a`.
     pub fn changed(
         &mut self,
@@ -171,28 +180,23 @@ impl Measure {
         let span = running.min(MEASURED_OVER).as_secs_f64();
         let work: f64 = self.calls.iter().map(|c| c.1).sum();
         let speech: f64 = self.calls.iter().map(|c| c.3).sum();
+        let first: Vec<f64> = self.calls.iter().filter(|c| c.2 > 0).map(|c| c.1).collect();
         let measured = Assumptions {
             speech_share: speech / span / windows as f64,
             utterance_seconds: speech / heard as f64,
             ..a
         };
-        let mut c = estimate(work / heard as f64, calls, windows, measured);
+        let call = first.iter().sum::<f64>() / first.len() as f64;
+        let mut c = estimate(call, work / heard as f64, calls, windows, measured);
         let n = c.windows_supported;
         if self.measured {
             if n == self.said {
                 self.pending = None;
                 return None;
             }
-            match self.pending {
-                Some((m, since)) if m == n => {
-                    if now.duration_since(since) < MEASURED_HOLDS {
-                        return None;
-                    }
-                }
-                _ => {
-                    self.pending = Some((n, now));
-                    return None;
-                }
+            let since = *self.pending.get_or_insert(now);
+            if now.duration_since(since) < MEASURED_HOLDS {
+                return None;
             }
         }
         self.measured = true;
@@ -277,9 +281,9 @@ mod tests {
 
     #[test]
     fn windows_grow_with_workers_and_shrink_with_cost() {
-        let one = estimate(0.3, 1, 16, A).windows_supported;
-        let two = estimate(0.3, 2, 16, A).windows_supported;
-        let slow = estimate(0.6, 1, 16, A).windows_supported;
+        let one = estimate(0.3, 0.3, 1, 16, A).windows_supported;
+        let two = estimate(0.3, 0.3, 2, 16, A).windows_supported;
+        let slow = estimate(0.6, 0.6, 1, 16, A).windows_supported;
         assert!(two > 2 * one && slow < one, "{one} {two} {slow}");
         // Each one is the last count that holds the target.
         for (cost, calls, n) in [(0.3, 1, one), (0.3, 2, two), (0.6, 1, slow)] {
@@ -288,7 +292,7 @@ mod tests {
             };
             assert!(at(n) <= 2.0 && at(n + 1) > 2.0, "{cost} {calls} {n}");
         }
-        assert_eq!(estimate(0.3, 1, 16, A).windows, 16);
+        assert_eq!(estimate(0.3, 0.3, 1, 16, A).windows, 16);
     }
 
     #[test]
@@ -325,10 +329,28 @@ mod tests {
             c.windows_supported < 16 && c.windows_supported >= 4,
             "{c:?}"
         );
-        // A second hearing of 1.5 s adds work, no utterance: the cost per utterance rises.
-        m.call(at(t + 0.1), 1.5, 0, 0.0);
-        let again = m.changed(at(t + 0.1), 2, 16, A);
-        assert!(again.is_none() || again.unwrap().call_seconds > 0.55);
+        assert!((c.work_seconds - 0.55).abs() < 1e-9);
+        // From now on one utterance in four is heard again, a 30 s call of 1.5 s: the work per
+        // utterance rises, a first hearing's call does not, and the box serves fewer windows.
+        let (mut again, mut k) = (None, 0);
+        let t1 = t;
+        while t < t1 + 300.0 {
+            t += 1.0 / 2.3;
+            k += 1;
+            m.call(at(t), 0.55, 1, 1.9);
+            if k % 4 == 0 {
+                m.call(at(t), 1.5, 0, 0.0);
+            }
+            if let Some(c) = m.changed(at(t), 2, 16, A) {
+                again.get_or_insert((t, c));
+            }
+        }
+        let (when, again) = again.expect("said again when the hall changed");
+        assert!(when - t1 >= 60.0, "{when}");
+        assert!((again.call_seconds - 0.55).abs() < 1e-9, "{again:?}");
+        assert!(again.work_seconds > 0.55, "{again:?}");
+        assert!(again.windows_supported < c.windows_supported, "{again:?}");
+        let c = again;
         // The old calls leave the ten minutes: a quiet hall serves more windows.
         let mut later = None;
         for k in 0..90 {
@@ -355,7 +377,7 @@ mod tests {
         let (mut lo, mut hi) = (0.5, 1.2);
         for _ in 0..40 {
             let mid = (lo + hi) / 2.0;
-            if estimate(mid, 2, 8, a).windows_supported >= 4 {
+            if estimate(mid, mid, 2, 8, a).windows_supported >= 4 {
                 lo = mid
             } else {
                 hi = mid
@@ -374,7 +396,8 @@ mod tests {
             // What the last ten minutes give, call by call.
             if t >= 60.0 {
                 let work: f64 = m.calls.iter().map(|c| c.1).sum();
-                let w = estimate(work / m.calls.len() as f64, 2, 8, a).windows_supported;
+                let cost = work / m.calls.len() as f64;
+                let w = estimate(cost, cost, 2, 8, a).windows_supported;
                 if last_raw.is_some_and(|l| l != w) {
                     raw += 1;
                 }
@@ -391,11 +414,22 @@ mod tests {
     }
 
     #[test]
+    fn second_hearings_load_the_queue_but_not_the_first_alert() {
+        let plain = estimate(0.55, 0.55, 2, 16, A).windows_supported;
+        let heard_again = estimate(0.55, 0.8, 2, 16, A).windows_supported;
+        let all_slow = estimate(0.8, 0.8, 2, 16, A).windows_supported;
+        assert!(
+            plain > heard_again && heard_again > all_slow,
+            "{plain} {heard_again} {all_slow}"
+        );
+    }
+
+    #[test]
     fn a_call_too_slow_for_the_target_serves_no_window() {
         // 0.7 + 1.4 > 2 s: even one window misses the target.
-        assert_eq!(estimate(1.4, 1, 1, A).windows_supported, 0);
+        assert_eq!(estimate(1.4, 1.4, 1, 1, A).windows_supported, 0);
         // Two one-thread calls of 0.45 s (this 2-core box, both busy): 22 windows at the
         // default assumptions (0.1 utterances a second each).
-        assert_eq!(estimate(0.45, 2, 16, A).windows_supported, 22);
+        assert_eq!(estimate(0.45, 0.45, 2, 16, A).windows_supported, 22);
     }
 }

@@ -480,7 +480,13 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
         })?;
         let timed: Vec<f64> = timed.into_iter().flatten().collect();
         let call_seconds = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
-        capacity::estimate(call_seconds, calls, windows.len(), assumptions)
+        capacity::estimate(
+            call_seconds,
+            call_seconds,
+            calls,
+            windows.len(),
+            assumptions,
+        )
     };
     // Said again on the run's own figures when they give another number of windows.
     let measure = Mutex::new(capacity::Measure::new(

@@ -177,8 +177,8 @@ pub struct Shutdown {
     pub windows: Vec<Untranscribed>,
 }
 
-/// What the box can serve, measured once at start (`live::capacity`): one Whisper call timed
-/// with the run's settings, turned into windows at the latency target.
+/// What the box can serve (`live::capacity`): at start one Whisper call timed with the run's
+/// settings, later the run's own calls, turned into windows at the latency target.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Capacity {
     pub time: String,
@@ -187,8 +187,12 @@ pub struct Capacity {
     /// real cost over the last ten minutes (sent when the number of windows changes).
     #[serde(default = "timed")]
     pub basis: String,
-    /// Seconds one utterance's Whisper call took.
+    /// Seconds one utterance's Whisper call took (the part of an alert's latency).
     pub call_seconds: f64,
+    /// Seconds of a worker each utterance costs in all, second hearings included (what loads
+    /// the queue); the same as `call_seconds` in the timed estimate.
+    #[serde(default)]
+    pub work_seconds: f64,
     /// Whisper calls at once.
     pub calls: usize,
     /// Windows the box can serve at `latency_target` (0: not even one).

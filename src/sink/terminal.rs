@@ -90,7 +90,7 @@ impl Terminal {
                 line
             }
             Event::Capacity(c) => format!(
-                "{}  this box{}: one utterance takes {:.2} s of Whisper ({} call(s) at once); it serves about {} window(s) at p95 ≤ {:.1} s (speech {:.0} % of the time, {:.1} s utterances){}",
+                "{}  this box{}: one utterance takes {:.2} s of Whisper{} ({} call(s) at once); it serves about {} window(s) at p95 ≤ {:.1} s (speech {:.0} % of the time, {:.1} s utterances){}",
                 clock(&c.time),
                 if c.basis == "measured" {
                     ", measured on the windows' own speech over the last 10 minutes"
@@ -98,6 +98,11 @@ impl Terminal {
                     ""
                 },
                 c.call_seconds,
+                if c.work_seconds > c.call_seconds + 0.005 {
+                    format!(", {:.2} s with second hearings", c.work_seconds)
+                } else {
+                    String::new()
+                },
                 c.calls,
                 c.windows_supported,
                 c.latency_target,

@@ -60,6 +60,8 @@ fn replayed_windows_raise_the_right_alerts_for_the_right_windows() {
     let c = &events[0];
     assert_eq!(c["type"], "capacity", "{c}");
     assert_eq!(c["windows"], 4, "{c}");
+    assert_eq!(c["basis"], "timed", "{c}");
+    assert_eq!(c["work_seconds"], c["call_seconds"], "{c}");
     let call = c["call_seconds"].as_f64().unwrap();
     assert!(call > 0.0 && call < 30.0, "{c}");
     assert_eq!(c["latency_target"], 2.0, "{c}");
