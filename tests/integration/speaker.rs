@@ -247,6 +247,21 @@ fn each_said_by_its_speaker(utterances: &[&serde_json::Value], lines: &[Line]) {
     }
 }
 
+/// `courtesy live --replay REC --speed 2 --db DB`: its events.
+fn live_on_record(rec: &Path, db: &str, dir: &Path) -> Vec<serde_json::Value> {
+    let rec = rec.to_str().unwrap();
+    crate::live::live(&["--replay", rec, "--speed", "2", "--db", db], dir)
+}
+
+/// Whether utterance `u` (JSON) was given `truth`'s role; says so when not.
+fn heard_right(u: &serde_json::Value, truth: Role) -> bool {
+    let right = u["speaker"] == truth.as_str();
+    if !right {
+        eprintln!("{truth:?} heard as {u}");
+    }
+    right
+}
+
 /// The line said at `start..end` seconds.
 fn said(lines: &[Line], start: f64, end: f64) -> &Line {
     lines
@@ -543,25 +558,36 @@ fn real_voice_sessions() -> (Vec<f32>, Vec<Line>) {
         "mossttsd_zh_spk1_moon",
         "fireredtts2_chat_zh_S1",
     ];
-    let mut wav: Vec<f32> = Vec::new();
-    let mut lines: Vec<Line> = Vec::new();
-    let mut say = |x: Vec<f32>, role: Role, pause: f64, wav: &mut Vec<f32>| {
-        let start = wav.len() as f64 / 16_000.0;
-        wav.extend(&x);
-        lines.push(Line {
+    let mut day = Spoken::default();
+    for (s, citizen) in citizens.iter().enumerate() {
+        day.say(piece("soulx_male_mandarin", s), Role::Staff, 1.2);
+        day.say(piece(citizen, 0), Role::Citizen, 1.2);
+        day.say(piece(citizen, 1), Role::Citizen, 17.0);
+    }
+    (day.wav, day.lines)
+}
+
+/// One microphone's audio being laid down line by line (16 kHz), with who said what when.
+#[derive(Default)]
+struct Spoken {
+    wav: Vec<f32>,
+    lines: Vec<Line>,
+}
+
+impl Spoken {
+    /// `x` said by `role`, then `pause` seconds of silence.
+    fn say(&mut self, x: Vec<f32>, role: Role, pause: f64) {
+        let start = self.wav.len() as f64 / 16_000.0;
+        self.wav.extend(&x);
+        self.lines.push(Line {
             clip: "",
             role,
             start,
-            end: wav.len() as f64 / 16_000.0,
+            end: self.wav.len() as f64 / 16_000.0,
         });
-        wav.extend(std::iter::repeat_n(0.0, (pause * 16_000.0) as usize));
-    };
-    for (s, citizen) in citizens.iter().enumerate() {
-        say(piece("soulx_male_mandarin", s), Role::Staff, 1.2, &mut wav);
-        say(piece(citizen, 0), Role::Citizen, 1.2, &mut wav);
-        say(piece(citizen, 1), Role::Citizen, 17.0, &mut wav);
+        self.wav
+            .extend(std::iter::repeat_n(0.0, (pause * 16_000.0) as usize));
     }
-    (wav, lines)
 }
 
 /// Writes 16 kHz mono 16-bit PCM.
@@ -639,28 +665,18 @@ fn synthetic_window(builds: &[f64]) -> (usize, usize, usize, usize, usize) {
         .filter(|l| l.1 != Role::Staff)
         .map(|l| l.0)
         .collect();
-    let (mut wav, mut lines) = (Vec::new(), Vec::new());
-    let mut say = |x: Vec<f32>, role: Role, pause: f64, wav: &mut Vec<f32>| {
-        let start = wav.len() as f64 / 16_000.0;
-        wav.extend(&x);
-        lines.push(Line {
-            clip: "",
-            role,
-            start,
-            end: wav.len() as f64 / 16_000.0,
-        });
-        wav.extend(std::iter::repeat_n(0.0, (pause * 16_000.0) as usize));
-    };
+    let mut day = Spoken::default();
     for (k, r) in builds.iter().enumerate() {
         let (s, c) = (
             |i: usize| clip(staff[i % staff.len()]),
             |i: usize| clip(citizen[i % citizen.len()]),
         );
-        say(s(2 * k), Role::Staff, 1.2, &mut wav);
-        say(warped(&c(2 * k), *r), Role::Citizen, 1.2, &mut wav);
-        say(s(2 * k + 1), Role::Staff, 1.2, &mut wav);
-        say(warped(&c(2 * k + 1), *r), Role::Citizen, 17.0, &mut wav);
+        day.say(s(2 * k), Role::Staff, 1.2);
+        day.say(warped(&c(2 * k), *r), Role::Citizen, 1.2);
+        day.say(s(2 * k + 1), Role::Staff, 1.2);
+        day.say(warped(&c(2 * k + 1), *r), Role::Citizen, 17.0);
     }
+    let Spoken { wav, lines } = day;
     std::fs::create_dir_all(dir.path().join("w10")).unwrap();
     write_wav(&dir.path().join("w10/s1.wav"), &wav);
     let doc = analyze_json(&dir.path().join("w10"), &[]);
@@ -844,25 +860,16 @@ fn one_session() -> (Vec<f32>, Vec<Line>, Vec<f32>, Vec<f32>) {
     let voices = human_mandarin();
     let read = |name: &str| courtesy::audio::read_wav(&voices.join(format!("{name}.wav"))).unwrap();
     let (staff, citizen) = (read("cosyvoice_laoxu"), read("soulx_female_mandarin"));
-    let mut wav = Vec::new();
-    let mut lines = Vec::new();
+    let mut day = Spoken::default();
     for (who, role, from) in [
         (&staff, Role::Staff, 0.0),
         (&citizen, Role::Citizen, 0.0),
         (&staff, Role::Staff, 3.0),
         (&citizen, Role::Citizen, 3.0),
     ] {
-        let start = wav.len() as f64 / 16_000.0;
-        wav.extend(at(who, from, from + 3.0));
-        lines.push(Line {
-            clip: "",
-            role,
-            start,
-            end: wav.len() as f64 / 16_000.0,
-        });
-        wav.extend(vec![0f32; 19_200]);
+        day.say(at(who, from, from + 3.0), role, 1.2);
     }
-    (wav, lines, staff, citizen)
+    (day.wav, day.lines, staff, citizen)
 }
 
 /// A one-microphone day of three sessions for the record: `staff` (real voice, its 3 s pieces
@@ -931,17 +938,7 @@ fn an_earlier_days_staff_voice_tells_the_first_session_apart_live_and_in_batch()
         std::fs::create_dir_all(rec.join(w)).unwrap();
         write_wav(&rec.join(w).join("s1.wav"), &wav);
     }
-    let events = crate::live::live(
-        &[
-            "--replay",
-            rec.to_str().unwrap(),
-            "--speed",
-            "2",
-            "--db",
-            db,
-        ],
-        dir.path(),
-    );
+    let events = live_on_record(&rec, db, dir.path());
     let (mut right, mut n, mut w07) = (0, 0, 0);
     for u in events.iter().filter(|e| e["type"] == "utterance") {
         let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
@@ -952,11 +949,7 @@ fn an_earlier_days_staff_voice_tells_the_first_session_apart_live_and_in_batch()
             continue;
         }
         n += 1;
-        if u["speaker"] == truth.as_str() {
-            right += 1;
-        } else {
-            eprintln!("{truth:?} heard as {u}");
-        }
+        right += heard_right(u, truth) as usize;
     }
     eprintln!("live, first session by last night's voice: {right} of {n} right; W07 {w07} unknown");
     assert!(n >= 3 && w07 >= 3, "{n} + {w07} utterances");
@@ -1113,11 +1106,7 @@ fn live_learns_the_staff_voice_on_one_microphone() {
             continue;
         }
         n += 1;
-        if u["speaker"] == truth.as_str() {
-            right += 1;
-        } else {
-            eprintln!("{truth:?} heard as {u}");
-        }
+        right += heard_right(u, truth) as usize;
     }
     eprintln!("live, one microphone: session 1 {first} utterances; later {right} of {n} right");
     assert!(first >= 2 && n >= 6, "{first} + {n} utterances");
@@ -1139,17 +1128,7 @@ fn live_judges_one_microphone_by_the_enrolled_voice_from_the_first_session() {
     let (ok, _, err) = record.run(&["enroll".as_ref(), "W06".as_ref(), enrol.as_os_str()]);
     assert!(ok, "{err}");
     let db = record.db.to_str().unwrap();
-    let events = crate::live::live(
-        &[
-            "--replay",
-            rec.to_str().unwrap(),
-            "--speed",
-            "2",
-            "--db",
-            db,
-        ],
-        dir.path(),
-    );
+    let events = live_on_record(&rec, db, dir.path());
     let heard: Vec<&serde_json::Value> =
         events.iter().filter(|e| e["type"] == "utterance").collect();
     assert!(heard.len() >= 3, "{heard:#?}");
