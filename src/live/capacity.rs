@@ -21,9 +21,10 @@
 //! is an estimate on stated assumptions, said at start (`capacity` event, `basis: timed`); once
 //! the windows have spoken, [`Measure`] puts the hall's own figures in place of the assumptions —
 //! utterances and speech per window over the last ten minutes, and what a call really cost, second
-//! hearings included — and says the estimate again (`basis: measured`) whenever the number of
-//! windows it gives changes. What really happens is reported as it happens (`load` events when the
-//! box falls behind and catches up, `dropped` when a window's queue overflows).
+//! hearings included — and says the estimate again (`basis: measured`) once the number of windows
+//! it gives has stayed off the last one said for a minute. What really happens is reported as it
+//! happens (`load` events when the box falls behind and catches up, `dropped` when a window's
+//! queue overflows).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

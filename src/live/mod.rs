@@ -488,7 +488,7 @@ pub fn run(live: Live<'_>) -> Result<Summary, crate::asr::AsrError> {
             assumptions,
         )
     };
-    // Said again on the run's own figures when they give another number of windows.
+    // Said again on the run's own figures once they give another number of windows for a minute.
     let measure = Mutex::new(capacity::Measure::new(
         Instant::now(),
         capacity.windows_supported,

@@ -184,7 +184,8 @@ pub struct Capacity {
     pub time: String,
     /// `timed`: the estimate at start, a call timed on the built-in clip and the `[live]`
     /// assumptions; `measured`: again during the run, on the windows' own speech and the calls'
-    /// real cost over the last ten minutes (sent when the number of windows changes).
+    /// real cost over the last ten minutes (sent once the number of windows has stayed off the
+    /// last one said for a minute).
     #[serde(default = "timed")]
     pub basis: String,
     /// Seconds one utterance's Whisper call took (the part of an alert's latency).

@@ -253,6 +253,22 @@ fn live_on_record(rec: &Path, db: &str, dir: &Path) -> Vec<serde_json::Value> {
     crate::live::live(&["--replay", rec, "--speed", "2", "--db", db], dir)
 }
 
+/// Utterances (a JSON array) against who said what when: (right, unknown, wrong).
+fn tally(utterances: &serde_json::Value, lines: &[Line]) -> (usize, usize, usize) {
+    let (mut right, mut unknown, mut wrong) = (0, 0, 0);
+    for u in utterances.as_array().unwrap() {
+        let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
+        if heard_right(u, said(lines, a, b).role) {
+            right += 1;
+        } else if u["speaker"] == "unknown" {
+            unknown += 1;
+        } else {
+            wrong += 1;
+        }
+    }
+    (right, unknown, wrong)
+}
+
 /// Whether utterance `u` (JSON) was given `truth`'s role; says so when not.
 fn heard_right(u: &serde_json::Value, truth: Role) -> bool {
     let right = u["speaker"] == truth.as_str();
@@ -615,17 +631,8 @@ fn analyze_tells_voices_apart_on_one_microphone() {
     std::fs::create_dir_all(dir.path().join("w05")).unwrap();
     write_wav(&dir.path().join("w05/s1.wav"), &wav);
     let doc = analyze_json(&dir.path().join("w05"), &[]);
-    let (mut right, mut n) = (0, 0);
-    for u in doc["utterances"].as_array().unwrap() {
-        let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
-        let truth = said(&lines, a, b).role;
-        n += 1;
-        if u["speaker"] == truth.as_str() {
-            right += 1;
-        } else {
-            eprintln!("{:?} heard as {u}", truth);
-        }
-    }
+    let (right, unknown, wrong) = tally(&doc["utterances"], &lines);
+    let n = right + unknown + wrong;
     eprintln!("one microphone, real voices: {right} of {n} right");
     // 12 lines; a citizen's two, 1.2 s apart, may be one utterance (one Whisper segment runs
     // across them; it does on an AVX-512 build): at least one per line of staff and citizen.
@@ -680,20 +687,8 @@ fn synthetic_window(builds: &[f64]) -> (usize, usize, usize, usize, usize) {
     std::fs::create_dir_all(dir.path().join("w10")).unwrap();
     write_wav(&dir.path().join("w10/s1.wav"), &wav);
     let doc = analyze_json(&dir.path().join("w10"), &[]);
-    let (mut right, mut unknown, mut n) = (0, 0, 0);
-    for u in doc["utterances"].as_array().unwrap() {
-        let (a, b) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
-        let truth = said(&lines, a, b).role;
-        n += 1;
-        if u["speaker"] == truth.as_str() {
-            right += 1;
-        } else if u["speaker"] == "unknown" {
-            unknown += 1;
-        } else {
-            eprintln!("{truth:?} heard as {u}");
-        }
-    }
-    (right, unknown, n - right - unknown, n, lines.len())
+    let (right, unknown, wrong) = tally(&doc["utterances"], &lines);
+    (right, unknown, wrong, right + unknown + wrong, lines.len())
 }
 
 /// Synthetic windows where the staff's voice and the citizens' differ (`courtesy analyze`, one
